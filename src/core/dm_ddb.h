@@ -1,0 +1,126 @@
+/*
+ * DynamoDB JSON: request bodies for the calls the project makes, and one
+ * streaming (yajl SAX) pass over DynamoDB's answers.  No NGINX types: the
+ * module, the CLI and the unit tests share this code.
+ */
+
+#ifndef DM_DDB_H
+#define DM_DDB_H
+
+#include <stddef.h>
+#include "dm_buf.h"
+
+
+/* an attribute with a scalar value; type is "S" or "N" */
+typedef struct {
+    const char     *name;
+    const char     *type;
+    const char     *value;
+    size_t          len;
+} dm_attr_t;
+
+#define dm_attr_s(n, v, l)  { (n), "S", (v), (l) }
+
+
+/* ---- request bodies ---------------------------------------------------- */
+
+int dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
+    const char *sk, int consistent);
+
+typedef struct {
+    const char     *table;
+    const char     *index;          /* NULL: the table */
+    const char     *key_name;       /* "pk" */
+    const char     *key_value;
+    const char     *sk_before;      /* NULL, or only sk < this */
+    const char     *filter_name;    /* NULL, or an equality filter */
+    const char     *filter_value;
+    unsigned        limit;          /* 0: none */
+    int             forward;        /* ScanIndexForward */
+    int             consistent;
+} dm_ddb_query_t;
+
+int dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q);
+
+/* PutItem with an optional condition expression and its values */
+int dm_ddb_put_item(dm_buf_t *b, const char *table, const dm_attr_t *item,
+    size_t nitem, const char *condition, const dm_attr_t *values,
+    size_t nvalues);
+
+/*
+ * TransactWriteItems: begin, then any number of put/delete actions, then
+ * end.  client_token may be NULL.
+ */
+int dm_ddb_tx_begin(dm_buf_t *b, const char *client_token);
+int dm_ddb_tx_put(dm_buf_t *b, const char *table, const dm_attr_t *item,
+    size_t nitem, const char *condition, const dm_attr_t *values,
+    size_t nvalues);
+int dm_ddb_tx_delete(dm_buf_t *b, const char *table, const char *pk,
+    const char *sk, const char *condition, const dm_attr_t *values,
+    size_t nvalues);
+int dm_ddb_tx_end(dm_buf_t *b);
+
+
+/* ---- answers ----------------------------------------------------------- */
+
+#define DM_DDB_MAX_CANCEL   100
+
+typedef enum {
+    DM_CANCEL_NONE = 0,
+    DM_CANCEL_CONDITION,            /* ConditionalCheckFailed */
+    DM_CANCEL_CONFLICT,             /* TransactionConflict */
+    DM_CANCEL_THROTTLED,            /* ThrottlingError, ProvisionedThr... */
+    DM_CANCEL_OTHER
+} dm_cancel_code_e;
+
+typedef struct {
+    /* error answers: "__type" after the '#', and "message"/"Message" */
+    char            error_type[96];
+    char            error_message[256];
+    /* TransactionCanceledException */
+    unsigned char   cancel[DM_DDB_MAX_CANCEL];
+    size_t          ncancel;
+    /* Query / GetItem */
+    size_t          nitems;         /* items seen ("Items" or "Item") */
+    long long       count;          /* "Count", -1 when absent */
+    char            last_sk[64];    /* LastEvaluatedKey.sk, "" when none */
+    int             has_last_key;
+} dm_ddb_answer_t;
+
+/*
+ * Called for each item of "Items" (or for "Item").  Attribute values of
+ * type S, N, BOOL (value "true"/"false") and NULL (value "") are reported;
+ * lists, maps, sets and binaries are skipped.  A non-zero return stops the
+ * parse with an error.
+ */
+typedef struct {
+    int   (*item_begin)(void *ctx, size_t index);
+    int   (*item_attr)(void *ctx, const char *name, size_t name_len,
+              char type, const unsigned char *value, size_t value_len);
+    int   (*item_end)(void *ctx, size_t index);
+    void   *ctx;
+} dm_item_handler_t;
+
+/*
+ * One pass over an answer body.  Returns 0 when the body is complete JSON
+ * object, -1 when it is truncated or not JSON, or a handler stopped it
+ * (error_message then says why).
+ */
+int dm_ddb_read(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer);
+
+/*
+ * The per-request rewrite: a Query/GetItem answer straight to the API's
+ * JSON array, renaming attributes by the map (attributes not in the map
+ * are dropped).  With reverse, items come out in the opposite order.
+ */
+typedef struct {
+    const char     *attr;
+    const char     *key;
+} dm_field_map_t;
+
+int dm_ddb_rewrite_items(const unsigned char *body, size_t len,
+    const dm_field_map_t *map, size_t nmap, int reverse, dm_buf_t *out,
+    dm_ddb_answer_t *answer);
+
+#endif /* DM_DDB_H */

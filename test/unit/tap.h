@@ -1,0 +1,48 @@
+/* Minimal TAP producer for the core's unit tests (run by prove). */
+
+#ifndef DM_TAP_H
+#define DM_TAP_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int  tap_n;
+static int  tap_failed;
+
+#define ok(cond, ...)                                                       \
+    do {                                                                    \
+        int c_ = (cond) ? 1 : 0;                                            \
+        tap_n++;                                                            \
+        if (!c_) {                                                          \
+            tap_failed++;                                                   \
+        }                                                                   \
+        printf("%sok %d - ", c_ ? "" : "not ", tap_n);                      \
+        printf(__VA_ARGS__);                                                \
+        printf("\n");                                                       \
+        if (!c_) {                                                          \
+            printf("#   failed at %s:%d\n", __FILE__, __LINE__);            \
+        }                                                                   \
+    } while (0)
+
+#define is_str(got, want, ...)                                              \
+    do {                                                                    \
+        const char *g_ = (got), *w_ = (want);                               \
+        int c_ = (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0);         \
+        ok(c_, __VA_ARGS__);                                                \
+        if (!c_) {                                                          \
+            printf("#   got:  '%s'\n#   want: '%s'\n",                      \
+                   g_ ? g_ : "(null)", w_ ? w_ : "(null)");                 \
+        }                                                                   \
+    } while (0)
+
+#define diag(...)                                                           \
+    do { printf("# "); printf(__VA_ARGS__); printf("\n"); } while (0)
+
+static int
+done_testing(void)
+{
+    printf("1..%d\n", tap_n);
+    return tap_failed ? 1 : 0;
+}
+
+#endif /* DM_TAP_H */
