@@ -8,6 +8,7 @@
 #define DM_DDB_H
 
 #include <stddef.h>
+#include <string.h>
 #include "dm_buf.h"
 
 
@@ -110,6 +111,22 @@ int dm_ddb_read(const unsigned char *body, size_t len,
     const dm_item_handler_t *handler, dm_ddb_answer_t *answer);
 
 /*
+ * The parser's own memory (yajl's state and its unescaped strings) from a
+ * caller's allocator: the module hands it the request pool.  The shape is
+ * yajl's, so no copy is needed.
+ */
+typedef struct {
+    void  *(*malloc)(void *ctx, size_t size);
+    void  *(*realloc)(void *ctx, void *p, size_t size);
+    void   (*free)(void *ctx, void *p);
+    void   *ctx;
+} dm_allocator_t;
+
+int dm_ddb_read_with(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
+    const dm_allocator_t *allocator);
+
+/*
  * The per-request rewrite: a Query/GetItem answer straight to the API's
  * JSON array, renaming attributes by the map (attributes not in the map
  * are dropped).  With reverse, items come out in the opposite order.
@@ -121,6 +138,9 @@ typedef struct {
 
 int dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     const dm_field_map_t *map, size_t nmap, int reverse, dm_buf_t *out,
-    dm_ddb_answer_t *answer);
+    dm_ddb_answer_t *answer, const dm_allocator_t *allocator);
+
+/* the type of the error ("ThrottlingException"), or "" */
+#define dm_ddb_is_error(a, t)  (strcmp((a)->error_type, (t)) == 0)
 
 #endif /* DM_DDB_H */

@@ -11,15 +11,15 @@ static int  tap_failed;
 
 #define ok(cond, ...)                                                       \
     do {                                                                    \
-        int c_ = (cond) ? 1 : 0;                                            \
+        int tap_c_ = (cond) ? 1 : 0;                                        \
         tap_n++;                                                            \
-        if (!c_) {                                                          \
+        if (!tap_c_) {                                                      \
             tap_failed++;                                                   \
         }                                                                   \
-        printf("%sok %d - ", c_ ? "" : "not ", tap_n);                      \
+        printf("%sok %d - ", tap_c_ ? "" : "not ", tap_n);                  \
         printf(__VA_ARGS__);                                                \
         printf("\n");                                                       \
-        if (!c_) {                                                          \
+        if (!tap_c_) {                                                      \
             printf("#   failed at %s:%d\n", __FILE__, __LINE__);            \
         }                                                                   \
     } while (0)
@@ -27,9 +27,9 @@ static int  tap_failed;
 #define is_str(got, want, ...)                                              \
     do {                                                                    \
         const char *g_ = (got), *w_ = (want);                               \
-        int c_ = (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0);         \
-        ok(c_, __VA_ARGS__);                                                \
-        if (!c_) {                                                          \
+        int is_c_ = (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0);      \
+        ok(is_c_, __VA_ARGS__);                                             \
+        if (!is_c_) {                                                       \
             printf("#   got:  '%s'\n#   want: '%s'\n",                      \
                    g_ ? g_ : "(null)", w_ ? w_ : "(null)");                 \
         }                                                                   \

@@ -1,0 +1,252 @@
+/*
+ * DynamoDB request bodies, written straight into a dm_buf_t: the module
+ * builds one or more of these per client request, so no intermediate tree.
+ */
+
+#include <string.h>
+#include "dm_ddb.h"
+
+
+static void
+dm_json_str(dm_buf_t *b, const char *s)
+{
+    dm_buf_json_string(b, (const unsigned char *) s, strlen(s));
+}
+
+
+static void
+dm_json_key(dm_buf_t *b, const char *key)
+{
+    dm_json_str(b, key);
+    dm_buf_append(b, ":", 1);
+}
+
+
+/* {"S":"value"} */
+static void
+dm_json_typed(dm_buf_t *b, const char *type, const char *v, size_t len)
+{
+    dm_buf_append(b, "{", 1);
+    dm_json_key(b, type);
+    dm_buf_json_string(b, (const unsigned char *) v, len);
+    dm_buf_append(b, "}", 1);
+}
+
+
+static void
+dm_json_attrs(dm_buf_t *b, const dm_attr_t *a, size_t n)
+{
+    size_t  i;
+
+    dm_buf_append(b, "{", 1);
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            dm_buf_append(b, ",", 1);
+        }
+        dm_json_key(b, a[i].name);
+        dm_json_typed(b, a[i].type, a[i].value, a[i].len);
+    }
+
+    dm_buf_append(b, "}", 1);
+}
+
+
+static void
+dm_json_key_pk_sk(dm_buf_t *b, const char *pk, const char *sk)
+{
+    dm_attr_t  key[2] = {
+        dm_attr_s("pk", pk, strlen(pk)),
+        dm_attr_s("sk", sk, strlen(sk))
+    };
+
+    dm_json_attrs(b, key, 2);
+}
+
+
+static void
+dm_json_condition(dm_buf_t *b, const char *condition, const dm_attr_t *values,
+    size_t nvalues)
+{
+    if (condition == NULL) {
+        return;
+    }
+
+    dm_buf_append_str(b, ",\"ConditionExpression\":");
+    dm_json_str(b, condition);
+
+    if (nvalues) {
+        dm_buf_append_str(b, ",\"ExpressionAttributeValues\":");
+        dm_json_attrs(b, values, nvalues);
+    }
+}
+
+
+static int
+dm_done(dm_buf_t *b)
+{
+    return b->failed ? -1 : 0;
+}
+
+
+int
+dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
+    const char *sk, int consistent)
+{
+    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_str(b, table);
+    dm_buf_append_str(b, ",\"Key\":");
+    dm_json_key_pk_sk(b, pk, sk);
+
+    if (consistent) {
+        dm_buf_append_str(b, ",\"ConsistentRead\":true");
+    }
+
+    dm_buf_append(b, "}", 1);
+
+    return dm_done(b);
+}
+
+
+int
+dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q)
+{
+    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_str(b, q->table);
+
+    if (q->index) {
+        dm_buf_append_str(b, ",\"IndexName\":");
+        dm_json_str(b, q->index);
+    }
+
+    /* names go through placeholders: no clash with reserved words */
+    dm_buf_append_str(b, ",\"KeyConditionExpression\":\"#k = :k");
+    if (q->sk_before) {
+        dm_buf_append_str(b, " AND #s < :s");
+    }
+    dm_buf_append(b, "\"", 1);
+
+    if (q->filter_name) {
+        dm_buf_append_str(b, ",\"FilterExpression\":\"#f = :f\"");
+    }
+
+    dm_buf_append_str(b, ",\"ExpressionAttributeNames\":{\"#k\":");
+    dm_json_str(b, q->key_name);
+    if (q->sk_before) {
+        dm_buf_append_str(b, ",\"#s\":\"sk\"");
+    }
+    if (q->filter_name) {
+        dm_buf_append_str(b, ",\"#f\":");
+        dm_json_str(b, q->filter_name);
+    }
+
+    dm_buf_append_str(b, "},\"ExpressionAttributeValues\":{\":k\":");
+    dm_json_typed(b, "S", q->key_value, strlen(q->key_value));
+    if (q->sk_before) {
+        dm_buf_append_str(b, ",\":s\":");
+        dm_json_typed(b, "S", q->sk_before, strlen(q->sk_before));
+    }
+    if (q->filter_name) {
+        dm_buf_append_str(b, ",\":f\":");
+        dm_json_typed(b, "S", q->filter_value, strlen(q->filter_value));
+    }
+    dm_buf_append(b, "}", 1);
+
+    dm_buf_append_str(b, q->forward ? ",\"ScanIndexForward\":true"
+                                    : ",\"ScanIndexForward\":false");
+
+    if (q->limit) {
+        dm_buf_append_str(b, ",\"Limit\":");
+        dm_buf_append_uint(b, q->limit);
+    }
+
+    if (q->consistent) {
+        dm_buf_append_str(b, ",\"ConsistentRead\":true");
+    }
+
+    dm_buf_append(b, "}", 1);
+
+    return dm_done(b);
+}
+
+
+int
+dm_ddb_put_item(dm_buf_t *b, const char *table, const dm_attr_t *item,
+    size_t nitem, const char *condition, const dm_attr_t *values,
+    size_t nvalues)
+{
+    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_str(b, table);
+    dm_buf_append_str(b, ",\"Item\":");
+    dm_json_attrs(b, item, nitem);
+    dm_json_condition(b, condition, values, nvalues);
+    dm_buf_append(b, "}", 1);
+
+    return dm_done(b);
+}
+
+
+int
+dm_ddb_tx_begin(dm_buf_t *b, const char *client_token)
+{
+    dm_buf_append(b, "{", 1);
+
+    if (client_token) {
+        dm_buf_append_str(b, "\"ClientRequestToken\":");
+        dm_json_str(b, client_token);
+        dm_buf_append(b, ",", 1);
+    }
+
+    dm_buf_append_str(b, "\"TransactItems\":[");
+
+    return dm_done(b);
+}
+
+
+static void
+dm_tx_separator(dm_buf_t *b)
+{
+    if (b->len && b->data[b->len - 1] != '[') {
+        dm_buf_append(b, ",", 1);
+    }
+}
+
+
+int
+dm_ddb_tx_put(dm_buf_t *b, const char *table, const dm_attr_t *item,
+    size_t nitem, const char *condition, const dm_attr_t *values,
+    size_t nvalues)
+{
+    dm_tx_separator(b);
+    dm_buf_append_str(b, "{\"Put\":");
+    dm_ddb_put_item(b, table, item, nitem, condition, values, nvalues);
+    dm_buf_append(b, "}", 1);
+
+    return dm_done(b);
+}
+
+
+int
+dm_ddb_tx_delete(dm_buf_t *b, const char *table, const char *pk,
+    const char *sk, const char *condition, const dm_attr_t *values,
+    size_t nvalues)
+{
+    dm_tx_separator(b);
+    dm_buf_append_str(b, "{\"Delete\":{\"TableName\":");
+    dm_json_str(b, table);
+    dm_buf_append_str(b, ",\"Key\":");
+    dm_json_key_pk_sk(b, pk, sk);
+    dm_json_condition(b, condition, values, nvalues);
+    dm_buf_append_str(b, "}}");
+
+    return dm_done(b);
+}
+
+
+int
+dm_ddb_tx_end(dm_buf_t *b)
+{
+    dm_buf_append_str(b, "]}");
+
+    return dm_done(b);
+}
