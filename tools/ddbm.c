@@ -1,0 +1,389 @@
+/*
+ * ddbm: main, global options and the argument helpers the commands share.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddbm.h"
+
+
+typedef int (*ddbm_cmd_pt)(ddbm_options_t *opts, ddbm_args_t *args);
+
+typedef struct {
+    const char     *name;
+    ddbm_cmd_pt     handler;
+} ddbm_command_t;
+
+
+static const ddbm_command_t  ddbm_commands[] = {
+    { "schema-load",        ddbm_cmd_schema_load },
+    { "drop",               ddbm_cmd_drop },
+    { "list-tables",        ddbm_cmd_list_tables },
+    { "describe",           ddbm_cmd_describe },
+    { "seed",               ddbm_cmd_seed },
+    { "import-users",       ddbm_cmd_import_users },
+    { "put-user",           ddbm_cmd_put_user },
+    { "get-user",           ddbm_cmd_get_user },
+    { "list-conversations", ddbm_cmd_list_conversations },
+    { "get-conversation",   ddbm_cmd_get_conversation },
+    { NULL, NULL }
+};
+
+
+static const char  ddbm_usage_text[] =
+"usage: ddbm [global options] <command> [args] [prod]\n"
+"\n"
+"global options (also accepted after the command):\n"
+"  --endpoint URL   DynamoDB endpoint; default $DDBM_ENDPOINT or\n"
+"                   " DDBM_DEFAULT_ENDPOINT " (DynamoDB Local)\n"
+"  --prod           real AWS: https://dynamodb.<region>.amazonaws.com\n"
+"                   unless --endpoint is given; a trailing `prod`\n"
+"                   argument means the same\n"
+"  --region R       default $AWS_REGION, $AWS_DEFAULT_REGION, the\n"
+"                   profile's region in ~/.aws/config, else "
+                    DDBM_DEFAULT_REGION "\n"
+"  --profile P      default $AWS_PROFILE or \"default\"\n"
+"  --table NAME     default $DDBM_TABLE or " DDBM_DEFAULT_TABLE "\n"
+"  --yes            no confirmation prompts\n"
+"  -h, --help       this text\n"
+"\n"
+"commands:\n"
+"  schema-load [--provisioned] [--deletion-protection] [--tag K=V]...\n"
+"                   create the table and its index, wait until ACTIVE\n"
+"  drop [TABLE]     delete the table (asks on prod unless --yes)\n"
+"  list-tables [--json]\n"
+"  describe         the table's description (DescribeTable), as JSON\n"
+"  seed [--time ISO8601]\n"
+"                   the demo users and the demo conversation\n"
+"  import-users FILE.csv\n"
+"                   user directory from a CSV with the columns uuid,\n"
+"                   handle, display_name, cognito_user_id\n"
+"  put-user --uuid U --handle H --display-name D --sub S\n"
+"  get-user <handle | cognito sub>\n"
+"                   the user's directory item, as JSON\n"
+"  list-conversations <handle | user uuid> [--limit N] [--json]\n"
+"  get-conversation <message_group_uuid> [--limit N] [--json]\n"
+"\n"
+"credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\n"
+"AWS_SESSION_TOKEN, else the shared credentials file\n"
+"($AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) for the profile;\n"
+"a local endpoint without credentials gets dummy ones.\n"
+"\n"
+"exit status: 0 ok, 1 DynamoDB or I/O error, 2 usage error\n";
+
+
+static void
+ddbm_vprint(const char *fmt, va_list ap)
+{
+    char  msg[1024];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+
+    /* what reaches the terminal never carries control characters */
+    ddbm_sanitize(msg);
+
+    fprintf(stderr, "ddbm: %s\n", msg);
+}
+
+
+void
+ddbm_error(const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    ddbm_vprint(fmt, ap);
+    va_end(ap);
+}
+
+
+void
+ddbm_usage_error(const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    ddbm_vprint(fmt, ap);
+    va_end(ap);
+
+    fprintf(stderr, "Try 'ddbm --help'.\n");
+}
+
+
+void
+ddbm_sanitize(char *s)
+{
+    unsigned char  *p;
+
+    for (p = (unsigned char *) s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+        }
+    }
+}
+
+
+/*
+ * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and the value (and *i
+ * moved past it), 0 when argv[*i] is something else, -1 (reported) when
+ * the value is missing.
+ */
+int
+ddbm_arg_value(ddbm_args_t *args, int *i, const char *name,
+    const char **value)
+{
+    size_t       n;
+    const char  *a;
+
+    a = args->argv[*i];
+    n = strlen(name);
+
+    if (strncmp(a, name, n) != 0) {
+        return 0;
+    }
+
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+
+    if (a[n] != '\0') {
+        return 0;
+    }
+
+    if (*i + 1 >= args->argc) {
+        ddbm_usage_error("option %s needs a value", name);
+        return -1;
+    }
+
+    (*i)++;
+    *value = args->argv[*i];
+
+    return 1;
+}
+
+
+int
+ddbm_arg_flag(ddbm_args_t *args, int i, const char *name)
+{
+    return strcmp(args->argv[i], name) == 0;
+}
+
+
+/*
+ * The reference's scripts take "prod" as their last argument.  It counts
+ * only beyond a command's required arguments, so that a user whose handle
+ * happens to be "prod" can still be listed.
+ */
+int
+ddbm_take_prod(ddbm_options_t *opts, const char **pos, int *npos,
+    int required)
+{
+    if (*npos > required && strcmp(pos[*npos - 1], "prod") == 0) {
+        opts->prod = 1;
+        (*npos)--;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+int
+ddbm_parse_limit(const char *s, unsigned *limit)
+{
+    char           *end;
+    unsigned long   v;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+
+    v = strtoul(s, &end, 10);
+
+    if (*end != '\0' || v < 1 || v > 100000) {
+        return -1;
+    }
+
+    *limit = (unsigned) v;
+
+    return 0;
+}
+
+
+static int
+ddbm_global_option(ddbm_options_t *opts, ddbm_args_t *all, int *i)
+{
+    int          rc;
+    const char  *v;
+
+    if (ddbm_arg_flag(all, *i, "--prod")) {
+        opts->prod = 1;
+        return 1;
+    }
+
+    if (ddbm_arg_flag(all, *i, "--yes")) {
+        opts->yes = 1;
+        return 1;
+    }
+
+    rc = ddbm_arg_value(all, i, "--endpoint", &v);
+    if (rc != 0) {
+        opts->endpoint = v;
+        return rc;
+    }
+
+    rc = ddbm_arg_value(all, i, "--region", &v);
+    if (rc != 0) {
+        opts->region = v;
+        return rc;
+    }
+
+    rc = ddbm_arg_value(all, i, "--profile", &v);
+    if (rc != 0) {
+        opts->profile = v;
+        return rc;
+    }
+
+    rc = ddbm_arg_value(all, i, "--table", &v);
+    if (rc != 0) {
+        opts->table = v;
+        return rc;
+    }
+
+    return 0;
+}
+
+
+static int
+ddbm_table_name_valid(const char *s)
+{
+    size_t  n;
+
+    /* DynamoDB's rule; checked here so a typo is a usage error */
+    n = strlen(s);
+    if (n < 3 || n > 255) {
+        return 0;
+    }
+
+    for ( /* void */ ; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+              || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'
+              || *s == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                    i, rc, n, dashdash;
+    char                 **rest;
+    const char            *env;
+    ddbm_args_t            all, cmd;
+    ddbm_options_t         opts;
+    const ddbm_command_t  *c;
+
+    memset(&opts, 0, sizeof(opts));
+
+    env = getenv("DDBM_TABLE");
+    opts.table = (env != NULL && *env != '\0') ? env : DDBM_DEFAULT_TABLE;
+
+    rest = calloc(argc + 1, sizeof(char *));
+    if (rest == NULL) {
+        ddbm_error("out of memory");
+        return DDBM_ERROR;
+    }
+
+    all.argc = argc;
+    all.argv = argv;
+    n = 0;
+    dashdash = 0;
+
+    /* global options may stand anywhere: take them out, keep the rest */
+    for (i = 1; i < argc; i++) {
+
+        if (!dashdash) {
+            if (ddbm_arg_flag(&all, i, "--")) {
+                dashdash = 1;
+                rest[n++] = argv[i];
+                continue;
+            }
+
+            if (ddbm_arg_flag(&all, i, "-h")
+                || ddbm_arg_flag(&all, i, "--help"))
+            {
+                fputs(ddbm_usage_text, stdout);
+                free(rest);
+                return DDBM_OK;
+            }
+
+            rc = ddbm_global_option(&opts, &all, &i);
+            if (rc < 0) {
+                free(rest);
+                return DDBM_USAGE;
+            }
+
+            if (rc > 0) {
+                continue;
+            }
+        }
+
+        rest[n++] = argv[i];
+    }
+
+    if (n == 0) {
+        ddbm_usage_error("no command given");
+        free(rest);
+        return DDBM_USAGE;
+    }
+
+    if (!ddbm_table_name_valid(opts.table)) {
+        ddbm_usage_error("invalid table name \"%s\" (3 to 255 of "
+                         "[A-Za-z0-9_.-])", opts.table);
+        free(rest);
+        return DDBM_USAGE;
+    }
+
+    for (c = ddbm_commands; c->name != NULL; c++) {
+        if (strcmp(c->name, rest[0]) == 0) {
+            break;
+        }
+    }
+
+    if (c->name == NULL) {
+        ddbm_usage_error("unknown command \"%s\"", rest[0]);
+        free(rest);
+        return DDBM_USAGE;
+    }
+
+    cmd.argc = n - 1;
+    cmd.argv = rest + 1;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ddbm_error("cannot initialise libcurl");
+        free(rest);
+        return DDBM_ERROR;
+    }
+
+    rc = c->handler(&opts, &cmd);
+
+    curl_global_cleanup();
+    free(rest);
+
+    fflush(stdout);
+    if (ferror(stdout)) {
+        ddbm_error("cannot write the output");
+        return DDBM_ERROR;
+    }
+
+    return rc;
+}
