@@ -1,0 +1,307 @@
+/*
+ * ngx_http_ddbm_module: the direct-messaging API answered from DynamoDB.
+ *
+ * Layout:
+ *   ngx_http_ddbm_module.c     directives, content handler, body, answers
+ *   ngx_http_ddbm_dynamodb.c   one DynamoDB call = one signed subrequest
+ *   ngx_http_ddbm_users.c      the user directory (caller, receiver)
+ *   ngx_http_ddbm_write.c      the message transaction shared by the posts
+ *   ngx_http_ddbm_pattern_*.c  one access pattern per file
+ */
+
+#ifndef NGX_HTTP_DDBM_H
+#define NGX_HTTP_DDBM_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+#include "dm_buf.h"
+#include "dm_keys.h"
+#include "dm_sigv4.h"
+#include "dm_ddb.h"
+
+
+#define NGX_HTTP_DDBM_MAX_CALLS      8
+#define NGX_HTTP_DDBM_MESSAGE_MAX    1024      /* characters */
+#define NGX_HTTP_DDBM_IDEM_KEY_MAX   255
+#define NGX_HTTP_DDBM_IDEM_TTL       86400
+#define NGX_HTTP_DDBM_UNPROCESSABLE  422
+
+
+typedef struct ngx_http_ddbm_ctx_s      ngx_http_ddbm_ctx_t;
+typedef struct ngx_http_ddbm_call_s     ngx_http_ddbm_call_t;
+typedef struct ngx_http_ddbm_pattern_s  ngx_http_ddbm_pattern_t;
+
+
+/* AWS credentials and the per-worker signing key cache */
+typedef struct {
+    dm_aws_credentials_t        creds;
+    dm_sigv4_key_cache_t        cache;
+    ngx_str_t                   source;        /* for the log: "env" ... */
+} ngx_http_ddbm_credentials_t;
+
+
+typedef struct {
+    ngx_str_t                   table;
+    ngx_str_t                   region;
+    ngx_str_t                   host;          /* signed and sent */
+    ngx_str_t                   backend;       /* internal location */
+    ngx_http_ddbm_credentials_t *credentials;
+
+    ngx_http_ddbm_pattern_t    *pattern;
+    ngx_http_complex_value_t   *pattern_arg;   /* group uuid, handle */
+    ngx_http_complex_value_t   *identity;      /* the caller's sub */
+
+    ngx_uint_t                  page_default;
+    ngx_uint_t                  page_max;
+    size_t                      body_max;
+    ngx_uint_t                  retries;       /* throttling, 5xx */
+    ngx_msec_t                  retry_base;
+    ngx_uint_t                  write_retries; /* transaction conflicts */
+
+    ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */
+} ngx_http_ddbm_loc_conf_t;
+
+
+/* the caller or another user, as the directory holds them */
+typedef struct {
+    ngx_str_t                   uuid;
+    ngx_str_t                   handle;
+    ngx_str_t                   display_name;
+    ngx_flag_t                  found;
+} ngx_http_ddbm_user_t;
+
+
+typedef enum {
+    NGX_HTTP_DDBM_CALL_OK = 0,      /* 200, answer in call->answer */
+    NGX_HTTP_DDBM_CALL_CANCELED,    /* TransactionCanceledException */
+    NGX_HTTP_DDBM_CALL_FAILED       /* anything else: already mapped */
+} ngx_http_ddbm_call_result_e;
+
+
+struct ngx_http_ddbm_call_s {
+    ngx_http_ddbm_ctx_t        *ctx;
+    ngx_uint_t                  tag;           /* the pattern's own id */
+    const char                 *operation;     /* "Query" */
+    ngx_str_t                   body;          /* request JSON */
+
+    /* what the internal location sends, through the $ddbm_* variables */
+    char                        amz_date[DM_SIGV4_AMZ_DATE_LEN + 1];
+    char                        authorization[DM_SIGV4_AUTHZ_MAX];
+    ngx_str_t                   target;
+
+    ngx_http_request_t         *sr;
+    ngx_uint_t                  attempts;
+    ngx_int_t                   rc;
+    ngx_uint_t                  status;        /* DynamoDB's HTTP status */
+    ngx_str_t                   answer;
+
+    ngx_http_ddbm_call_result_e result;
+    dm_ddb_answer_t             error;         /* when not OK */
+    ngx_uint_t                  http_status;   /* to answer on failure */
+    const char                 *failure;       /* the answer's error code */
+
+    ngx_event_t                 retry_timer;
+    unsigned                    in_flight:1;
+    unsigned                    done:1;
+    unsigned                    classified:1;
+};
+
+
+struct ngx_http_ddbm_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_http_ddbm_loc_conf_t   *conf;
+    ngx_http_ddbm_pattern_t    *pattern;
+    ngx_uint_t                  step;          /* the pattern's own state */
+
+    ngx_str_t                   sub;           /* the caller's identity */
+    ngx_http_ddbm_user_t        caller;
+    ngx_str_t                   arg;           /* group uuid, handle */
+
+    json_t                     *json;          /* the request body */
+    ngx_str_t                   raw_body;
+    ngx_str_t                   idempotency_key;
+
+    ngx_http_ddbm_call_t       *calls[NGX_HTTP_DDBM_MAX_CALLS];
+    ngx_uint_t                  ncalls;
+    ngx_uint_t                  pending;
+
+    void                       *data;          /* the pattern's own state */
+    unsigned                    waiting:1;
+    unsigned                    finalized:1;
+    unsigned                    cleanup_added:1;
+};
+
+
+struct ngx_http_ddbm_pattern_s {
+    ngx_str_t                   name;
+    ngx_uint_t                  methods;       /* NGX_HTTP_GET ... */
+    unsigned                    reads_body:1;
+    unsigned                    needs_identity:1;
+    unsigned                    takes_arg:1;
+    /* validate and issue the first calls, or answer */
+    ngx_int_t                 (*start)(ngx_http_ddbm_ctx_t *ctx);
+    /* every call issued so far has its answer */
+    ngx_int_t                 (*resume)(ngx_http_ddbm_ctx_t *ctx);
+};
+
+
+extern ngx_module_t             ngx_http_ddbm_module;
+
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_health;
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_conversations;
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_messages;
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_post_message;
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation;
+extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short;
+
+
+/* ---- ngx_http_ddbm_dynamodb.c ------------------------------------------ */
+
+/* a dm_buf_t whose memory comes from the request pool */
+void ngx_http_ddbm_buf_init(dm_buf_t *b, ngx_pool_t *pool);
+/* yajl's memory from the request pool */
+void ngx_http_ddbm_allocator(dm_allocator_t *a, ngx_pool_t *pool);
+
+/* a new call with its body already built in b; NULL on error */
+ngx_http_ddbm_call_t *ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, const char *operation, dm_buf_t *b);
+/* the same, issued after a delay (a jittered pause before a new round) */
+ngx_http_ddbm_call_t *ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, const char *operation, dm_buf_t *b, ngx_msec_t delay);
+/* the answer of the call with this tag, NULL if none */
+ngx_http_ddbm_call_t *ngx_http_ddbm_find_call(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* a finished call: NGX_OK (see call->result) or NGX_AGAIN (retrying) */
+ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
+/* forget every answered call before the next round */
+void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
+
+ngx_int_t ngx_http_ddbm_variables_add(ngx_conf_t *cf);
+
+
+/* ---- ngx_http_ddbm_module.c -------------------------------------------- */
+
+ngx_int_t ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t status, const u_char *body, size_t len);
+ngx_int_t ngx_http_ddbm_respond_error(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t status, const char *code, const char *message);
+/* 422 with a JSON array of codes */
+ngx_int_t ngx_http_ddbm_respond_codes(ngx_http_ddbm_ctx_t *ctx,
+    const char **codes, ngx_uint_t n);
+/* the answer for a call that did not succeed */
+ngx_int_t ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_call_t *call);
+/* a query argument, unescaped; NGX_DECLINED when absent */
+ngx_int_t ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx,
+    const char *name, size_t len, ngx_str_t *value);
+/* ?limit= and ?cursor= shared by the list patterns */
+ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t *limit, char *cursor, size_t cursor_size);
+/* X-Next-Cursor when DynamoDB says there is more */
+ngx_int_t ngx_http_ddbm_set_next_cursor(ngx_http_ddbm_ctx_t *ctx,
+    dm_ddb_answer_t *answer);
+char *ngx_http_ddbm_cstr(ngx_pool_t *pool, ngx_str_t *s);
+ngx_table_elt_t *ngx_http_ddbm_find_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+ngx_int_t ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+
+
+/* ---- ngx_http_ddbm_users.c --------------------------------------------- */
+
+/* GetItem of USER#SUB#<sub> (the caller) */
+ngx_int_t ngx_http_ddbm_lookup_caller(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* GetItem of USER#HANDLE#<handle>; NGX_DECLINED for an invalid handle */
+ngx_int_t ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_str_t *handle);
+/* reads a user out of a GetItem answer */
+ngx_int_t ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_call_t *call, ngx_http_ddbm_user_t *user);
+/* the caller's lookup answered: NGX_OK, or the answer was sent */
+ngx_int_t ngx_http_ddbm_check_caller(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+
+
+/* ---- ngx_http_ddbm_groups.c -------------------------------------------- */
+
+/*
+ * A conversation as the module knows it: from its GRPMETA# item (written
+ * by the module, read strongly consistent), or, for a conversation only
+ * the reference's tools have written, from its two GRP# rows found through
+ * the message-group-sk-index.
+ */
+typedef struct {
+    ngx_str_t                   group;
+    ngx_flag_t                  has_meta;
+    ngx_str_t                   rev;           /* meta revision, a number */
+    ngx_str_t                   last_sk;       /* newest known time */
+    ngx_http_ddbm_user_t        member[2];
+    ngx_str_t                   member_sk[2];  /* each one's GRP# row sk */
+    ngx_uint_t                  nmembers;
+    ngx_int_t                   caller;        /* member index, or -1 */
+} ngx_http_ddbm_group_t;
+
+/* GetItem of GRPMETA#<group>, after delay ms (0: now) */
+ngx_int_t ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_str_t *group, ngx_msec_t delay);
+ngx_int_t ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_str_t *group);
+/* NGX_OK: g filled (g->nmembers 0 if unknown); else answered */
+ngx_int_t ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_http_ddbm_group_t *g);
+ngx_int_t ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_http_ddbm_group_t *g);
+/* the caller must be a member: NGX_OK, or answered 403/404 */
+ngx_int_t ngx_http_ddbm_check_member(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_group_t *g);
+
+
+/* ---- ngx_http_ddbm_write.c --------------------------------------------- */
+
+typedef struct {
+    ngx_http_ddbm_group_t       g;             /* members, sks, revision */
+    ngx_http_ddbm_user_t        receiver;      /* a new conversation's */
+    ngx_flag_t                  new_group;
+    ngx_str_t                   message;
+    char                        message_uuid[DM_UUID_LEN + 1];
+    char                        sk[DM_TIME_LEN + 1];
+    ngx_uint_t                  attempts;
+    /* where each conditional action stands in the transaction */
+    ngx_int_t                   meta_action;
+    ngx_int_t                   message_action;
+    ngx_int_t                   idempotency_action;
+    ngx_str_t                   response;      /* the answer on success */
+} ngx_http_ddbm_write_t;
+
+/* the Idempotency-Key header, validated; NGX_ERROR: answered 400 */
+ngx_int_t ngx_http_ddbm_idempotency_key(ngx_http_ddbm_ctx_t *ctx);
+/* GetItem of the idempotency record */
+ngx_int_t ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* a stored answer replayed: NGX_OK (sent), NGX_DECLINED (none) */
+ngx_int_t ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* the message transaction */
+ngx_int_t ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w, ngx_uint_t tag);
+/*
+ * The transaction's answer: NGX_OK (answered), NGX_AGAIN (read again and
+ * plan a new transaction), NGX_BUSY (the idempotency record won: replay).
+ */
+ngx_int_t ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w, ngx_uint_t tag);
+/*
+ * Checks the "message" member: adds message_blank or
+ * message_exceed_max_chars to codes; NGX_ERROR when it is not a string.
+ */
+ngx_int_t ngx_http_ddbm_check_message(json_t *body, const char **codes,
+    ngx_uint_t *n, ngx_str_t *message);
+/* a string member: NGX_OK, NGX_DECLINED (absent or null), NGX_ERROR */
+ngx_int_t ngx_http_ddbm_json_string(json_t *body, const char *name,
+    ngx_str_t *value);
+
+#endif /* NGX_HTTP_DDBM_H */

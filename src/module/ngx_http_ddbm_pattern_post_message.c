@@ -1,0 +1,218 @@
+/*
+ * POST /api/messages with {"message", "message_group_uuid"}: a message in
+ * an existing conversation, by one of its two participants.  A body
+ * without message_group_uuid starts a conversation instead (the
+ * reference's "create" mode): see ngx_http_ddbm_pattern_start_conversation.c.
+ *
+ * Rounds: (caller, conversation item, idempotency record) in parallel;
+ * for a conversation only the reference wrote, its rows; the transaction;
+ * on a lost race, the conversation item again after a short pause.
+ */
+
+#include "ngx_http_ddbm.h"
+
+
+enum {
+    PM_CALLER = 0,
+    PM_META,
+    PM_IDEM,
+    PM_ROWS,
+    PM_WRITE,
+    PM_REPLAY
+};
+
+enum {
+    PM_STEP_READ = 0,
+    PM_STEP_ROWS,
+    PM_STEP_WRITE,
+    PM_STEP_REPLAY
+};
+
+
+static ngx_int_t
+ngx_http_ddbm_pm_start(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_str_t               group, message;
+    ngx_uint_t              n;
+    const char             *codes[4];
+    ngx_http_ddbm_write_t  *w;
+
+    rc = ngx_http_ddbm_json_string(ctx->json, "message_group_uuid", &group);
+
+    if (rc == NGX_DECLINED) {
+        ctx->pattern = &ngx_http_ddbm_pattern_start_conversation;
+        return ctx->pattern->start(ctx);
+    }
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_type",
+                                           "message_group_uuid must be a "
+                                           "string");
+    }
+
+    n = 0;
+
+    if (ngx_http_ddbm_check_message(ctx->json, codes, &n, &message)
+        != NGX_OK)
+    {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_type",
+                                           "message must be a string");
+    }
+
+    if (group.len == 0) {
+        codes[n++] = "message_group_uuid_blank";
+
+    } else if (!dm_uuid_valid((const char *) group.data, group.len)) {
+        codes[n++] = "message_group_uuid_invalid";
+    }
+
+    if (n) {
+        return ngx_http_ddbm_respond_codes(ctx, codes, n);
+    }
+
+    if (ngx_http_ddbm_idempotency_key(ctx) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    w = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_write_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->data = w;
+    w->g.group = group;
+    w->message = message;
+
+    if (ngx_http_ddbm_lookup_caller(ctx, PM_CALLER) != NGX_OK
+        || ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &group, 0)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->idempotency_key.len
+        && ngx_http_ddbm_idempotency_lookup(ctx, PM_IDEM) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_pm_write(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w)
+{
+    if (ngx_http_ddbm_check_member(ctx, &w->g) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_http_ddbm_reset_calls(ctx);
+
+    if (ngx_http_ddbm_write_message(ctx, w, PM_WRITE) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->step = PM_STEP_WRITE;
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_int_t               rc;
+    ngx_msec_t              pause;
+    ngx_http_ddbm_write_t  *w;
+
+    w = ctx->data;
+
+    switch (ctx->step) {
+
+    case PM_STEP_READ:
+        if (ngx_http_ddbm_check_caller(ctx, PM_CALLER) != NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_ddbm_idempotency_replay(ctx, PM_IDEM) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_ddbm_read_group_meta(ctx, PM_META, &w->g) != NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (w->g.has_meta) {
+            return ngx_http_ddbm_pm_write(ctx, w);
+        }
+
+        if (ngx_http_ddbm_lookup_group_rows(ctx, PM_ROWS, &w->g.group)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->step = PM_STEP_ROWS;
+        return NGX_DONE;
+
+    case PM_STEP_ROWS:
+        if (ngx_http_ddbm_read_group_rows(ctx, PM_ROWS, &w->g) != NGX_OK) {
+            return NGX_OK;
+        }
+
+        return ngx_http_ddbm_pm_write(ctx, w);
+
+    case PM_STEP_WRITE:
+        rc = ngx_http_ddbm_write_done(ctx, w, PM_WRITE);
+
+        if (rc == NGX_AGAIN) {
+            /* lost a race: read the conversation again after a pause */
+            ngx_http_ddbm_reset_calls(ctx);
+            pause = 1 + ngx_random() % (2 * w->attempts + 1);
+
+            if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g.group,
+                                                pause)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ctx->step = PM_STEP_READ;
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_BUSY) {
+            ngx_http_ddbm_reset_calls(ctx);
+
+            if (ngx_http_ddbm_idempotency_lookup(ctx, PM_REPLAY) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ctx->step = PM_STEP_REPLAY;
+            return NGX_DONE;
+        }
+
+        return rc;
+
+    default: /* PM_STEP_REPLAY */
+        if (ngx_http_ddbm_idempotency_replay(ctx, PM_REPLAY) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        return NGX_ERROR;
+    }
+}
+
+
+ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_post_message = {
+    ngx_string("post_message"),
+    NGX_HTTP_POST,
+    1,                                     /* reads_body */
+    1,                                     /* needs_identity */
+    0,                                     /* takes_arg */
+    ngx_http_ddbm_pm_start,
+    ngx_http_ddbm_pm_resume
+};

@@ -1,0 +1,215 @@
+/*
+ * POST /api/messages with {"message", "handle"}: a new conversation with
+ * the user whose handle is given, and its first message, in one
+ * transaction (the reference used a non-atomic BatchWriteItem).
+ */
+
+#include "ngx_http_ddbm.h"
+
+
+enum {
+    SC_CALLER = 0,
+    SC_RECEIVER,
+    SC_IDEM,
+    SC_WRITE,
+    SC_REPLAY
+};
+
+enum {
+    SC_STEP_READ = 0,
+    SC_STEP_WRITE,
+    SC_STEP_REPLAY
+};
+
+
+typedef struct {
+    ngx_http_ddbm_write_t  w;
+    ngx_flag_t             receiver_invalid;
+} ngx_http_ddbm_sc_t;
+
+
+static ngx_int_t
+ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_str_t            handle, message;
+    ngx_uint_t           n;
+    const char          *codes[4];
+    ngx_http_ddbm_sc_t  *sc;
+
+    n = 0;
+
+    if (ngx_http_ddbm_check_message(ctx->json, codes, &n, &message)
+        != NGX_OK)
+    {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_type",
+                                           "message must be a string");
+    }
+
+    rc = ngx_http_ddbm_json_string(ctx->json, "handle", &handle);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_type",
+                                           "handle must be a string");
+    }
+
+    if (handle.len == 0) {
+        /* the reference's spelling, kept for its frontend */
+        codes[n++] = "user_reciever_handle_blank";
+    }
+
+    if (n) {
+        return ngx_http_ddbm_respond_codes(ctx, codes, n);
+    }
+
+    if (ngx_http_ddbm_idempotency_key(ctx) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    sc = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_sc_t));
+    p = ngx_pnalloc(ctx->request->pool, DM_UUID_LEN + 1);
+    if (sc == NULL || p == NULL || dm_uuid_v4((char *) p) != 0) {
+        return NGX_ERROR;
+    }
+
+    ctx->data = sc;
+    sc->w.new_group = 1;
+    sc->w.message = message;
+    sc->w.g.group.data = p;
+    sc->w.g.group.len = DM_UUID_LEN;
+
+    if (ngx_http_ddbm_lookup_caller(ctx, SC_CALLER) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_ddbm_lookup_handle(ctx, SC_RECEIVER, &handle);
+
+    if (rc == NGX_DECLINED) {
+        /* no user can have such a handle; decided after the caller */
+        sc->receiver_invalid = 1;
+
+    } else if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->idempotency_key.len
+        && ngx_http_ddbm_idempotency_lookup(ctx, SC_IDEM) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_sc_write(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_sc_t *sc)
+{
+    ngx_http_ddbm_reset_calls(ctx);
+
+    if (ngx_http_ddbm_write_message(ctx, &sc->w, SC_WRITE) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->step = SC_STEP_WRITE;
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_sc_resume(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_int_t              rc;
+    ngx_http_ddbm_sc_t    *sc;
+    ngx_http_ddbm_user_t  *rcv;
+    ngx_http_ddbm_call_t  *call;
+    static const char     *not_found[] = { "user_receiver_not_found" };
+    static const char     *self[] = { "user_receiver_is_sender" };
+
+    sc = ctx->data;
+    rcv = &sc->w.receiver;
+
+    switch (ctx->step) {
+
+    case SC_STEP_READ:
+        if (ngx_http_ddbm_check_caller(ctx, SC_CALLER) != NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_ddbm_idempotency_replay(ctx, SC_IDEM) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        if (sc->receiver_invalid) {
+            return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
+        }
+
+        call = ngx_http_ddbm_find_call(ctx, SC_RECEIVER);
+
+        if (call->result != NGX_HTTP_DDBM_CALL_OK) {
+            return ngx_http_ddbm_respond_call_failure(ctx, call);
+        }
+
+        if (ngx_http_ddbm_read_user(ctx, call, rcv) != NGX_OK) {
+            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                               "dynamodb_answer_unreadable",
+                                               "the database answer was "
+                                               "unreadable");
+        }
+
+        if (!rcv->found) {
+            return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
+        }
+
+        if (rcv->uuid.len == ctx->caller.uuid.len
+            && ngx_strncmp(rcv->uuid.data, ctx->caller.uuid.data,
+                           rcv->uuid.len) == 0)
+        {
+            return ngx_http_ddbm_respond_codes(ctx, self, 1);
+        }
+
+        return ngx_http_ddbm_sc_write(ctx, sc);
+
+    case SC_STEP_WRITE:
+        rc = ngx_http_ddbm_write_done(ctx, &sc->w, SC_WRITE);
+
+        if (rc == NGX_AGAIN) {
+            /* nothing to read again: a new conversation has no rival */
+            return ngx_http_ddbm_sc_write(ctx, sc);
+        }
+
+        if (rc == NGX_BUSY) {
+            ngx_http_ddbm_reset_calls(ctx);
+
+            if (ngx_http_ddbm_idempotency_lookup(ctx, SC_REPLAY) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            ctx->step = SC_STEP_REPLAY;
+            return NGX_DONE;
+        }
+
+        return rc;
+
+    default: /* SC_STEP_REPLAY */
+        if (ngx_http_ddbm_idempotency_replay(ctx, SC_REPLAY) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        return NGX_ERROR;
+    }
+}
+
+
+ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation = {
+    ngx_string("start_conversation"),
+    NGX_HTTP_POST,
+    1,                                     /* reads_body */
+    1,                                     /* needs_identity */
+    0,                                     /* takes_arg */
+    ngx_http_ddbm_sc_start,
+    ngx_http_ddbm_sc_resume
+};

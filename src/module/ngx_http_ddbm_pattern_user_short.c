@@ -1,0 +1,84 @@
+/*
+ * GET /api/users/@<handle>/short: {uuid, handle, display_name} from the
+ * user directory, as the reference's new-conversation page asks for it.
+ */
+
+#include "ngx_http_ddbm.h"
+
+
+static ngx_int_t
+ngx_http_ddbm_us_start(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    /* "@handle" from a prefix location's last segment */
+    if (ctx->arg.len && ctx->arg.data[0] == '@') {
+        ctx->arg.data++;
+        ctx->arg.len--;
+    }
+
+    rc = ngx_http_ddbm_lookup_handle(ctx, 0, &ctx->arg);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
+                                           "user_not_found",
+                                           "no user has this handle");
+    }
+
+    return rc == NGX_OK ? NGX_DONE : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_us_resume(ngx_http_ddbm_ctx_t *ctx)
+{
+    dm_buf_t               b;
+    ngx_http_ddbm_user_t   user;
+    ngx_http_ddbm_call_t  *call;
+
+    call = ngx_http_ddbm_find_call(ctx, 0);
+
+    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
+        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    }
+
+    if (ngx_http_ddbm_read_user(ctx, call, &user) != NGX_OK) {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                           "dynamodb_answer_unreadable",
+                                           "the database answer was "
+                                           "unreadable");
+    }
+
+    if (!user.found) {
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
+                                           "user_not_found",
+                                           "no user has this handle");
+    }
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    dm_buf_append_str(&b, "{\"uuid\":");
+    dm_buf_json_string(&b, user.uuid.data, user.uuid.len);
+    dm_buf_append_str(&b, ",\"handle\":");
+    dm_buf_json_string(&b, user.handle.data, user.handle.len);
+    dm_buf_append_str(&b, ",\"display_name\":");
+    dm_buf_json_string(&b, user.display_name.data, user.display_name.len);
+    dm_buf_append_str(&b, "}");
+
+    if (b.failed) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, b.data, b.len);
+}
+
+
+ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short = {
+    ngx_string("user_short"),
+    NGX_HTTP_GET|NGX_HTTP_HEAD,
+    0,                                     /* reads_body */
+    0,                                     /* needs_identity */
+    1,                                     /* takes_arg */
+    ngx_http_ddbm_us_start,
+    ngx_http_ddbm_us_resume
+};

@@ -1,0 +1,622 @@
+/*
+ * The one write the API has: a message, both participants' conversation
+ * rows moved to its time, the conversation's GRPMETA# item, and an
+ * idempotency record, in one TransactWriteItems.
+ *
+ * Why it cannot go wrong under concurrency: the GRPMETA# item is written
+ * with "rev = :rev" (or attribute_not_exists for a new one), so of two
+ * writers that read the same revision one wins and the other reads again;
+ * the message is written with attribute_not_exists(pk), so no message is
+ * ever overwritten; every time is later than the conversation's last, so
+ * keys never repeat and the rows' Delete and Put never name the same item.
+ */
+
+#include "ngx_http_ddbm.h"
+
+
+ngx_int_t
+ngx_http_ddbm_json_string(json_t *body, const char *name, ngx_str_t *value)
+{
+    json_t  *v;
+
+    v = json_object_get(body, name);
+
+    if (v == NULL || json_is_null(v)) {
+        ngx_str_null(value);
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_string(v)) {
+        return NGX_ERROR;
+    }
+
+    value->data = (u_char *) json_string_value(v);
+    value->len = json_string_length(v);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_check_message(json_t *body, const char **codes, ngx_uint_t *n,
+    ngx_str_t *message)
+{
+    size_t     i, chars;
+    ngx_int_t  rc;
+
+    rc = ngx_http_ddbm_json_string(body, "message", message);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED || message->len == 0) {
+        codes[(*n)++] = "message_blank";
+        return NGX_OK;
+    }
+
+    /* characters, not bytes: jansson has checked the UTF-8 already */
+    for (i = 0, chars = 0; i < message->len; i++) {
+        chars += (message->data[i] & 0xc0) != 0x80;
+    }
+
+    if (chars > NGX_HTTP_DDBM_MESSAGE_MAX) {
+        codes[(*n)++] = "message_exceed_max_chars";
+    }
+
+    return NGX_OK;
+}
+
+
+/* ---- idempotency ------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_ddbm_idempotency_key(ngx_http_ddbm_ctx_t *ctx)
+{
+    size_t            i;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_ddbm_find_header(ctx->request, "Idempotency-Key",
+                                  sizeof("Idempotency-Key") - 1);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
+            break;
+        }
+    }
+
+    if (h->value.len == 0 || h->value.len > NGX_HTTP_DDBM_IDEM_KEY_MAX
+        || i != h->value.len)
+    {
+        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_idempotency_key",
+                                    "Idempotency-Key must be 1 to 255 "
+                                    "printable ASCII characters");
+        return NGX_ERROR;
+    }
+
+    ctx->idempotency_key = h->value;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_ddbm_idempotency_pk(ngx_http_ddbm_ctx_t *ctx, char *pk, size_t size)
+{
+    /* keyed by the identity, so one user cannot replay another's */
+    return dm_key_idempotency(pk, size, (const char *) ctx->sub.data,
+                              ctx->sub.len,
+                              (const char *) ctx->idempotency_key.data,
+                              ctx->idempotency_key.len);
+}
+
+
+ngx_int_t
+ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+{
+    char      pk[DM_KEY_MAX];
+    dm_buf_t  b;
+
+    if (ngx_http_ddbm_idempotency_pk(ctx, pk, sizeof(pk)) == 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    if (dm_ddb_get_item(&b, (const char *) ctx->conf->table.data, pk,
+                        DM_SK_IDEMPOTENCY, 1)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ddbm_call(ctx, tag, "GetItem", &b) ? NGX_OK : NGX_ERROR;
+}
+
+
+typedef struct {
+    ngx_pool_t  *pool;
+    ngx_str_t    response;
+    ngx_str_t    request_hash;
+} ngx_http_ddbm_idem_reader_t;
+
+
+static int
+ngx_http_ddbm_idem_attr(void *data, const char *name, size_t len, char type,
+    const unsigned char *v, size_t vlen)
+{
+    ngx_http_ddbm_idem_reader_t  *ir = data;
+
+    ngx_str_t  *dst;
+
+    if (len == 8 && ngx_strncmp(name, "response", 8) == 0) {
+        dst = &ir->response;
+
+    } else if (len == 12 && ngx_strncmp(name, "request_hash", 12) == 0) {
+        dst = &ir->request_hash;
+
+    } else {
+        return 0;
+    }
+
+    dst->data = ngx_pnalloc(ir->pool, vlen);
+    if (dst->data == NULL) {
+        return -1;
+    }
+
+    ngx_memcpy(dst->data, v, vlen);
+    dst->len = vlen;
+
+    return 0;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+{
+    char                          hash[65];
+    ngx_str_t                     yes;
+    dm_allocator_t                a;
+    dm_ddb_answer_t               answer;
+    dm_item_handler_t             h;
+    ngx_http_ddbm_call_t         *call;
+    ngx_http_ddbm_idem_reader_t   ir;
+    static const char            *reused[] = { "idempotency_key_reused" };
+
+    call = ngx_http_ddbm_find_call(ctx, tag);
+    if (call == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
+        ngx_http_ddbm_respond_call_failure(ctx, call);
+        return NGX_OK;
+    }
+
+    ngx_memzero(&ir, sizeof(ir));
+    ir.pool = ctx->request->pool;
+
+    h.item_begin = NULL;
+    h.item_attr = ngx_http_ddbm_idem_attr;
+    h.item_end = NULL;
+    h.ctx = &ir;
+
+    ngx_http_ddbm_allocator(&a, ctx->request->pool);
+
+    if (dm_ddb_read_with(call->answer.data, call->answer.len, &h, &answer,
+                         &a)
+        != 0)
+    {
+        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                    "dynamodb_answer_unreadable",
+                                    "the database answer was unreadable");
+        return NGX_OK;
+    }
+
+    if (answer.nitems == 0) {
+        return NGX_DECLINED;
+    }
+
+    dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash);
+
+    if (ir.request_hash.len != 64
+        || ngx_strncmp(ir.request_hash.data, hash, 64) != 0)
+    {
+        ngx_http_ddbm_respond_codes(ctx, reused, 1);
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "ddbm: idempotent replay of an earlier answer");
+
+    ngx_str_set(&yes, "true");
+    if (ngx_http_ddbm_add_header(ctx->request, "Idempotent-Replayed", &yes)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, ir.response.data,
+                          ir.response.len);
+    return NGX_OK;
+}
+
+
+/* ---- the transaction --------------------------------------------------- */
+
+static int64_t
+ngx_http_ddbm_sk_us(ngx_str_t *sk)
+{
+    int64_t  us;
+
+    if (sk->len && dm_time_parse((const char *) sk->data, sk->len, &us)) {
+        return us;
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_build_response(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
+{
+    dm_buf_t               b;
+    ngx_http_ddbm_user_t  *c;
+
+    c = &ctx->caller;
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    /* "uuid" is the sender's user uuid, as the reference answers */
+    dm_buf_append_str(&b, "{\"message_group_uuid\":");
+    dm_buf_json_string(&b, w->g.group.data, w->g.group.len);
+    dm_buf_append_str(&b, ",\"uuid\":");
+    dm_buf_json_string(&b, c->uuid.data, c->uuid.len);
+    dm_buf_append_str(&b, ",\"display_name\":");
+    dm_buf_json_string(&b, c->display_name.data, c->display_name.len);
+    dm_buf_append_str(&b, ",\"handle\":");
+    dm_buf_json_string(&b, c->handle.data, c->handle.len);
+    dm_buf_append_str(&b, ",\"message\":");
+    dm_buf_json_string(&b, w->message.data, w->message.len);
+    dm_buf_append_str(&b, ",\"created_at\":");
+    dm_buf_json_string(&b, (u_char *) w->sk, DM_TIME_LEN);
+    dm_buf_append_str(&b, "}");
+
+    if (b.failed) {
+        return NGX_ERROR;
+    }
+
+    w->response.data = b.data;
+    w->response.len = b.len;
+
+    return NGX_OK;
+}
+
+
+/* the GRP#<owner> row: the time, the last message, the other member */
+static void
+ngx_http_ddbm_tx_row(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w, ngx_http_ddbm_user_t *owner,
+    ngx_http_ddbm_user_t *other, ngx_str_t *old_sk)
+{
+    char        pk[DM_KEY_MAX];
+    char       *table, *old;
+    dm_attr_t   row[7];
+
+    table = (char *) ctx->conf->table.data;
+
+    if (dm_key_grp(pk, sizeof(pk), (const char *) owner->uuid.data,
+                   owner->uuid.len)
+        == 0)
+    {
+        b->failed = 1;
+        return;
+    }
+
+    if (old_sk->len) {
+        old = ngx_http_ddbm_cstr(ctx->request->pool, old_sk);
+        if (old == NULL) {
+            b->failed = 1;
+            return;
+        }
+
+        dm_ddb_tx_delete(b, table, pk, old, NULL, NULL, 0);
+    }
+
+    row[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
+    row[1] = (dm_attr_t) dm_attr_s("sk", w->sk, DM_TIME_LEN);
+    row[2] = (dm_attr_t) dm_attr_s("message_group_uuid",
+                                   (char *) w->g.group.data, w->g.group.len);
+    row[3] = (dm_attr_t) dm_attr_s("message", (char *) w->message.data,
+                                   w->message.len);
+    row[4] = (dm_attr_t) dm_attr_s("user_uuid", (char *) other->uuid.data,
+                                   other->uuid.len);
+    row[5] = (dm_attr_t) dm_attr_s("user_display_name",
+                                   (char *) other->display_name.data,
+                                   other->display_name.len);
+    row[6] = (dm_attr_t) dm_attr_s("user_handle", (char *) other->handle.data,
+                                   other->handle.len);
+
+    dm_ddb_tx_put(b, table, row, 7, NULL, NULL, 0);
+}
+
+
+ngx_int_t
+ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w, ngx_uint_t tag)
+{
+    u_char                *p;
+    char                   pk[DM_KEY_MAX], rev[NGX_INT64_LEN + 1];
+    char                   old_rev[NGX_INT64_LEN + 1], hash[65];
+    char                   expires[NGX_INT64_LEN + 1];
+    char                  *table;
+    int64_t                last, t;
+    ngx_int_t              n, r;
+    ngx_uint_t             i;
+    dm_buf_t               b;
+    dm_attr_t              item[10], cond_value;
+    ngx_http_ddbm_user_t  *m[2], *caller;
+
+    table = (char *) ctx->conf->table.data;
+    caller = &ctx->caller;
+
+    if (w->new_group) {
+        m[0] = caller;
+        m[1] = &w->receiver;
+
+    } else {
+        /* the caller's name from the directory, the other's as known */
+        m[0] = &w->g.member[0];
+        m[1] = &w->g.member[1];
+        m[w->g.caller] = caller;
+    }
+
+    /* later than anything the conversation has: keys never repeat */
+    last = ngx_http_ddbm_sk_us(&w->g.last_sk);
+    for (i = 0; i < 2; i++) {
+        last = ngx_max(last, ngx_http_ddbm_sk_us(&w->g.member_sk[i]));
+    }
+
+    t = dm_time_next(dm_time_now_us(), last);
+    dm_time_format(t, w->sk);
+
+    if (w->message_uuid[0] == '\0' && dm_uuid_v4(w->message_uuid) != 0) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_ddbm_build_response(ctx, w) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+    dm_ddb_tx_begin(&b, NULL);
+    n = 0;
+
+    /* the message, never over another one */
+    if (dm_key_msg(pk, sizeof(pk), (const char *) w->g.group.data,
+                   w->g.group.len)
+        == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
+    item[1] = (dm_attr_t) dm_attr_s("sk", w->sk, DM_TIME_LEN);
+    item[2] = (dm_attr_t) dm_attr_s("message_uuid", w->message_uuid,
+                                    DM_UUID_LEN);
+    item[3] = (dm_attr_t) dm_attr_s("message", (char *) w->message.data,
+                                    w->message.len);
+    item[4] = (dm_attr_t) dm_attr_s("user_uuid", (char *) caller->uuid.data,
+                                    caller->uuid.len);
+    item[5] = (dm_attr_t) dm_attr_s("user_display_name",
+                                    (char *) caller->display_name.data,
+                                    caller->display_name.len);
+    item[6] = (dm_attr_t) dm_attr_s("user_handle",
+                                    (char *) caller->handle.data,
+                                    caller->handle.len);
+
+    dm_ddb_tx_put(&b, table, item, 7, "attribute_not_exists(pk)", NULL, 0);
+    w->message_action = n++;
+
+    /* both members' rows */
+    for (i = 0; i < 2; i++) {
+        if (w->new_group) {
+            ngx_str_t  none = ngx_null_string;
+
+            ngx_http_ddbm_tx_row(&b, ctx, w, m[i], m[1 - i], &none);
+            n++;
+
+        } else {
+            ngx_http_ddbm_tx_row(&b, ctx, w, m[i], m[1 - i],
+                                 &w->g.member_sk[i]);
+            n += w->g.member_sk[i].len ? 2 : 1;
+        }
+    }
+
+    /* the conversation item, guarded by its revision */
+    if (dm_key_group_meta(pk, sizeof(pk), (const char *) w->g.group.data,
+                          w->g.group.len)
+        == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    r = w->g.has_meta ? ngx_atoi(w->g.rev.data, w->g.rev.len) : 0;
+    if (r == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf((u_char *) rev, "%i", r + 1);
+    *p = '\0';
+    p = ngx_sprintf((u_char *) old_rev, "%i", r);
+    *p = '\0';
+
+    item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
+    item[1] = (dm_attr_t) dm_attr_s("sk", DM_SK_GROUP_META,
+                                    sizeof(DM_SK_GROUP_META) - 1);
+    item[2] = (dm_attr_t) dm_attr_s("a_uuid", (char *) m[0]->uuid.data,
+                                    m[0]->uuid.len);
+    item[3] = (dm_attr_t) dm_attr_s("a_handle", (char *) m[0]->handle.data,
+                                    m[0]->handle.len);
+    item[4] = (dm_attr_t) dm_attr_s("a_display_name",
+                                    (char *) m[0]->display_name.data,
+                                    m[0]->display_name.len);
+    item[5] = (dm_attr_t) dm_attr_s("b_uuid", (char *) m[1]->uuid.data,
+                                    m[1]->uuid.len);
+    item[6] = (dm_attr_t) dm_attr_s("b_handle", (char *) m[1]->handle.data,
+                                    m[1]->handle.len);
+    item[7] = (dm_attr_t) dm_attr_s("b_display_name",
+                                    (char *) m[1]->display_name.data,
+                                    m[1]->display_name.len);
+    item[8] = (dm_attr_t) dm_attr_s("last_sk", w->sk, DM_TIME_LEN);
+    item[9].name = "rev";
+    item[9].type = "N";
+    item[9].value = rev;
+    item[9].len = ngx_strlen(rev);
+
+    cond_value.name = ":rev";
+    cond_value.type = "N";
+    cond_value.value = old_rev;
+    cond_value.len = ngx_strlen(old_rev);
+
+    if (w->g.has_meta) {
+        dm_ddb_tx_put(&b, table, item, 10, "rev = :rev", &cond_value, 1);
+
+    } else {
+        dm_ddb_tx_put(&b, table, item, 10, "attribute_not_exists(pk)",
+                      NULL, 0);
+    }
+
+    w->meta_action = n++;
+
+    /* the answer, kept for a retry with the same Idempotency-Key */
+    w->idempotency_action = -1;
+
+    if (ctx->idempotency_key.len) {
+        if (ngx_http_ddbm_idempotency_pk(ctx, pk, sizeof(pk)) == 0) {
+            return NGX_ERROR;
+        }
+
+        dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash);
+
+        p = ngx_sprintf((u_char *) expires, "%T",
+                        ngx_time() + NGX_HTTP_DDBM_IDEM_TTL);
+        *p = '\0';
+
+        item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
+        item[1] = (dm_attr_t) dm_attr_s("sk", DM_SK_IDEMPOTENCY,
+                                        sizeof(DM_SK_IDEMPOTENCY) - 1);
+        item[2] = (dm_attr_t) dm_attr_s("response",
+                                        (char *) w->response.data,
+                                        w->response.len);
+        item[3] = (dm_attr_t) dm_attr_s("request_hash", hash, 64);
+        item[4].name = "expires_at";
+        item[4].type = "N";
+        item[4].value = expires;
+        item[4].len = ngx_strlen(expires);
+
+        dm_ddb_tx_put(&b, table, item, 5, "attribute_not_exists(pk)",
+                      NULL, 0);
+        w->idempotency_action = n++;
+    }
+
+    dm_ddb_tx_end(&b);
+
+    if (ngx_http_ddbm_call(ctx, tag, "TransactWriteItems", &b) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
+    ngx_uint_t tag)
+{
+    ngx_str_t              one;
+    ngx_uint_t             i, retry;
+    dm_ddb_answer_t       *e;
+    ngx_http_ddbm_call_t  *call;
+
+    call = ngx_http_ddbm_find_call(ctx, tag);
+
+    if (call->result == NGX_HTTP_DDBM_CALL_OK) {
+        return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, w->response.data,
+                                     w->response.len);
+    }
+
+    if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
+        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    }
+
+    e = &call->error;
+
+    if (w->idempotency_action >= 0
+        && (size_t) w->idempotency_action < e->ncancel
+        && e->cancel[w->idempotency_action] == DM_CANCEL_CONDITION)
+    {
+        /* the same request has been stored meanwhile */
+        return NGX_BUSY;
+    }
+
+    retry = 0;
+
+    for (i = 0; i < e->ncancel; i++) {
+        switch (e->cancel[i]) {
+        case DM_CANCEL_NONE:
+            break;
+        case DM_CANCEL_CONDITION:
+        case DM_CANCEL_CONFLICT:
+        case DM_CANCEL_THROTTLED:
+            retry = 1;
+            break;
+        default:
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "ddbm: message transaction refused: action %ui: "
+                          "%s", i, e->error_message);
+            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                               "dynamodb_error",
+                                               "the database refused the "
+                                               "write");
+        }
+    }
+
+    if (!retry) {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "ddbm: message transaction canceled without a "
+                      "reason: %s", e->error_message);
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                           "dynamodb_error",
+                                           "the database refused the write");
+    }
+
+    if (++w->attempts < ctx->conf->write_retries) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ddbm: conversation \"%V\" changed meanwhile, "
+                      "writing again (attempt %ui)", &w->g.group,
+                      w->attempts + 1);
+        return NGX_AGAIN;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "ddbm: conversation \"%V\" too busy: gave up after %ui "
+                  "attempts", &w->g.group, w->attempts);
+
+    ngx_str_set(&one, "1");
+    if (ngx_http_ddbm_add_header(ctx->request, "Retry-After", &one)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "conversation_busy",
+                                       "too many concurrent writes to this "
+                                       "conversation; retry");
+}
