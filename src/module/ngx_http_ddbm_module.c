@@ -1261,7 +1261,7 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16384);
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
     ngx_conf_merge_msec_value(conf->retry_base, prev->retry_base, 25);
-    ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 8);
+    ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
 
     if (conf->host.len == 0) {

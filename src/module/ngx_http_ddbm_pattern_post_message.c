@@ -171,7 +171,9 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
         if (rc == NGX_AGAIN) {
             /* lost a race: read the conversation again after a pause */
             ngx_http_ddbm_reset_calls(ctx);
-            pause = 1 + ngx_random() % (2 * w->attempts + 1);
+            /* jittered, growing: rivals spread out instead of colliding */
+            pause = 1 + ngx_random()
+                        % ngx_min(100, (ngx_msec_t) 4 << w->attempts);
 
             if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g.group,
                                                 pause)
