@@ -231,26 +231,38 @@ ddbm_global_option(ddbm_options_t *opts, ddbm_args_t *all, int *i)
     }
 
     rc = ddbm_arg_value(all, i, "--endpoint", &v);
-    if (rc != 0) {
+    if (rc > 0) {
         opts->endpoint = v;
+    }
+
+    if (rc != 0) {
         return rc;
     }
 
     rc = ddbm_arg_value(all, i, "--region", &v);
-    if (rc != 0) {
+    if (rc > 0) {
         opts->region = v;
+    }
+
+    if (rc != 0) {
         return rc;
     }
 
     rc = ddbm_arg_value(all, i, "--profile", &v);
-    if (rc != 0) {
+    if (rc > 0) {
         opts->profile = v;
+    }
+
+    if (rc != 0) {
         return rc;
     }
 
     rc = ddbm_arg_value(all, i, "--table", &v);
-    if (rc != 0) {
+    if (rc > 0) {
         opts->table = v;
+    }
+
+    if (rc != 0) {
         return rc;
     }
 

@@ -266,37 +266,15 @@ ddbm_is_error(const ddbm_result_t *res, const char *type)
 }
 
 
-static int
-ddbm_noop_item(void *ctx, size_t index)
-{
-    return 0;
-}
-
-
-static int
-ddbm_noop_attr(void *ctx, const char *name, size_t name_len, char type,
-    const unsigned char *value, size_t value_len)
-{
-    return 0;
-}
-
-
 static void
 ddbm_read_error(const dm_buf_t *answer, ddbm_result_t *res)
 {
-    size_t             n;
-    dm_ddb_answer_t    a;
-    dm_item_handler_t  h;
+    size_t            n;
+    dm_ddb_answer_t   a;
 
-    h.item_begin = ddbm_noop_item;
-    h.item_attr = ddbm_noop_attr;
-    h.item_end = ddbm_noop_item;
-    h.ctx = NULL;
-
-    memset(&a, 0, sizeof(a));
-
+    /* the module's reader: "__type" after the '#', "message"/"Message" */
     if (answer->len > 0
-        && dm_ddb_read(answer->data, answer->len, &h, &a) == 0
+        && dm_ddb_read(answer->data, answer->len, NULL, &a) == 0
         && a.error_type[0] != '\0')
     {
         snprintf(res->error_type, sizeof(res->error_type), "%s",

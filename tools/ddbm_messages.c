@@ -613,15 +613,15 @@ done:
 /* ---- seed -------------------------------------------------------------- */
 
 typedef struct {
-    char            pk_msg[DM_KEY_MAX];
-    char            pk_grp[2][DM_KEY_MAX];
-    char            time[DDBM_DEMO_MESSAGES][DM_TIME_LEN + 1];
-    char            uuid[DDBM_DEMO_MESSAGES][DM_UUID_LEN + 1];
-    dm_attr_t       msg[DDBM_DEMO_MESSAGES][7];
-    dm_attr_t       grp[2][7];
-    ddbm_user_items_t  users[DDBM_NDEMO_USERS];
-    ddbm_item_t     puts[2 * DDBM_NDEMO_USERS + 2 + DDBM_DEMO_MESSAGES];
-    size_t          nputs;
+    char                 pk_msg[DM_KEY_MAX];
+    char                 pk_grp[2][DM_KEY_MAX];
+    char                 time[DDBM_DEMO_MESSAGES][DM_TIME_LEN + 1];
+    char                 uuid[DDBM_DEMO_MESSAGES][DM_UUID_LEN + 1];
+    dm_attr_t            msg[DDBM_DEMO_MESSAGES][7];
+    dm_attr_t            grp[2][7];
+    ddbm_user_items_t    users[DDBM_NDEMO_USERS];
+    ddbm_item_t          puts[2 * DDBM_NDEMO_USERS + 2 + DDBM_DEMO_MESSAGES];
+    size_t               nputs;
 } ddbm_seed_t;
 
 

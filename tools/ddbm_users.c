@@ -247,15 +247,15 @@ failed:
 }
 
 
+/* the good rows (their records own the strings) and the count of bad */
 typedef struct {
-    const char     *file;
-    ddbm_user_t    *users;
-    size_t         *lines;
-    size_t          n;
-    size_t          cap;
-    ddbm_csv_record_t  *recs;
-    size_t          nrecs;
-    size_t          bad;
+    const char          *file;
+    ddbm_user_t         *users;
+    size_t              *lines;
+    ddbm_csv_record_t   *recs;
+    size_t               n;
+    size_t               cap;
+    size_t               bad;
 } ddbm_import_t;
 
 

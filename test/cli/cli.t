@@ -56,8 +56,10 @@ my %demo = (
     },
 );
 
-# nothing from the machine's own AWS setup may leak in
-delete $ENV{$_} for grep { /^(AWS_|DDBM_)/ } keys %ENV;
+# the machine's AWS setup and DDBM_ENDPOINT/DDBM_TABLE must not leak in
+# (DDBM_TEST_RUN, which tags this run's processes, stays)
+delete $ENV{$_} for grep { /^AWS_/ } keys %ENV;
+delete @ENV{qw(DDBM_ENDPOINT DDBM_TABLE)};
 $ENV{HOME} = $dir;
 $ENV{TZ}   = 'UTC';
 
@@ -127,6 +129,13 @@ sub free_port {
 
 
 my ($rc, $out, $err);
+my $dropped = 0;
+
+# a test that dies half-way does not leave its table behind
+END {
+    local $?;    # run() waits for a child: keep the test's exit status
+    run('--yes', 'drop') if defined $rc && !$dropped;
+}
 
 # ---- schema-load --------------------------------------------------------
 
@@ -448,6 +457,7 @@ is(decode($out, 'describe')->{Table}{TableStatus}, 'ACTIVE',
 
 ($rc, $out, $err) = run('drop');
 is($rc, 0, 'drop exits 0') or diag($err);
+$dropped = 1;
 like($out, qr/^table \Q$table\E deleted$/m, 'and says so');
 
 ($rc, $out, $err) = run('list-tables');
