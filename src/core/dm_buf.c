@@ -10,6 +10,11 @@
 static void *
 dm_buf_malloc_grow(void *alloc_ctx, void *old, size_t used, size_t new_cap)
 {
+    if (new_cap == 0) {
+        free(old);
+        return NULL;
+    }
+
     return realloc(old, new_cap);
 }
 
@@ -37,6 +42,19 @@ void
 dm_buf_free_malloc(dm_buf_t *b)
 {
     free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+
+void
+dm_buf_release(dm_buf_t *b)
+{
+    if (b->data) {
+        (void) b->grow(b->alloc_ctx, b->data, b->len, 0);
+    }
+
     b->data = NULL;
     b->len = 0;
     b->cap = 0;

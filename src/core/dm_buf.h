@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 
+/* new_cap 0 releases old (and returns NULL) */
 typedef void *(*dm_buf_grow_pt)(void *alloc_ctx, void *old, size_t used,
     size_t new_cap);
 
@@ -28,6 +29,8 @@ typedef struct {
 void dm_buf_init(dm_buf_t *b, dm_buf_grow_pt grow, void *alloc_ctx);
 void dm_buf_init_malloc(dm_buf_t *b);
 void dm_buf_free_malloc(dm_buf_t *b);
+/* gives the memory back through the buffer's own grow function */
+void dm_buf_release(dm_buf_t *b);
 
 int dm_buf_reserve(dm_buf_t *b, size_t n);
 int dm_buf_append(dm_buf_t *b, const void *p, size_t n);

@@ -627,13 +627,22 @@ dm_ddb_read(const unsigned char *body, size_t len,
 
 /* ---- the rewrite ------------------------------------------------------- */
 
-#define DM_REWRITE_MAX_ITEMS  1000
+#define DM_REWRITE_MAX_ITEMS   1000
+#define DM_REWRITE_MAX_FIELDS  16
 
+/*
+ * Each item's values are rendered into a scratch buffer as they come, then
+ * written out in the map's order: the answer's keys do not depend on the
+ * order DynamoDB happens to list attributes in.
+ */
 typedef struct {
     dm_buf_t              *out;
+    dm_buf_t               scratch;
     const dm_field_map_t  *map;
     size_t                 nmap;
-    size_t                 nfields;     /* fields written in this item */
+    size_t                 vstart[DM_REWRITE_MAX_FIELDS];
+    size_t                 vlen[DM_REWRITE_MAX_FIELDS];
+    unsigned char          seen[DM_REWRITE_MAX_FIELDS];
     size_t                 start[DM_REWRITE_MAX_ITEMS];
     size_t                 end[DM_REWRITE_MAX_ITEMS];
 } dm_rewrite_t;
@@ -653,9 +662,10 @@ dm_rewrite_item_begin(void *ctx, size_t index)
     }
 
     rw->start[index] = rw->out->len;
-    rw->nfields = 0;
+    rw->scratch.len = 0;
+    memset(rw->seen, 0, sizeof(rw->seen));
 
-    return dm_buf_append(rw->out, "{", 1);
+    return rw->out->failed ? -1 : 0;
 }
 
 
@@ -678,27 +688,24 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
         return 0;
     }
 
-    if (rw->nfields++) {
-        dm_buf_append(rw->out, ",", 1);
-    }
-
-    dm_buf_append(rw->out, "\"", 1);
-    dm_buf_append_str(rw->out, rw->map[i].key);
-    dm_buf_append(rw->out, "\":", 2);
+    rw->vstart[i] = rw->scratch.len;
 
     switch (type) {
     case 'S':
-        dm_buf_json_string(rw->out, value, value_len);
+        dm_buf_json_string(&rw->scratch, value, value_len);
         break;
     case 0:
-        dm_buf_append(rw->out, "null", 4);
+        dm_buf_append(&rw->scratch, "null", 4);
         break;
     default:
         /* numbers and booleans are valid JSON as DynamoDB writes them */
-        dm_buf_append(rw->out, value, value_len);
+        dm_buf_append(&rw->scratch, value, value_len);
     }
 
-    return rw->out->failed ? -1 : 0;
+    rw->vlen[i] = rw->scratch.len - rw->vstart[i];
+    rw->seen[i] = 1;
+
+    return rw->scratch.failed ? -1 : 0;
 }
 
 
@@ -706,6 +713,25 @@ static int
 dm_rewrite_item_end(void *ctx, size_t index)
 {
     dm_rewrite_t  *rw = ctx;
+    size_t         i, n;
+
+    dm_buf_append(rw->out, "{", 1);
+
+    for (i = 0, n = 0; i < rw->nmap; i++) {
+        if (!rw->seen[i]) {
+            continue;
+        }
+
+        if (n++) {
+            dm_buf_append(rw->out, ",", 1);
+        }
+
+        dm_buf_append(rw->out, "\"", 1);
+        dm_buf_append_str(rw->out, rw->map[i].key);
+        dm_buf_append(rw->out, "\":", 2);
+        dm_buf_append(rw->out, rw->scratch.data + rw->vstart[i],
+                      rw->vlen[i]);
+    }
 
     dm_buf_append(rw->out, "}", 1);
     rw->end[index] = rw->out->len;
@@ -726,6 +752,15 @@ free_rewrite_state(const dm_allocator_t *allocator, dm_rewrite_t *rw)
 }
 
 
+static void
+dm_rewrite_done(const dm_allocator_t *allocator, dm_rewrite_t *rw)
+{
+    dm_buf_release(&rw->scratch);
+
+    free_rewrite_state(allocator, rw);
+}
+
+
 int
 dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     const dm_field_map_t *map, size_t nmap, int reverse, dm_buf_t *out,
@@ -741,9 +776,15 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
         return -1;
     }
 
+    if (nmap > DM_REWRITE_MAX_FIELDS) {
+        free_rewrite_state(allocator, rw);
+        return -1;
+    }
+
     rw->out = out;
     rw->map = map;
     rw->nmap = nmap;
+    dm_buf_init(&rw->scratch, out->grow, out->alloc_ctx);
 
     h.item_begin = dm_rewrite_item_begin;
     h.item_attr = dm_rewrite_item_attr;
@@ -789,11 +830,11 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
         goto failed;
     }
 
-    free_rewrite_state(allocator, rw);
+    dm_rewrite_done(allocator, rw);
     return 0;
 
 failed:
 
-    free_rewrite_state(allocator, rw);
+    dm_rewrite_done(allocator, rw);
     return -1;
 }

@@ -58,6 +58,13 @@ ngx_http_ddbm_pool_grow(void *pool, void *old, size_t used, size_t cap)
 {
     void  *p;
 
+    if (cap == 0) {
+        if (old) {
+            ngx_pfree(pool, old);
+        }
+        return NULL;
+    }
+
     p = ngx_palloc(pool, cap);
     if (p == NULL) {
         return NULL;

@@ -220,6 +220,13 @@ main(void)
            "reverse rewrite");
     dm_buf_free_malloc(&b);
 
+    rc = rewrite("{\"Items\":[{\"message\":{\"S\":\"m\"},\"sk\":{\"S\":\"t\"},"
+                 "\"message_group_uuid\":{\"S\":\"g\"}}]}", 0, &b, &a);
+    is_str(dm_buf_cstr(&b),
+           "[{\"uuid\":\"g\",\"created_at\":\"t\",\"message\":\"m\"}]",
+           "keys come in the map's order, whatever DynamoDB's order");
+    dm_buf_free_malloc(&b);
+
     rc = rewrite("{\"Items\":[],\"Count\":0,\"ScannedCount\":0}", 1, &b, &a);
     is_str(dm_buf_cstr(&b), "[]", "empty answer: []");
     ok(rc == 0 && a.nitems == 0 && !a.has_last_key, "empty answer info");
