@@ -1,0 +1,100 @@
+package DdbmTest;
+
+# Helpers for the t/*.t suites: run the ddbm CLI against the DynamoDB Local
+# started by scripts/test.sh.  Plain Perl, so it works under our runner
+# (t/runner) and under the real Test::Nginx alike.
+#
+#   use lib 't/lib';            # or PERL5LIB=...:t/lib
+#   use DdbmTest;
+#   my $table = ddbm_fresh_table('ddbm_t_messages');   # also sets
+#                                   # $ENV{TEST_NGINX_DDB_TABLE}
+#   ddbm_cli('--table', $table, 'seed');          # dies if it fails
+#   my $out = ddbm_cli('list-tables');            # its stdout
+#   my ($out, $status, $err) = ddbm_run('--table', $table, 'drop');
+#
+# Environment: DDBM_CLI (path of build/ddbm), TEST_NGINX_DDB_PORT (port of
+# DynamoDB Local on 127.0.0.1); DDBM_ENDPOINT overrides the endpoint URL.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp ();
+use POSIX ();
+
+our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table);
+
+sub ddbm_endpoint () {
+    return $ENV{DDBM_ENDPOINT} if $ENV{DDBM_ENDPOINT};
+    my $port = $ENV{TEST_NGINX_DDB_PORT}
+        or die "DdbmTest: TEST_NGINX_DDB_PORT is not set "
+             . "(run the suites through scripts/test.sh)\n";
+    return "http://127.0.0.1:$port";
+}
+
+sub _shell_quote {
+    my $s = shift;
+    return $s if $s =~ m{^[-\w./:=,@%+]+$};
+    $s =~ s/'/'\\''/g;
+    return "'$s'";
+}
+
+# ddbm_run(@args): runs "$DDBM_CLI --endpoint URL @args" (stdin
+# /dev/null) and returns (stdout, exit status, stderr); never dies.
+sub ddbm_run {
+    my @args = @_;
+    my $cli = $ENV{DDBM_CLI}
+        or die "DdbmTest: DDBM_CLI is not set (path of build/ddbm)\n";
+    die "DdbmTest: DDBM_CLI=$cli is not executable\n" if !-x $cli;
+
+    my @cmd = ($cli, '--endpoint', ddbm_endpoint(), @args);
+    my $errf = File::Temp->new(TEMPLATE => 'ddbm-stderr-XXXXXX', TMPDIR => 1);
+    my $pid = open(my $fh, '-|') // die "DdbmTest: fork failed: $!\n";
+    if ($pid == 0) {
+        open STDERR, '>', $errf->filename;
+        open STDIN, '<', '/dev/null';
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        print STDERR "cannot exec $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    my $status = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    my $err = do { local $/; open my $e, '<', $errf->filename; <$e> } // '';
+    return ($out, $status, $err);
+}
+
+# ddbm_cli(@args): like ddbm_run, but returns stdout only and dies with
+# the command line, its stdout and its stderr when it exits non-zero.
+sub ddbm_cli {
+    my @args = @_;
+    my ($out, $status, $err) = ddbm_run(@args);
+    if ($status != 0) {
+        die "DdbmTest: command failed (exit $status): "
+            . join(' ', map { _shell_quote($_) } $ENV{DDBM_CLI},
+                   '--endpoint', ddbm_endpoint(), @args)
+            . "\n$out$err";
+    }
+    return $out;
+}
+
+# Drops $name (ignoring "does not exist" errors) and creates it again with
+# the module's schema; returns the name and exports it as
+# $ENV{TEST_NGINX_DDB_TABLE} for use as $TEST_NGINX_DDB_TABLE in configs.
+sub ddbm_fresh_table ($) {
+    my ($name) = @_;
+    die "DdbmTest: ddbm_fresh_table needs a table name\n"
+        if !defined $name || $name eq '';
+
+    my ($out, $status, $err) = ddbm_run('--table', $name, '--yes', 'drop');
+    if ($status != 0
+        && "$out$err" !~ /not\s*found|does\s*n[o']t\s*exist|non-?existent|ResourceNotFound|no such table/i)
+    {
+        die "DdbmTest: dropping table $name failed (exit $status):\n$out$err";
+    }
+    ddbm_cli('--table', $name, 'schema-load');
+    $ENV{TEST_NGINX_DDB_TABLE} = $name;
+    return $name;
+}
+
+1;
