@@ -18,7 +18,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT = qw(ddbm_api_config);
+use DdbmTest ();
+our @EXPORT = qw(ddbm_api_config json_re seed_messages_json seed_table);
 
 our %SUB = (
     andrewbrown => '71c568d1-29bb-4ae1-92c5-057d12db82cb',
@@ -33,6 +34,54 @@ our %UUID = (
 );
 
 our $GROUP = '5ae290ed-55d1-47a0-bc6d-fe2bc2700399';
+
+our %NAME = (
+    andrewbrown => 'Andrew Brown',
+    bayko       => 'Andrew Bayko',
+    londo       => 'Londo Mollari',
+);
+
+# `ddbm seed --time $SEED_TIME`: message i at $SEED_TIME + i minutes
+our $SEED_TIME = '2026-11-20T10:00:00.000000+00:00';
+
+our @SEED = (
+    [andrewbrown => "Bayko, I put NGINX in front of the messages table today. No Flask process in the path anymore."],
+    [bayko => "Nice! So the browser talks to NGINX and NGINX talks straight to DynamoDB?"],
+    [andrewbrown => "Exactly. A dynamic module signs every call with SigV4 and sends it as a subrequest."],
+    [bayko => "Does a slow DynamoDB answer block a worker? That was my first worry."],
+    [andrewbrown => "No, the subrequests are non-blocking, and the upstream keeps a pool of keepalive connections."],
+    [bayko => "What happened to the Lambda that kept the last message up to date?"],
+    [andrewbrown => "Gone. The message and both conversation rows are written in one transaction now."],
+    [bayko => "So the inbox can never show a stale last message. I like that a lot."],
+    [andrewbrown => "And conversations no longer vanish on the first of January either."],
+    [bayko => "Ha, the begins_with year filter. I never trusted that one."],
+    [andrewbrown => "The old bin/ddb scripts still read everything: the key layout did not change."],
+    [bayko => "Then let's point wrk at it tonight and compare with the Flask numbers."],
+);
+
+sub seed_time ($) {
+    my ($i) = @_;
+    return sprintf '2026-11-20T10:%02d:00.000000+00:00', $i;
+}
+
+# the seeded messages $from..$to as GET /api/messages answers them
+sub seed_messages_json ($$) {
+    my ($from, $to) = @_;
+    my @items;
+    for my $i ($from .. $to) {
+        my ($handle, $text) = @{ $SEED[$i] };
+        push @items, qq({"uuid":"<UUID>","display_name":"$NAME{$handle}",)
+                   . qq("handle":"$handle","message":"$text",)
+                   . qq("created_at":") . seed_time($i) . '"}';
+    }
+    return '[' . join(',', @items) . ']';
+}
+
+# load the demo data into the suite's table (ddbm_fresh_table first)
+sub seed_table () {
+    DdbmTest::ddbm_cli('--table', $ENV{TEST_NGINX_DDB_TABLE}, 'seed',
+                       '--time', $SEED_TIME);
+}
 
 my $http_config = <<'_EOC_';
     upstream dynamodb {
@@ -85,6 +134,16 @@ sub ddbm_api_config () {
         ddbm_pattern user_short $1;
     }
 _EOC_
+}
+
+# An exact JSON body as a regex: <UUID> and <TIME> stand for a fresh v4
+# uuid and a time as the module writes it; everything else is literal.
+sub json_re ($) {
+    my ($template) = @_;
+    my $re = quotemeta $template;
+    $re =~ s/\\<UUID\\>/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/g;
+    $re =~ s/\\<TIME\\>/\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00:00/g;
+    return qr/^$re$/s;
 }
 
 sub preprocess {
