@@ -19,7 +19,8 @@ use warnings;
 
 use Exporter 'import';
 use DdbmTest ();
-our @EXPORT = qw(ddbm_api_config json_re seed_messages_json seed_table);
+our @EXPORT = qw(ddbm_api_config json_re seed_messages_json seed_table
+                 ddbm_http_config ddbm_internal_location);
 
 our %SUB = (
     andrewbrown => '71c568d1-29bb-4ae1-92c5-057d12db82cb',
@@ -115,6 +116,10 @@ my $internal = <<'_EOC_';
         subrequest_output_buffer_size 1m;
     }
 _EOC_
+
+sub ddbm_http_config () { return $http_config }
+
+sub ddbm_internal_location () { return $internal }
 
 sub ddbm_api_config () {
     return <<'_EOC_';

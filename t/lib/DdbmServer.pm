@@ -1,0 +1,165 @@
+package DdbmServer;
+
+# An NGINX with the module, started by a plain Perl test (for what a
+# Test::Nginx block cannot express: parallel clients, values carried from
+# one request to the next).  Same configuration as the Test::Nginx suites
+# (DdbmModule); stopped in DESTROY and at exit.
+#
+#   my $srv = DdbmServer->start();
+#   my $res = $srv->request('POST', '/api/messages',
+#                           { 'X-Test-Sub' => $sub }, $json);
+#   $res->{status}, $res->{headers}{'x-next-cursor'}, $res->{body}
+
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use DdbmModule;
+
+my @running;
+
+sub _expand {
+    my ($text) = @_;
+    $text =~ s/\$(TEST_NGINX_\w+)/
+        defined $ENV{$1} ? $ENV{$1} : die "DdbmServer: \$$1 is not set\n"/ge;
+    return $text;
+}
+
+sub _free_port {
+    for (1 .. 200) {
+        my $port = 20000 + int(rand(12000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Listen => 1,
+                                      ReuseAddr => 1) or next;
+        close $s;
+        return $port;
+    }
+    die "DdbmServer: no free port\n";
+}
+
+sub start {
+    my ($class, %opt) = @_;
+
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $dir = tempdir('ddbm-srv-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $port = _free_port();
+
+    mkdir "$dir/logs";
+    my $conf = _expand(
+          "load_module \$TEST_NGINX_MODULE;\n"
+        . "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+        . "pid $dir/logs/nginx.pid;\n"
+        . "error_log $dir/logs/error.log " . ($opt{log_level} || 'info')
+        . ";\n"
+        . "events { worker_connections 1024; }\n"
+        . "http {\n"
+        . "    access_log off;\n"
+        . "    client_body_temp_path $dir/body;\n"
+        . "    proxy_temp_path $dir/proxy;\n"
+        . ddbm_http_config() . ($opt{http_config} || '')
+        . "    server {\n"
+        . "        listen 127.0.0.1:$port;\n"
+        . ddbm_internal_location() . ($opt{config} || ddbm_api_config())
+        . "    }\n"
+        . "}\n");
+
+    open my $fh, '>', "$dir/nginx.conf" or die "DdbmServer: $dir: $!\n";
+    print $fh $conf;
+    close $fh;
+
+    my $pid = fork() // die "DdbmServer: fork: $!\n";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/logs/stdout.log";
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec $nginx, '-p', $dir, '-c', "$dir/nginx.conf"; }
+        POSIX::_exit(127);
+    }
+
+    my $self = bless { pid => $pid, port => $port, dir => $dir }, $class;
+    push @running, $self;
+
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        if ($s) {
+            close $s;
+            return $self;
+        }
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            $self->{pid} = undef;
+            die "DdbmServer: nginx did not start:\n"
+                . `cat $dir/logs/stdout.log $dir/logs/error.log 2>/dev/null`;
+        }
+        sleep 0.05;
+    }
+
+    die "DdbmServer: nginx did not listen on $port\n";
+}
+
+sub port { $_[0]{port} }
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/logs/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+# one request on its own connection; returns { status, headers, body }
+sub request {
+    my ($self, $method, $path, $headers, $body) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}",
+                                  Timeout => 30)
+        or die "DdbmServer: connect: $!\n";
+
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+            . "Connection: close\r\n";
+    for my $k (sort keys %{ $headers || {} }) {
+        $req .= "$k: $headers->{$k}\r\n";
+    }
+    if (defined $body) {
+        $req .= "Content-Length: " . length($body) . "\r\n";
+    }
+    $req .= "\r\n" . (defined $body ? $body : '');
+
+    print $s $req;
+
+    my $raw = '';
+    local $/;
+    $raw = <$s> // '';
+    close $s;
+
+    my ($head, $content) = split /\r\n\r\n/, $raw, 2;
+    my ($status_line, @lines) = split /\r\n/, $head // '';
+    my ($status) = ($status_line // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $h{lc $k} = $v;
+    }
+
+    return { status => $status // 0, headers => \%h,
+             body => $content // '' };
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return;
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    $self->{pid} = undef;
+}
+
+sub DESTROY { $_[0]->stop }
+
+END { $_->stop for @running }
+
+1;
