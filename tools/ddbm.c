@@ -29,6 +29,8 @@ static const ddbm_command_t  ddbm_commands[] = {
     { "get-user",           ddbm_cmd_get_user },
     { "list-conversations", ddbm_cmd_list_conversations },
     { "get-conversation",   ddbm_cmd_get_conversation },
+    { "dev-keys",           ddbm_cmd_dev_keys },
+    { "mint-token",         ddbm_cmd_mint_token },
     { NULL, NULL }
 };
 
@@ -66,6 +68,20 @@ static const char  ddbm_usage_text[] =
 "                   the user's directory item, as JSON\n"
 "  list-conversations <handle | user uuid> [--limit N] [--json]\n"
 "  get-conversation <message_group_uuid> [--limit N] [--json]\n"
+"  dev-keys --dir DIR [--kid KID] [--force]\n"
+"                   a development RS256 key pair: DIR/private.pem (0600),\n"
+"                   DIR/public.pem and DIR/jwks.json (for ddbm_jwt_jwks);\n"
+"                   the kid defaults to the key's RFC 7638 thumbprint\n"
+"  mint-token --dir DIR (--sub SUB | --handle H) [--issuer URL]\n"
+"             [--client-id ID] [--ttl SECONDS] [--token-use access|id]\n"
+"             [--username U]\n"
+"                   prints a Cognito-shaped access token signed with\n"
+"                   DIR/private.pem; --handle finds the sub in the user\n"
+"                   directory; defaults: --issuer\n"
+"                   " DDBM_JWT_DEV_ISSUER "\n"
+"                   --client-id " DDBM_JWT_DEV_CLIENT_ID ", --ttl 3600\n"
+"                   (for tests: --exp/--iat/--nbf T|+N|-N, --kid K,\n"
+"                   --omit CLAIM)\n"
 "\n"
 "credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\n"
 "AWS_SESSION_TOKEN, else the shared credentials file\n"

@@ -11,6 +11,7 @@
  *   ddbm_csv.c          an RFC 4180 CSV reader (psql's \copy ... csv)
  *   ddbm_users.c        the user directory: import-users, put-user
  *   ddbm_messages.c     seed, list-conversations, get-conversation
+ *   ddbm_jwt.c          dev-keys, mint-token (development access tokens)
  */
 
 #ifndef DDBM_H
@@ -37,6 +38,11 @@
 #define DDBM_DEFAULT_REGION   "us-east-1"
 #define DDBM_GSI_NAME         "message-group-sk-index"
 #define DDBM_DEMO_GROUP       "5ae290ed-55d1-47a0-bc6d-fe2bc2700399"
+
+/* what `make run` configures the module with (ddbm_jwt_issuer, _client_id) */
+#define DDBM_JWT_DEV_ISSUER   \
+    "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_DevPool1"
+#define DDBM_JWT_DEV_CLIENT_ID "ddbmdevclient"
 
 #define DDBM_DISPLAY_NAME_MAX 256
 #define DDBM_BATCH_MAX        25     /* BatchWriteItem's limit */
@@ -197,6 +203,10 @@ void ddbm_csv_record_free(ddbm_csv_record_t *rec);
 int ddbm_cmd_seed(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_list_conversations(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_get_conversation(ddbm_options_t *opts, ddbm_args_t *args);
+
+/* ddbm_jwt.c */
+int ddbm_cmd_dev_keys(ddbm_options_t *opts, ddbm_args_t *args);
+int ddbm_cmd_mint_token(ddbm_options_t *opts, ddbm_args_t *args);
 
 /* "2026-11-25 07:55 PM" in the local time zone; out gets 32 bytes */
 int ddbm_local_time(const char *iso, size_t len, char *out, size_t size);
