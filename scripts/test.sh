@@ -5,7 +5,7 @@
 # TAP::Harness run (the engine behind `prove`, so the output is prove's):
 #   build/unit/test_*     compiled TAP programs     (like prove --exec '')
 #   test/sdk/*.py         python3 TAP scripts       (like prove --exec python3)
-#   test/cli/**/*.t       Perl
+#   test/cli/**/*.t, test/docker/**/*.t   Perl
 #   t/**/*.t              Test::Nginx suites        (like prove -r t/)
 # Missing directories are skipped.  Exits non-zero if anything fails.
 # DynamoDB Local and every nginx the suites started are stopped on exit,
@@ -179,10 +179,11 @@ else
     for f in test/sdk/*.py; do
         [ -f "$f" ] && files+=("$f")
     done
-    if [ -d test/cli ]; then
+    for d in test/cli test/docker; do
+        [ -d "$d" ] || continue
         while IFS= read -r f; do files+=("$f"); done \
-            < <(find test/cli -name '*.t' -type f | sort)
-    fi
+            < <(find "$d" -name '*.t' -type f | sort)
+    done
     while IFS= read -r f; do files+=("$f"); done \
         < <(find t -path 't/servroot*' -prune -o -name '*.t' -type f -print \
             | sort)
@@ -217,7 +218,9 @@ my $harness = TAP::Harness->new({
     jobs      => $ENV{TEST_JOBS} || 1,
     exec      => sub {
         my ($h, $file) = @_;
-        return ['python3', $file] if $file =~ /\.py\z/;
+        # Debian's python3: python3-botocore is installed for it
+        return [$ENV{DDBM_PYTHON} || '/usr/bin/python3', $file]
+            if $file =~ /\.py\z/;
         return undef if $file =~ /\.t\z/;    # Perl
         return [$file];                      # a compiled TAP program
     },
