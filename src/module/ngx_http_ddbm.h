@@ -197,17 +197,28 @@ ngx_int_t ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
 /* a query argument, unescaped; NGX_DECLINED when absent */
 ngx_int_t ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx,
     const char *name, size_t len, ngx_str_t *value);
-/* ?limit= and ?cursor= shared by the list patterns */
-ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t *limit, char *cursor, size_t cursor_size);
-/* X-Next-Cursor when DynamoDB says there is more */
-ngx_int_t ngx_http_ddbm_set_next_cursor(ngx_http_ddbm_ctx_t *ctx,
-    dm_ddb_answer_t *answer);
+/* 502 dynamodb_answer_unreadable, logged with the reason */
+ngx_int_t ngx_http_ddbm_respond_unreadable(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_call_t *call, const char *why);
 char *ngx_http_ddbm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_table_elt_t *ngx_http_ddbm_find_header(ngx_http_request_t *r,
     const char *name, size_t len);
 ngx_int_t ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+
+
+/* ---- ngx_http_ddbm_pages.c --------------------------------------------- */
+
+/* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DECLINED) */
+ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t *limit, char *cursor, size_t cursor_size);
+/* the newest items under pk, before the cursor if one is given */
+ngx_int_t ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    const char *pk, ngx_uint_t limit, const char *cursor);
+/* the page's answer as the API's array, with X-Next-Cursor */
+ngx_int_t ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, const dm_field_map_t *map, size_t nmap,
+    ngx_uint_t oldest_first);
 
 
 /* ---- ngx_http_ddbm_users.c --------------------------------------------- */
@@ -218,7 +229,7 @@ ngx_int_t ngx_http_ddbm_lookup_caller(ngx_http_ddbm_ctx_t *ctx,
 /* GetItem of USER#HANDLE#<handle>; NGX_DECLINED for an invalid handle */
 ngx_int_t ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_str_t *handle);
-/* reads a user out of a GetItem answer */
+/* reads a user out of a GetItem answer: NGX_OK, or answered 502 */
 ngx_int_t ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_call_t *call, ngx_http_ddbm_user_t *user);
 /* the caller's lookup answered: NGX_OK, or the answer was sent */
@@ -284,6 +295,12 @@ ngx_int_t ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
 /* a stored answer replayed: NGX_OK (sent), NGX_DECLINED (none) */
 ngx_int_t ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* write_done said NGX_BUSY: fetch the answer stored by the winner... */
+ngx_int_t ngx_http_ddbm_fetch_stored_answer(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* ... and send it */
+ngx_int_t ngx_http_ddbm_send_stored_answer(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
 /* the message transaction */
 ngx_int_t ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,

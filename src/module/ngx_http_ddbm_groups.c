@@ -149,12 +149,35 @@ ngx_http_ddbm_meta_attr(void *data, const char *name, size_t len, char type,
 }
 
 
+/* forgets what g knew (but its uuid) and reads the call's answer into it */
 static ngx_int_t
-ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    dm_item_handler_t *h, dm_ddb_answer_t *answer)
+ngx_http_ddbm_read_group(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    ngx_http_ddbm_group_t *g,
+    int (*item_begin)(void *ctx, size_t index),
+    int (*item_attr)(void *ctx, const char *name, size_t name_len,
+                     char type, const unsigned char *value, size_t value_len),
+    int (*item_end)(void *ctx, size_t index),
+    dm_ddb_answer_t *answer)
 {
-    dm_allocator_t         a;
-    ngx_http_ddbm_call_t  *call;
+    ngx_str_t                      group;
+    dm_allocator_t                 a;
+    dm_item_handler_t              h;
+    ngx_http_ddbm_call_t          *call;
+    ngx_http_ddbm_group_reader_t   gr;
+
+    group = g->group;
+    ngx_memzero(g, sizeof(ngx_http_ddbm_group_t));
+    g->group = group;
+    g->caller = -1;
+
+    ngx_memzero(&gr, sizeof(gr));
+    gr.pool = ctx->request->pool;
+    gr.g = g;
+
+    h.item_begin = item_begin;
+    h.item_attr = item_attr;
+    h.item_end = item_end;
+    h.ctx = &gr;
 
     call = ngx_http_ddbm_find_call(ctx, tag);
 
@@ -165,15 +188,10 @@ ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 
     ngx_http_ddbm_allocator(&a, ctx->request->pool);
 
-    if (dm_ddb_read_with(call->answer.data, call->answer.len, h, answer, &a)
+    if (dm_ddb_read_with(call->answer.data, call->answer.len, &h, answer, &a)
         != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: unreadable DynamoDB %s answer: %s",
-                      call->operation, answer->error_message);
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                    "dynamodb_answer_unreadable",
-                                    "the database answer was unreadable");
+        ngx_http_ddbm_respond_unreadable(ctx, call, answer->error_message);
         return NGX_DECLINED;
     }
 
@@ -185,28 +203,13 @@ ngx_int_t
 ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_group_t *g)
 {
-    ngx_uint_t                     i;
-    dm_ddb_answer_t                answer;
-    dm_item_handler_t              h;
-    ngx_http_ddbm_group_reader_t   gr;
+    ngx_uint_t        i;
+    dm_ddb_answer_t   answer;
 
-    ngx_memzero(&gr, sizeof(gr));
-    gr.pool = ctx->request->pool;
-    gr.g = g;
-
-    g->has_meta = 0;
-    g->nmembers = 0;
-    g->caller = -1;
-    ngx_memzero(g->member, sizeof(g->member));
-    ngx_str_null(&g->rev);
-    ngx_str_null(&g->last_sk);
-
-    h.item_begin = NULL;
-    h.item_attr = ngx_http_ddbm_meta_attr;
-    h.item_end = NULL;
-    h.ctx = &gr;
-
-    if (ngx_http_ddbm_read_answer(ctx, tag, &h, &answer) != NGX_OK) {
+    if (ngx_http_ddbm_read_group(ctx, tag, g, NULL, ngx_http_ddbm_meta_attr,
+                                 NULL, &answer)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -365,28 +368,13 @@ ngx_int_t
 ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_group_t *g)
 {
-    dm_ddb_answer_t                answer;
-    dm_item_handler_t              h;
-    ngx_http_ddbm_group_reader_t   gr;
+    dm_ddb_answer_t  answer;
 
-    ngx_memzero(&gr, sizeof(gr));
-    gr.pool = ctx->request->pool;
-    gr.g = g;
-
-    g->has_meta = 0;
-    g->nmembers = 0;
-    g->caller = -1;
-    ngx_memzero(g->member, sizeof(g->member));
-    ngx_memzero(g->member_sk, sizeof(g->member_sk));
-    ngx_str_null(&g->rev);
-    ngx_str_null(&g->last_sk);
-
-    h.item_begin = ngx_http_ddbm_row_begin;
-    h.item_attr = ngx_http_ddbm_row_attr;
-    h.item_end = ngx_http_ddbm_row_end;
-    h.ctx = &gr;
-
-    if (ngx_http_ddbm_read_answer(ctx, tag, &h, &answer) != NGX_OK) {
+    if (ngx_http_ddbm_read_group(ctx, tag, g, ngx_http_ddbm_row_begin,
+                                 ngx_http_ddbm_row_attr,
+                                 ngx_http_ddbm_row_end, &answer)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 

@@ -613,6 +613,20 @@ ngx_http_ddbm_respond_codes(ngx_http_ddbm_ctx_t *ctx, const char **codes,
 
 
 ngx_int_t
+ngx_http_ddbm_respond_unreadable(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_call_t *call, const char *why)
+{
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "ddbm: unreadable DynamoDB %s answer: %s",
+                  call->operation, why);
+
+    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                       "dynamodb_answer_unreadable",
+                                       "the database answer was unreadable");
+}
+
+
+ngx_int_t
 ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_call_t *call)
 {
@@ -653,28 +667,6 @@ ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
 #endif
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_set_next_cursor(ngx_http_ddbm_ctx_t *ctx,
-    dm_ddb_answer_t *answer)
-{
-    ngx_str_t  v;
-
-    if (!answer->has_last_key || answer->last_sk[0] == '\0') {
-        return NGX_OK;
-    }
-
-    v.len = ngx_strlen(answer->last_sk);
-    v.data = ngx_pnalloc(ctx->request->pool, v.len);
-    if (v.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(v.data, answer->last_sk, v.len);
-
-    return ngx_http_ddbm_add_header(ctx->request, "X-Next-Cursor", &v);
 }
 
 
@@ -828,49 +820,6 @@ ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx, const char *name,
     ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
     value->len = dst - value->data;
     *dst = '\0';
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t *limit,
-    char *cursor, size_t cursor_size)
-{
-    int64_t    us;
-    ngx_int_t  n;
-    ngx_str_t  v;
-
-    *limit = ctx->conf->page_default;
-    cursor[0] = '\0';
-
-    if (ngx_http_ddbm_query_arg(ctx, "limit", 5, &v) == NGX_OK) {
-        n = ngx_atoi(v.data, v.len);
-
-        if (n < 1 || (ngx_uint_t) n > ctx->conf->page_max) {
-            ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_limit",
-                                        "limit must be a whole number "
-                                        "from 1 to the page maximum");
-            return NGX_DECLINED;
-        }
-
-        *limit = n;
-    }
-
-    if (ngx_http_ddbm_query_arg(ctx, "cursor", 6, &v) == NGX_OK) {
-        if (v.len >= cursor_size
-            || !dm_time_parse((const char *) v.data, v.len, &us))
-        {
-            ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_cursor",
-                                        "cursor must be the X-Next-Cursor "
-                                        "value of a previous page");
-            return NGX_DECLINED;
-        }
-
-        ngx_memcpy(cursor, v.data, v.len + 1);
-    }
 
     return NGX_OK;
 }

@@ -58,79 +58,34 @@ ngx_http_ddbm_lc_start(ngx_http_ddbm_ctx_t *ctx)
 static ngx_int_t
 ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
 {
-    char                   pk[DM_KEY_MAX];
-    dm_buf_t               b;
-    dm_allocator_t         a;
-    dm_ddb_query_t         q;
-    dm_ddb_answer_t        answer;
-    ngx_http_ddbm_lc_t    *lc;
-    ngx_http_ddbm_call_t  *call;
+    char                 pk[DM_KEY_MAX];
+    ngx_http_ddbm_lc_t  *lc;
 
     lc = ctx->data;
 
-    if (ctx->step == 0) {
-        if (ngx_http_ddbm_check_caller(ctx, LC_CALLER) != NGX_OK) {
-            return NGX_OK;
-        }
-
-        if (dm_key_grp(pk, sizeof(pk), (const char *) ctx->caller.uuid.data,
-                       ctx->caller.uuid.len)
-            == 0)
-        {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(&q, sizeof(dm_ddb_query_t));
-        q.table = (const char *) ctx->conf->table.data;
-        q.key_name = "pk";
-        q.key_value = pk;
-        q.sk_before = lc->cursor[0] ? lc->cursor : NULL;
-        q.limit = lc->limit;
-        q.forward = 0;
-        q.consistent = 1;
-
-        ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-
-        if (dm_ddb_query(&b, &q) != 0
-            || ngx_http_ddbm_call(ctx, LC_QUERY, "Query", &b) == NULL)
-        {
-            return NGX_ERROR;
-        }
-
-        ctx->step = 1;
-        return NGX_DONE;
+    if (ctx->step == 1) {
+        return ngx_http_ddbm_respond_page(ctx, LC_QUERY,
+                   ngx_http_ddbm_conversation_fields,
+                   sizeof(ngx_http_ddbm_conversation_fields)
+                   / sizeof(dm_field_map_t),
+                   0);
     }
 
-    call = ngx_http_ddbm_find_call(ctx, LC_QUERY);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    if (ngx_http_ddbm_check_caller(ctx, LC_CALLER) != NGX_OK) {
+        return NGX_OK;
     }
 
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-    ngx_http_ddbm_allocator(&a, ctx->request->pool);
-
-    if (dm_ddb_rewrite_items(call->answer.data, call->answer.len,
-                             ngx_http_ddbm_conversation_fields,
-                             sizeof(ngx_http_ddbm_conversation_fields)
-                             / sizeof(dm_field_map_t),
-                             0, &b, &answer, &a)
-        != 0)
+    if (dm_key_grp(pk, sizeof(pk), (const char *) ctx->caller.uuid.data,
+                   ctx->caller.uuid.len)
+        == 0
+        || ngx_http_ddbm_query_page(ctx, LC_QUERY, pk, lc->limit, lc->cursor)
+           != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: unreadable DynamoDB Query answer: %s",
-                      answer.error_message);
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                           "dynamodb_answer_unreadable",
-                                           "the database answer was "
-                                           "unreadable");
-    }
-
-    if (ngx_http_ddbm_set_next_cursor(ctx, &answer) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, b.data, b.len);
+    ctx->step = 1;
+    return NGX_DONE;
 }
 
 

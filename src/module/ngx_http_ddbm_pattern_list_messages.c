@@ -37,8 +37,6 @@ static ngx_int_t
 ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
 {
     char                 pk[DM_KEY_MAX];
-    dm_buf_t             b;
-    dm_ddb_query_t       q;
     ngx_http_ddbm_lm_t  *lm;
 
     lm = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_lm_t));
@@ -65,68 +63,16 @@ ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_OK;
     }
 
-    ngx_memzero(&q, sizeof(dm_ddb_query_t));
-    q.table = (const char *) ctx->conf->table.data;
-    q.key_name = "pk";
-    q.key_value = pk;
-    q.sk_before = lm->cursor[0] ? lm->cursor : NULL;
-    q.limit = lm->limit;
-    q.forward = 0;
-    q.consistent = 1;
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-
     if (ngx_http_ddbm_lookup_caller(ctx, LM_CALLER) != NGX_OK
         || ngx_http_ddbm_lookup_group_meta(ctx, LM_META, &ctx->arg, 0)
            != NGX_OK
-        || dm_ddb_query(&b, &q) != 0
-        || ngx_http_ddbm_call(ctx, LM_PAGE, "Query", &b) == NULL)
+        || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_ddbm_lm_page(ngx_http_ddbm_ctx_t *ctx)
-{
-    dm_buf_t               b;
-    dm_allocator_t         a;
-    dm_ddb_answer_t        answer;
-    ngx_http_ddbm_call_t  *call;
-
-    call = ngx_http_ddbm_find_call(ctx, LM_PAGE);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
-    }
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-    ngx_http_ddbm_allocator(&a, ctx->request->pool);
-
-    if (dm_ddb_rewrite_items(call->answer.data, call->answer.len,
-                             ngx_http_ddbm_message_fields,
-                             sizeof(ngx_http_ddbm_message_fields)
-                             / sizeof(dm_field_map_t),
-                             1, &b, &answer, &a)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: unreadable DynamoDB Query answer: %s",
-                      answer.error_message);
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                           "dynamodb_answer_unreadable",
-                                           "the database answer was "
-                                           "unreadable");
-    }
-
-    if (ngx_http_ddbm_set_next_cursor(ctx, &answer) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, b.data, b.len);
 }
 
 
@@ -166,7 +112,10 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
         return NGX_OK;
     }
 
-    return ngx_http_ddbm_lm_page(ctx);
+    return ngx_http_ddbm_respond_page(ctx, LM_PAGE,
+               ngx_http_ddbm_message_fields,
+               sizeof(ngx_http_ddbm_message_fields) / sizeof(dm_field_map_t),
+               1);
 }
 
 

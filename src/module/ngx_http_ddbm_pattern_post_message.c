@@ -187,24 +187,14 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
         }
 
         if (rc == NGX_BUSY) {
-            ngx_http_ddbm_reset_calls(ctx);
-
-            if (ngx_http_ddbm_idempotency_lookup(ctx, PM_REPLAY) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
             ctx->step = PM_STEP_REPLAY;
-            return NGX_DONE;
+            return ngx_http_ddbm_fetch_stored_answer(ctx, PM_REPLAY);
         }
 
         return rc;
 
     default: /* PM_STEP_REPLAY */
-        if (ngx_http_ddbm_idempotency_replay(ctx, PM_REPLAY) == NGX_OK) {
-            return NGX_OK;
-        }
-
-        return NGX_ERROR;
+        return ngx_http_ddbm_send_stored_answer(ctx, PM_REPLAY);
     }
 }
 

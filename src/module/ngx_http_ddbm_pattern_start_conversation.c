@@ -154,10 +154,7 @@ ngx_http_ddbm_sc_resume(ngx_http_ddbm_ctx_t *ctx)
         }
 
         if (ngx_http_ddbm_read_user(ctx, call, rcv) != NGX_OK) {
-            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                               "dynamodb_answer_unreadable",
-                                               "the database answer was "
-                                               "unreadable");
+            return NGX_OK;
         }
 
         if (!rcv->found) {
@@ -182,24 +179,14 @@ ngx_http_ddbm_sc_resume(ngx_http_ddbm_ctx_t *ctx)
         }
 
         if (rc == NGX_BUSY) {
-            ngx_http_ddbm_reset_calls(ctx);
-
-            if (ngx_http_ddbm_idempotency_lookup(ctx, SC_REPLAY) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
             ctx->step = SC_STEP_REPLAY;
-            return NGX_DONE;
+            return ngx_http_ddbm_fetch_stored_answer(ctx, SC_REPLAY);
         }
 
         return rc;
 
     default: /* SC_STEP_REPLAY */
-        if (ngx_http_ddbm_idempotency_replay(ctx, SC_REPLAY) == NGX_OK) {
-            return NGX_OK;
-        }
-
-        return NGX_ERROR;
+        return ngx_http_ddbm_send_stored_answer(ctx, SC_REPLAY);
     }
 }
 

@@ -43,10 +43,7 @@ ngx_http_ddbm_us_resume(ngx_http_ddbm_ctx_t *ctx)
     }
 
     if (ngx_http_ddbm_read_user(ctx, call, &user) != NGX_OK) {
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                           "dynamodb_answer_unreadable",
-                                           "the database answer was "
-                                           "unreadable");
+        return NGX_OK;
     }
 
     if (!user.found) {

@@ -130,10 +130,8 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
                          &a)
         != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: unreadable DynamoDB %s answer: %s",
-                      call->operation, answer.error_message);
-        return NGX_ERROR;
+        ngx_http_ddbm_respond_unreadable(ctx, call, answer.error_message);
+        return NGX_DECLINED;
     }
 
     if (answer.nitems == 0) {
@@ -143,10 +141,10 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
     if (!dm_uuid_valid((const char *) user->uuid.data, user->uuid.len)
         || user->handle.len == 0)
     {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: a user directory item has no valid "
-                      "user_uuid or user_handle");
-        return NGX_ERROR;
+        ngx_http_ddbm_respond_unreadable(ctx, call, "a user directory item "
+                                         "has no valid user_uuid or "
+                                         "user_handle");
+        return NGX_DECLINED;
     }
 
     user->found = 1;
@@ -178,9 +176,6 @@ ngx_http_ddbm_check_caller(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
     }
 
     if (ngx_http_ddbm_read_user(ctx, call, &ctx->caller) != NGX_OK) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                    "dynamodb_answer_unreadable",
-                                    "the database answer was unreadable");
         return NGX_DECLINED;
     }
 

@@ -211,9 +211,7 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
                          &a)
         != 0)
     {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                    "dynamodb_answer_unreadable",
-                                    "the database answer was unreadable");
+        ngx_http_ddbm_respond_unreadable(ctx, call, answer.error_message);
         return NGX_OK;
     }
 
@@ -243,6 +241,28 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
     ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, ir.response.data,
                           ir.response.len);
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_fetch_stored_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+{
+    ngx_http_ddbm_reset_calls(ctx);
+
+    if (ngx_http_ddbm_idempotency_lookup(ctx, tag) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_send_stored_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+{
+    /* the record that won the race cannot be gone: if so, a 500 */
+    return ngx_http_ddbm_idempotency_replay(ctx, tag) == NGX_OK
+           ? NGX_OK : NGX_ERROR;
 }
 
 
