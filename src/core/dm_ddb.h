@@ -86,6 +86,7 @@ typedef struct {
     long long       count;          /* "Count", -1 when absent */
     char            last_sk[64];    /* LastEvaluatedKey.sk, "" when none */
     int             has_last_key;
+    int             last_sk_truncated;  /* longer than last_sk holds */
 } dm_ddb_answer_t;
 
 /*
@@ -105,7 +106,7 @@ typedef struct {
 /*
  * One pass over an answer body.  Returns 0 when the body is complete JSON
  * object, -1 when it is truncated or not JSON, or a handler stopped it
- * (error_message then says why).
+ * (error_message then says why).  handler may be NULL (an error answer).
  */
 int dm_ddb_read(const unsigned char *body, size_t len,
     const dm_item_handler_t *handler, dm_ddb_answer_t *answer);

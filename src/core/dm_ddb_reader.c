@@ -186,6 +186,7 @@ dm_scalar(dm_reader_t *rd, char type, const unsigned char *v, size_t len)
     case DM_ST_LEK_VALUE:
         if (rd->lek_is_sk && type == 'S') {
             dm_copy_str(a->last_sk, sizeof(a->last_sk), v, len);
+            a->last_sk_truncated = (len >= sizeof(a->last_sk));
         }
         rd->state = DM_ST_LEK_DONE;
         return 1;

@@ -31,7 +31,10 @@
 /* canonical lower-case 8-4-4-4-12 hex uuid, nothing else */
 int dm_uuid_valid(const char *s, size_t len);
 
-/* a random (version 4) uuid from the OpenSSL CSPRNG; out gets 37 bytes */
+/*
+ * A random (version 4) uuid from the OpenSSL CSPRNG; out gets 37 bytes.
+ * Returns 0, or -1 when the CSPRNG fails.
+ */
 int dm_uuid_v4(char *out);
 
 /* 1..64 of [A-Za-z0-9_.-] */

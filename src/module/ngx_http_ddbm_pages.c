@@ -88,6 +88,14 @@ ngx_http_ddbm_set_next_cursor(ngx_http_ddbm_ctx_t *ctx,
         return NGX_OK;
     }
 
+    if (answer->last_sk_truncated) {
+        /* not a time this module or the reference writes: no cursor */
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "ddbm: a sort key too long for a cursor; the page "
+                      "has no X-Next-Cursor");
+        return NGX_OK;
+    }
+
     v.len = ngx_strlen(answer->last_sk);
     v.data = ngx_pnalloc(ctx->request->pool, v.len);
     if (v.data == NULL) {

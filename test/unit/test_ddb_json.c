@@ -239,6 +239,13 @@ main(void)
     ok(rc == 0 && a.nitems == 1, "GetItem: one item");
     is_str(c.seen, "user_uuid:S=u;user_handle:S=bob;", "GetItem attributes");
 
+    s = "{\"Items\":[],\"LastEvaluatedKey\":{\"sk\":{\"S\":\""
+        "0123456789012345678901234567890123456789012345678901234567890123456789"
+        "\"}}}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), NULL, &a);
+    ok(rc == 0 && a.has_last_key && a.last_sk_truncated,
+       "a sort key longer than last_sk is flagged, not silently cut");
+
     s = "{}";
     rc = dm_ddb_read((const unsigned char *) s, 2, &h, &a);
     ok(rc == 0 && a.nitems == 0, "GetItem miss: no item");
