@@ -49,11 +49,19 @@ export DDBM_ENDPOINT=http://127.0.0.1:$ddb_port
 "$cli" schema-load
 "$cli" seed
 
+# a development key pair standing in for a Cognito user pool: the module
+# verifies tokens that `ddbm mint-token` signs with it
+if [ ! -f "$run/jwt/jwks.json" ]; then
+    mkdir -p "$run"
+    "$cli" dev-keys --dir "$run/jwt"
+fi
+
 # nginx.conf.example as it is, with the module from this build, the ports
 # chosen above and the runtime files under run/
 sed -e "s|^load_module .*|load_module $top/build/ngx_http_ddbm_module.so;|" \
     -e "s|127.0.0.1:8000|127.0.0.1:$ddb_port|g" \
     -e "s|listen 127.0.0.1:8080|listen 127.0.0.1:$http_port|" \
+    -e "s|^\( *ddbm_jwt_jwks \+\).*;|\1$run/jwt/jwks.json;|" \
     nginx.conf.example > "$run/nginx.conf"
 cat >> "$run/nginx.conf" <<CONF
 
@@ -79,10 +87,19 @@ run: NGINX with ngx_http_ddbm_module on http://127.0.0.1:$http_port
      (error log: run/logs/error.log; Ctrl-C stops everything)
 
   curl -s http://127.0.0.1:$http_port/health
+
+  # an access token for andrewbrown, signed with run/jwt/private.pem
+  export DDBM_ENDPOINT=http://127.0.0.1:$ddb_port
+  TOKEN=\$(build/ddbm mint-token --dir run/jwt --handle andrewbrown)
+
   curl -s http://127.0.0.1:$http_port/api/message_groups \\
-       -H 'X-Dev-User-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb'
+       -H "Authorization: Bearer \$TOKEN"
   curl -s http://127.0.0.1:$http_port/api/messages/5ae290ed-55d1-47a0-bc6d-fe2bc2700399 \\
-       -H 'X-Dev-User-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb'
+       -H "Authorization: Bearer \$TOKEN"
+  curl -s http://127.0.0.1:$http_port/api/messages -H "Authorization: Bearer \$TOKEN" \\
+       -H 'Content-Type: application/json' \\
+       -d '{"message":"hello from curl","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}'
+  curl -si http://127.0.0.1:$http_port/api/message_groups    # no token: 401 {}
 
 MSG
 

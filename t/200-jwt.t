@@ -295,6 +295,21 @@ YW5kcmV3YnJvd246c2VjcmV0
 
 
 
+=== TEST 10b: a 401 carries CORS headers, so the frontend can see it
+--- request
+GET /api/message_groups
+--- more_headers
+Origin: http://localhost:3000
+--- error_code: 401
+--- response_headers
+Access-Control-Allow-Origin: http://localhost:3000
+Vary: Origin
+Access-Control-Expose-Headers: WWW-Authenticate
+WWW-Authenticate: Bearer
+--- response_body: {}
+
+
+
 === TEST 11: a CORS preflight passes without a token
 --- request
 OPTIONS /api/messages

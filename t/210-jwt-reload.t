@@ -11,6 +11,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
+use MIME::Base64 ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -75,8 +76,9 @@ like($out, qr/already holds a key pair; --force/, '... and says so');
 is((stat "$dir/k1/private.pem")[2] & 07777, 0600, 'private.pem is 0600');
 
 sub mint {
-    my ($k) = @_;
-    my ($rc, $t) = run($cli, 'mint-token', '--dir', "$dir/k$k", '--sub', $SUB);
+    my ($k, @more) = @_;
+    my ($rc, $t) = run($cli, 'mint-token', '--dir', "$dir/k$k", '--sub', $SUB,
+                       @more);
     die "mint-token failed: $t" if $rc;
     $t =~ s/\s+\z//;
     return $t;
@@ -118,6 +120,11 @@ http {
         location = /jwt {
             ddbm_jwt on;
             add_header X-Sub \$ddbm_jwt_sub always;
+            empty_gif;
+        }
+        location = /short {
+            ddbm_jwt on;
+            ddbm_jwt_leeway 0;
             empty_gif;
         }
     }
@@ -175,8 +182,9 @@ for my $case (sort keys %bad) {
 my $http = HTTP::Tiny->new(timeout => 5);
 
 sub status {
-    my ($token) = @_;
-    my $res = $http->get("http://127.0.0.1:$port/jwt",
+    my ($token, $path) = @_;
+    $path //= '/jwt';
+    my $res = $http->get("http://127.0.0.1:$port$path",
                          { headers => { Authorization => "Bearer $token" } });
     return $res->{status};
 }
@@ -221,6 +229,15 @@ ok($master, 'nginx master running') or BAIL_OUT('nginx did not start');
 is(eventually($t1, 200), 200, 'before the rotation: key 1 accepted');
 is(status($t2), 401, 'before the rotation: key 2 unknown');
 
+# a cached verification never outlives "exp" (no leeway on /short)
+my $short = mint(1, '--exp', '+3');
+my ($payload) = $short =~ /^[^.]+\.([^.]+)\./;
+my ($exp) = MIME::Base64::decode_base64url($payload) =~ /"exp":(\d+)/;
+is(status($short, '/short'), 200, 'a token about to expire: accepted');
+is(status($short, '/short'), 200, '... and again, from the cache');
+sleep 0.1 while time < $exp + 0.2;
+is(status($short, '/short'), 401, 'past its exp: refused, cached or not');
+
 # the pool publishes both keys for a while, then only the new one
 spew($jwks, slurp("$dir/jwks.json") =~ s/\]\}\s*\z//r . ','
             . (slurp("$dir/k2/jwks.json") =~ s/^\{"keys":\[//r));
@@ -241,6 +258,8 @@ is(status($t2), 200, 'reload with a broken JWKS: the old keys stay');
 is(status($t1), 401, 'reload with a broken JWKS: still no key 1');
 
 my $log = slurp("$dir/error.log");
+like($log, qr/ddbm_jwt: token refused: expired \(exp \d+ s ago\)/,
+     'the log says the short-lived token expired');
 like($log, qr/ddbm_jwt: token refused: unknown kid \(kid "key-1"\)/,
      'the log says the old key is unknown');
 like($log, qr/\[emerg\].*ddbm_jwt_jwks: "\Q$jwks\E" is not a usable JWKS/,

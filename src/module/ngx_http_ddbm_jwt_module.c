@@ -13,12 +13,9 @@
  * an RSA verification costs tens of microseconds, a lookup far less.
  */
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
 #include <openssl/evp.h>
 
+#include "ngx_http_ddbm.h"
 #include "dm_jwt.h"
 
 
@@ -82,6 +79,7 @@ static ngx_http_ddbm_jwt_ctx_t *ngx_http_ddbm_jwt_verify_request(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r,
     ngx_http_ddbm_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_ddbm_jwt_cors(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -492,6 +490,10 @@ ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r, ngx_http_ddbm_jwt_ctx_t *ctx)
         return rc;
     }
 
+    if (ngx_http_ddbm_jwt_cors(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
     r->headers_out.content_length_n = 2;
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -524,6 +526,64 @@ ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r, ngx_http_ddbm_jwt_ctx_t *ctx)
     ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
 
     return NGX_DONE;
+}
+
+
+/*
+ * The CORS headers the messaging module puts on its own answers
+ * (ddbm_cors_origin): without them a browser hides the 401 from the
+ * frontend, which then cannot tell "sign in again" from a network error.
+ */
+static ngx_int_t
+ngx_http_ddbm_jwt_cors(ngx_http_request_t *r)
+{
+    ngx_str_t                 *o, v;
+    ngx_uint_t                 i;
+    ngx_table_elt_t           *origin;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+
+    if (dlcf->cors_origins == NULL
+        || dlcf->cors_origins == NGX_CONF_UNSET_PTR)
+    {
+        return NGX_OK;
+    }
+
+    origin = ngx_http_ddbm_find_header(r, "Origin", 6);
+    if (origin == NULL) {
+        return NGX_OK;
+    }
+
+    o = dlcf->cors_origins->elts;
+
+    for (i = 0; i < dlcf->cors_origins->nelts; i++) {
+        if ((o[i].len == 1 && o[i].data[0] == '*')
+            || (o[i].len == origin->value.len
+                && ngx_strncasecmp(o[i].data, origin->value.data, o[i].len)
+                   == 0))
+        {
+            break;
+        }
+    }
+
+    if (i == dlcf->cors_origins->nelts) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_ddbm_add_header(r, "Access-Control-Allow-Origin",
+                                 &origin->value) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "Origin");
+    if (ngx_http_ddbm_add_header(r, "Vary", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "WWW-Authenticate");
+    return ngx_http_ddbm_add_header(r, "Access-Control-Expose-Headers", &v);
 }
 
 
