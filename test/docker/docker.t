@@ -60,6 +60,9 @@ like($conf, qr{ddbm_endpoint_host\s+dynamodb-local:8000;},
      'and the signed Host too');
 like($conf, qr{^\s+listen 8080;$}m, 'listening on the container\'s port');
 unlike($conf, qr{127\.0\.0\.1:8000}, 'nothing points at the host any more');
+like($conf, qr{^\s+ddbm_jwt_jwks\s+/etc/nginx/jwt/jwks\.json;$}m,
+     'the token keys the image makes');
+like($df, qr{ddbm dev-keys --dir /etc/nginx/jwt}, 'the image makes them');
 
 SKIP: {
     my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -71,6 +74,11 @@ SKIP: {
     (my $local = $conf) =~ s/dynamodb-local:8000/127.0.0.1:8000/g;
     $local =~ s{^load_module .*$}{load_module $module;}m;
     my $dir = tempdir(CLEANUP => 1);
+    my $cli = $ENV{DDBM_CLI} || 'build/ddbm';
+    skip 'no ddbm CLI built', 1 unless -x $cli;
+    system($cli, 'dev-keys', '--dir', "$dir/jwt") == 0
+        or die "ddbm dev-keys failed\n";
+    $local =~ s{/etc/nginx/jwt/}{$dir/jwt/}g;
     open my $fh, '>', "$dir/nginx.conf" or die $!;
     print $fh $local, "pid $dir/nginx.pid;\n";
     close $fh;
