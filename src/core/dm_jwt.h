@@ -75,7 +75,9 @@ typedef struct {
 
 
 /*
- * Parses a JWKS ({"keys": [...]}).  RSA keys with "use" "sig" (or none)
+ * Parses a JWKS ({"keys": [...]}).  A key set keeps OpenSSL contexts made
+ * once for all its verifications: use it from one thread at a time (an
+ * NGINX worker, the CLI).  RSA keys with "use" "sig" (or none)
  * and "alg" RS256 (or none) are kept; other keys (EC, encryption keys)
  * are skipped and counted.  A malformed RSA key, a duplicate kid or a set
  * without any usable key is an error: NULL, with the reason in err.

@@ -80,6 +80,8 @@ static ngx_http_ddbm_jwt_ctx_t *ngx_http_ddbm_jwt_verify_request(
 static ngx_int_t ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r,
     ngx_http_ddbm_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_ddbm_jwt_cors(ngx_http_request_t *r);
+static ngx_int_t ngx_http_ddbm_jwt_digest(u_char *fingerprint,
+    ngx_str_t *token, u_char *digest);
 static ngx_int_t ngx_http_ddbm_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -260,7 +262,6 @@ ngx_http_ddbm_jwt_verify_request(ngx_http_request_t *r)
     u_char                         *p, *last, digest[32], *detail;
     ngx_str_t                       token;
     dm_jwt_rc_e                     rc;
-    EVP_MD_CTX                     *md;
     dm_jwt_claims_t                 claims;
     dm_jwt_policy_t                 policy;
     ngx_table_elt_t                *h;
@@ -327,21 +328,14 @@ ngx_http_ddbm_jwt_verify_request(ngx_http_request_t *r)
         return ctx;
     }
 
-    /* the cache key: the whole token and what it is verified against */
-    md = EVP_MD_CTX_new();
-    if (md == NULL
-        || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
-        || EVP_DigestUpdate(md, jlcf->fingerprint, 32) != 1
-        || EVP_DigestUpdate(md, token.data, token.len) != 1
-        || EVP_DigestFinal_ex(md, digest, NULL) != 1)
-    {
-        EVP_MD_CTX_free(md);
-        return NULL;
-    }
-
-    EVP_MD_CTX_free(md);
-
     if (jmcf->cache_size) {
+        /* the cache key: the whole token and what it is verified against */
+        if (ngx_http_ddbm_jwt_digest(jlcf->fingerprint, &token, digest)
+            != NGX_OK)
+        {
+            return NULL;
+        }
+
         e = ngx_http_ddbm_jwt_cache_find(digest, ngx_time());
 
         if (e) {
@@ -617,6 +611,39 @@ ngx_http_ddbm_jwt_variable(ngx_http_request_t *r,
 
 
 /* ---- the per-worker cache ---------------------------------------------- */
+
+/* SHA-256 of fingerprint and token, with what OpenSSL 3 fetched once */
+static ngx_int_t
+ngx_http_ddbm_jwt_digest(u_char *fingerprint, ngx_str_t *token,
+    u_char *digest)
+{
+    static EVP_MD      *sha256;
+    static EVP_MD_CTX  *md;
+
+    if (md == NULL) {
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        md = EVP_MD_CTX_new();
+
+        if (sha256 == NULL || md == NULL) {
+            EVP_MD_free(sha256);
+            EVP_MD_CTX_free(md);
+            sha256 = NULL;
+            md = NULL;
+            return NGX_ERROR;
+        }
+    }
+
+    if (EVP_DigestInit_ex(md, sha256, NULL) != 1
+        || EVP_DigestUpdate(md, fingerprint, 32) != 1
+        || EVP_DigestUpdate(md, token->data, token->len) != 1
+        || EVP_DigestFinal_ex(md, digest, NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
 
 static ngx_rbtree_key_t
 ngx_http_ddbm_jwt_key(u_char *digest)
