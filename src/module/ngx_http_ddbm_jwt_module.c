@@ -13,9 +13,11 @@
  * an RSA verification costs tens of microseconds, a lookup far less.
  */
 
+/* ngx_config.h (through ngx_http_ddbm.h) must come first: _GNU_SOURCE */
+#include "ngx_http_ddbm.h"
+
 #include <openssl/evp.h>
 
-#include "ngx_http_ddbm.h"
 #include "dm_jwt.h"
 
 
