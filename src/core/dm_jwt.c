@@ -288,7 +288,7 @@ dm_jwk_rsa_public(const unsigned char *n, size_t nlen, const unsigned char *e,
 }
 
 
-/* an optional string member: 1 absent, 0 present (in *value), -1 not a string */
+/* an optional string member: 1 absent, 0 present (*value), -1 not a string */
 static int
 dm_json_opt_string(json_t *obj, const char *name, const char **value)
 {
