@@ -288,7 +288,7 @@ Origin: http://localhost:3000
 X-Test-Sub: 7d62a217-66bb-4d2e-be24-ddb1b04128f9
 --- response_headers
 Access-Control-Allow-Origin: http://localhost:3000
-Access-Control-Expose-Headers: Authorization, X-Next-Cursor
+Access-Control-Expose-Headers: Authorization, WWW-Authenticate, X-Next-Cursor
 --- response_body chomp
 []
 

@@ -304,7 +304,7 @@ Origin: http://localhost:3000
 --- response_headers
 Access-Control-Allow-Origin: http://localhost:3000
 Vary: Origin
-Access-Control-Expose-Headers: WWW-Authenticate
+Access-Control-Expose-Headers: Authorization, WWW-Authenticate, X-Next-Cursor
 WWW-Authenticate: Bearer
 --- response_body: {}
 

@@ -186,6 +186,12 @@ ngx_int_t ngx_http_ddbm_variables_add(ngx_conf_t *cf);
 
 ngx_int_t ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t status, const u_char *body, size_t len);
+/* a JSON answer with the location's CORS headers, finalized: NGX_DONE */
+ngx_int_t ngx_http_ddbm_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len);
+/* CORS headers for a configured Origin (ddbm_cors_origin) */
+ngx_int_t ngx_http_ddbm_cors(ngx_http_request_t *r,
+    ngx_http_ddbm_loc_conf_t *dlcf, ngx_uint_t preflight);
 ngx_int_t ngx_http_ddbm_respond_error(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t status, const char *code, const char *message);
 /* 422 with a JSON array of codes */

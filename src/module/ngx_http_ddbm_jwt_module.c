@@ -81,7 +81,6 @@ static ngx_http_ddbm_jwt_ctx_t *ngx_http_ddbm_jwt_verify_request(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r,
     ngx_http_ddbm_jwt_ctx_t *ctx);
-static ngx_int_t ngx_http_ddbm_jwt_cors(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_jwt_digest(u_char *fingerprint,
     ngx_str_t *token, u_char *digest);
 static ngx_int_t ngx_http_ddbm_jwt_variable(ngx_http_request_t *r,
@@ -435,8 +434,6 @@ ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r, ngx_http_ddbm_jwt_ctx_t *ctx)
     u_char                    *p;
     size_t                     len;
     ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_chain_t                out;
     const char                *reason;
     ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
@@ -486,100 +483,9 @@ ngx_http_ddbm_jwt_refuse(ngx_http_request_t *r, ngx_http_ddbm_jwt_ctx_t *ctx)
         return rc;
     }
 
-    if (ngx_http_ddbm_jwt_cors(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = NGX_HTTP_UNAUTHORIZED;
-    r->headers_out.content_length_n = 2;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_DONE;
-    }
-
-    b->pos = (u_char *) "{}";
-    b->last = b->pos + 2;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    /* what the access phase checker does with a status, done here */
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
-}
-
-
-/*
- * The CORS headers the messaging module puts on its own answers
- * (ddbm_cors_origin): without them a browser hides the 401 from the
- * frontend, which then cannot tell "sign in again" from a network error.
- */
-static ngx_int_t
-ngx_http_ddbm_jwt_cors(ngx_http_request_t *r)
-{
-    ngx_str_t                 *o, v;
-    ngx_uint_t                 i;
-    ngx_table_elt_t           *origin;
-    ngx_http_ddbm_loc_conf_t  *dlcf;
-
-    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
-
-    if (dlcf->cors_origins == NULL
-        || dlcf->cors_origins == NGX_CONF_UNSET_PTR)
-    {
-        return NGX_OK;
-    }
-
-    origin = ngx_http_ddbm_find_header(r, "Origin", 6);
-    if (origin == NULL) {
-        return NGX_OK;
-    }
-
-    o = dlcf->cors_origins->elts;
-
-    for (i = 0; i < dlcf->cors_origins->nelts; i++) {
-        if ((o[i].len == 1 && o[i].data[0] == '*')
-            || (o[i].len == origin->value.len
-                && ngx_strncasecmp(o[i].data, origin->value.data, o[i].len)
-                   == 0))
-        {
-            break;
-        }
-    }
-
-    if (i == dlcf->cors_origins->nelts) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_ddbm_add_header(r, "Access-Control-Allow-Origin",
-                                 &origin->value) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "Origin");
-    if (ngx_http_ddbm_add_header(r, "Vary", &v) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "WWW-Authenticate");
-    return ngx_http_ddbm_add_header(r, "Access-Control-Expose-Headers", &v);
+    /* with the CORS headers: else a browser hides the 401 from the app */
+    return ngx_http_ddbm_send_json(r, NGX_HTTP_UNAUTHORIZED,
+                                   (u_char *) "{}", 2);
 }
 
 

@@ -14,8 +14,6 @@ static void ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc);
 static void ngx_http_ddbm_wake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_preflight(ngx_http_request_t *r,
     ngx_http_ddbm_loc_conf_t *dlcf);
-static ngx_int_t ngx_http_ddbm_cors(ngx_http_request_t *r,
-    ngx_http_ddbm_loc_conf_t *dlcf, ngx_uint_t preflight);
 static ngx_int_t ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx);
 static void ngx_http_ddbm_json_cleanup(void *data);
 
@@ -499,9 +497,6 @@ ngx_int_t
 ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
     const u_char *body, size_t len)
 {
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_chain_t          out;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -517,27 +512,45 @@ ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
         (void) ngx_http_discard_request_body(r);
     }
 
+    (void) ngx_http_ddbm_send_json(r, status, body, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *body, size_t len)
+{
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t                out;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
 
-    if (ngx_http_ddbm_cors(r, ctx->conf, 0) != NGX_OK) {
+    if (ngx_http_ddbm_cors(r, dlcf, 0) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || len == 0) {
         ngx_http_finalize_request(r, rc);
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     b->pos = (u_char *) body;
@@ -551,7 +564,7 @@ ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
 
     ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
 
-    return NGX_OK;
+    return NGX_DONE;
 }
 
 
@@ -703,7 +716,7 @@ ngx_http_ddbm_find_header(ngx_http_request_t *r, const char *name,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
     ngx_uint_t preflight)
 {
@@ -711,7 +724,9 @@ ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
     ngx_uint_t        i;
     ngx_table_elt_t  *origin;
 
-    if (dlcf->cors_origins == NULL) {
+    if (dlcf->cors_origins == NULL
+        || dlcf->cors_origins == NGX_CONF_UNSET_PTR)
+    {
         return NGX_OK;
     }
 
@@ -750,7 +765,7 @@ ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
     }
 
     if (!preflight) {
-        ngx_str_set(&v, "Authorization, X-Next-Cursor");
+        ngx_str_set(&v, "Authorization, WWW-Authenticate, X-Next-Cursor");
         return ngx_http_ddbm_add_header(r, "Access-Control-Expose-Headers",
                                         &v);
     }
