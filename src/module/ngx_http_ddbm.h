@@ -104,9 +104,14 @@ struct ngx_http_ddbm_call_s {
     const char                 *failure;       /* the answer's error code */
 
     ngx_event_t                 retry_timer;
+    off_t                       received;      /* answer bytes so far */
+
     unsigned                    in_flight:1;
     unsigned                    done:1;
     unsigned                    classified:1;
+    unsigned                    too_large:1;   /* over the buffer: dropped */
+    unsigned                    incomplete:1;  /* less than Content-Length */
+    unsigned                    timed_out:1;
 };
 
 
@@ -180,6 +185,8 @@ ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
 void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
 
 ngx_int_t ngx_http_ddbm_variables_add(ngx_conf_t *cf);
+/* the body filter that keeps an oversized answer from failing the client */
+ngx_int_t ngx_http_ddbm_answer_filter_init(ngx_conf_t *cf);
 
 
 /* ---- ngx_http_ddbm_module.c -------------------------------------------- */

@@ -15,7 +15,7 @@ static ngx_int_t ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
 static void ngx_http_ddbm_retry_handler(ngx_event_t *ev);
 static void ngx_http_ddbm_calls_cleanup(void *data);
-static ngx_http_ddbm_call_t *ngx_http_ddbm_variable_call(
+static ngx_http_ddbm_call_t *ngx_http_ddbm_subrequest_call(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -310,6 +310,10 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     call->in_flight = 1;
     call->done = 0;
     call->classified = 0;
+    call->too_large = 0;
+    call->incomplete = 0;
+    call->timed_out = 0;
+    call->received = 0;
     call->status = 0;
     call->answer.len = 0;
     call->answer.data = NULL;
@@ -329,6 +333,7 @@ static ngx_int_t
 ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_buf_t             *b;
+    ngx_http_upstream_t   *u;
     ngx_http_ddbm_call_t  *call = data;
 
     /* an NGX_ERROR would terminate the client's request: we answer it */
@@ -350,10 +355,25 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         call->status = 0;
     }
 
-    if (sr->out && sr->out->buf) {
+    if (sr->out && sr->out->buf && !call->too_large) {
         b = sr->out->buf;
         call->answer.data = b->pos;
         call->answer.len = b->last - b->pos;
+    }
+
+    u = sr->upstream;
+
+    /*
+     * Once DynamoDB's status line is through, NGINX ends the subrequest
+     * with rc 0 even when the body stalls or is cut: compare the length.
+     */
+    if (call->status && !call->too_large
+        && u->headers_in.content_length_n >= 0
+        && (off_t) call->answer.len != u->headers_in.content_length_n)
+    {
+        call->incomplete = 1;
+        call->timed_out = (u->pipe && u->pipe->upstream_error
+                           && !u->pipe->upstream_eof);
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
@@ -381,25 +401,51 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
     r = call->ctx->request;
     dlcf = call->ctx->conf;
 
+    call->result = NGX_HTTP_DDBM_CALL_FAILED;
+    call->http_status = NGX_HTTP_BAD_GATEWAY;
+
+    if (call->too_large) {
+        call->failure = "dynamodb_answer_too_large";
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ddbm: DynamoDB %s answer of more than %O bytes does "
+                      "not fit subrequest_output_buffer_size of \"%V\"",
+                      call->operation, call->received, &dlcf->backend);
+        return NGX_OK;
+    }
+
+    if (call->incomplete) {
+        if (call->timed_out) {
+            call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
+            call->failure = "dynamodb_timeout";
+        } else {
+            call->failure = "dynamodb_answer_unreadable";
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ddbm: DynamoDB %s answer cut short (%s): %uz of "
+                      "%O bytes", call->operation,
+                      call->timed_out ? "timed out" : "closed",
+                      call->answer.len,
+                      call->sr->upstream->headers_in.content_length_n);
+        return NGX_OK;
+    }
+
     if (call->status == NGX_HTTP_OK && call->rc != NGX_ERROR) {
         call->result = NGX_HTTP_DDBM_CALL_OK;
         return NGX_OK;
     }
 
-    call->result = NGX_HTTP_DDBM_CALL_FAILED;
-
-    if (call->status == 0) {
+    if (call->status == 0 || call->status == NGX_HTTP_OK) {
 
         if (call->rc == NGX_HTTP_GATEWAY_TIME_OUT) {
             call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
             call->failure = "dynamodb_timeout";
 
-        } else if (call->rc == NGX_ERROR) {
-            call->http_status = NGX_HTTP_BAD_GATEWAY;
+        } else if (call->rc == NGX_OK || call->rc == NGX_ERROR) {
+            /* something answered, but not with an HTTP answer we read */
             call->failure = "dynamodb_answer_unreadable";
 
         } else {
-            call->http_status = NGX_HTTP_BAD_GATEWAY;
             call->failure = "dynamodb_unreachable";
         }
 
@@ -409,24 +455,17 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         return NGX_OK;
     }
 
-    if (call->status == NGX_HTTP_OK) {
-        /* 200 but NGX_ERROR: the answer did not fit in memory */
-        call->http_status = NGX_HTTP_BAD_GATEWAY;
-        call->failure = "dynamodb_answer_too_large";
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "ddbm: DynamoDB %s answer is larger than "
-                      "subrequest_output_buffer_size of \"%V\"",
-                      call->operation, &dlcf->backend);
-        return NGX_OK;
-    }
-
     ngx_http_ddbm_allocator(&a, r->pool);
 
     if (dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
                          &call->error, &a)
         != 0)
     {
+        /* not DynamoDB's JSON (a proxy's HTML page...): say so, not why */
         call->error.error_type[0] = '\0';
+        ngx_cpystrn((u_char *) call->error.error_message,
+                    (u_char *) "(the answer is not DynamoDB JSON)",
+                    sizeof(call->error.error_message));
     }
 
     if (dm_ddb_is_error(&call->error, "TransactionCanceledException")) {
@@ -556,10 +595,76 @@ ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx)
 }
 
 
+/* ---- the answer filter ------------------------------------------------- */
+
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+
+
+/*
+ * An answer larger than subrequest_output_buffer_size makes NGINX's
+ * in-memory collector fail with NGX_ERROR, and that marks the client's
+ * connection failed: the client would get no answer at all.  Ahead of it,
+ * an oversized answer is dropped here and the call flagged, so the client
+ * gets a 502 that says so.
+ */
+static ngx_int_t
+ngx_http_ddbm_answer_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                      size, limit;
+    ngx_chain_t               *cl;
+    ngx_http_ddbm_call_t      *call;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    call = ngx_http_ddbm_subrequest_call(r);
+
+    if (call == NULL || !r->subrequest_in_memory) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    limit = clcf->subrequest_output_buffer_size;
+
+    size = 0;
+    for (cl = in; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    if (!call->too_large
+        && (r->headers_out.content_length_n > limit
+            || call->received + size > limit))
+    {
+        call->too_large = 1;
+    }
+
+    call->received += size;
+
+    if (!call->too_large) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_answer_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_ddbm_answer_filter;
+
+    return NGX_OK;
+}
+
+
 /* ---- variables for the internal location ------------------------------ */
 
 static ngx_http_ddbm_call_t *
-ngx_http_ddbm_variable_call(ngx_http_request_t *r)
+ngx_http_ddbm_subrequest_call(ngx_http_request_t *r)
 {
     if (r->post_subrequest == NULL
         || r->post_subrequest->handler != ngx_http_ddbm_call_done)
@@ -578,7 +683,7 @@ ngx_http_ddbm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     const char            *token;
     ngx_http_ddbm_call_t  *call;
 
-    call = ngx_http_ddbm_variable_call(r);
+    call = ngx_http_ddbm_subrequest_call(r);
     if (call == NULL) {
         v->not_found = 1;
         return NGX_OK;

@@ -134,7 +134,7 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
 
 static ngx_http_module_t  ngx_http_ddbm_module_ctx = {
     ngx_http_ddbm_init,                    /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_ddbm_answer_filter_init,      /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -487,6 +487,9 @@ ngx_http_ddbm_wake(ngx_http_request_t *r)
 
     ctx->waiting = 0;
 
+    /* the upstream left "sending to client" behind: not what we do now */
+    r->connection->log->action = NULL;
+
     ngx_http_ddbm_after(ctx, ctx->pattern->resume(ctx));
 }
 
@@ -656,7 +659,10 @@ ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
 
     return ngx_http_ddbm_respond_error(ctx, call->http_status,
                                        call->failure,
-                                       "the database call failed");
+                                       ngx_strcmp(call->failure,
+                                           "dynamodb_answer_unreadable") == 0
+                                       ? "the database answer was unreadable"
+                                       : "the database call failed");
 }
 
 
