@@ -464,6 +464,9 @@ ngx_http_ddbm_wake(ngx_http_request_t *r)
         return;
     }
 
+    /* the upstream left "sending to client" behind: not what we do now */
+    r->connection->log->action = NULL;
+
     again = 0;
 
     for (i = 0; i < ctx->ncalls; i++) {
@@ -486,9 +489,6 @@ ngx_http_ddbm_wake(ngx_http_request_t *r)
     }
 
     ctx->waiting = 0;
-
-    /* the upstream left "sending to client" behind: not what we do now */
-    r->connection->log->action = NULL;
 
     ngx_http_ddbm_after(ctx, ctx->pattern->resume(ctx));
 }
