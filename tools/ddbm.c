@@ -142,12 +142,19 @@ ddbm_sanitize(char *s)
 }
 
 
+/* for the commands whose output is JSON anyway */
+const ddbm_option_t  ddbm_json_accepted[] = {
+    { "--json", DDBM_OPT_FLAG, NULL, NULL },
+    ddbm_null_option
+};
+
+
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and the value (and *i
  * moved past it), 0 when argv[*i] is something else, -1 (reported) when
  * the value is missing.
  */
-int
+static int
 ddbm_arg_value(ddbm_args_t *args, int *i, const char *name,
     const char **value)
 {
@@ -182,26 +189,163 @@ ddbm_arg_value(ddbm_args_t *args, int *i, const char *name,
 }
 
 
-int
-ddbm_arg_flag(ddbm_args_t *args, int i, const char *name)
+/*
+ * argv[*i] against a table of options: 1 taken (and *i moved past a
+ * separate value), 0 none of them (*i moved past the value a taker
+ * refused), -1 a usage error, reported.
+ */
+static int
+ddbm_option(const char *command, ddbm_args_t *args, int *i,
+    const ddbm_option_t *o)
 {
-    return strcmp(args->argv[i], name) == 0;
+    int          rc;
+    const char  *v;
+
+    for ( /* void */ ; o != NULL && o->name != NULL; o++) {
+
+        if (!(o->kind & DDBM_OPT_VALUE)) {
+            if (strcmp(args->argv[*i], o->name) != 0) {
+                continue;
+            }
+
+            if (o->dest != NULL) {
+                *(int *) o->dest = 1;
+            }
+
+            return 1;
+        }
+
+        rc = ddbm_arg_value(args, i, o->name, &v);
+
+        if (rc < 0) {
+            return -1;
+        }
+
+        if (rc == 0) {
+            continue;
+        }
+
+        if (o->take != NULL) {
+            return o->take(command, o->dest, v);
+        }
+
+        *(const char **) o->dest = v;
+
+        return 1;
+    }
+
+    return 0;
+}
+
+
+void
+ddbm_args_usage(const ddbm_syntax_t *syn)
+{
+    ddbm_usage_error("%s %s", syn->command, syn->usage);
+}
+
+
+static void
+ddbm_args_unknown(const ddbm_syntax_t *syn, const char *a)
+{
+    const char  *what;
+
+    what = (syn->flags & DDBM_ARGS_NO_WORDS) ? "argument" : "option";
+
+    if (syn->flags & DDBM_ARGS_HINT) {
+        ddbm_usage_error("%s: unknown %s %s (%s %s)", syn->command, what, a,
+                         syn->command, syn->usage);
+
+    } else {
+        ddbm_usage_error("%s: unknown %s %s", syn->command, what, a);
+    }
 }
 
 
 /*
- * The reference's scripts take "prod" as their last argument.  It counts
- * only beyond a command's required arguments, so that a user whose handle
- * happens to be "prod" can still be listed.
+ * A command's arguments against its syntax: the options are stored where
+ * its table says, the positional arguments in pos (syn->max of them, NULL
+ * where not given).  0, or -1 with the usage error reported.
  */
 int
-ddbm_take_prod(ddbm_options_t *opts, const char **pos, int *npos,
-    int required)
+ddbm_args_parse(ddbm_options_t *opts, ddbm_args_t *args,
+    const ddbm_syntax_t *syn, const char **pos)
 {
-    if (*npos > required && strcmp(pos[*npos - 1], "prod") == 0) {
+    int                    i, n, rc, options;
+    const char            *a, *last;
+    const ddbm_option_t   *o;
+
+    for (n = 0; n < syn->max; n++) {
+        pos[n] = NULL;
+    }
+
+    n = 0;
+    last = NULL;
+    options = 1;
+
+    for (i = 0; i < args->argc; i++) {
+        a = args->argv[i];
+
+        if (options) {
+            if ((syn->flags & DDBM_ARGS_DASHDASH) && strcmp(a, "--") == 0) {
+                options = 0;
+                continue;
+            }
+
+            rc = ddbm_option(syn->command, args, &i, syn->options);
+            if (rc < 0) {
+                return -1;
+            }
+
+            if (rc > 0) {
+                continue;
+            }
+
+            /* after a value its taker refused, that value is the unknown */
+            a = args->argv[i];
+
+            if ((syn->flags & DDBM_ARGS_NO_WORDS)
+                || (a[0] == '-'
+                    && !((syn->flags & DDBM_ARGS_STDIN) && a[1] == '\0')))
+            {
+                ddbm_args_unknown(syn, a);
+                return -1;
+            }
+        }
+
+        if (n < syn->max) {
+            pos[n] = a;
+        }
+
+        n++;
+        last = a;
+    }
+
+    /*
+     * The reference's scripts take "prod" as their last argument.  It counts
+     * only beyond a command's required arguments, so that a user whose handle
+     * happens to be "prod" can still be listed.
+     */
+    if (n > syn->min && strcmp(last, "prod") == 0) {
         opts->prod = 1;
-        (*npos)--;
-        return 1;
+        n--;
+
+        if (n < syn->max) {
+            pos[n] = NULL;
+        }
+    }
+
+    if (n < syn->min || n > syn->max) {
+        ddbm_args_usage(syn);
+        return -1;
+    }
+
+    for (o = syn->options; o != NULL && o->name != NULL; o++) {
+        if ((o->kind & DDBM_OPT_REQUIRED) && *(const char **) o->dest == NULL)
+        {
+            ddbm_args_usage(syn);
+            return -1;
+        }
     }
 
     return 0;
@@ -225,62 +369,6 @@ ddbm_parse_limit(const char *s, unsigned *limit)
     }
 
     *limit = (unsigned) v;
-
-    return 0;
-}
-
-
-static int
-ddbm_global_option(ddbm_options_t *opts, ddbm_args_t *all, int *i)
-{
-    int          rc;
-    const char  *v;
-
-    if (ddbm_arg_flag(all, *i, "--prod")) {
-        opts->prod = 1;
-        return 1;
-    }
-
-    if (ddbm_arg_flag(all, *i, "--yes")) {
-        opts->yes = 1;
-        return 1;
-    }
-
-    rc = ddbm_arg_value(all, i, "--endpoint", &v);
-    if (rc > 0) {
-        opts->endpoint = v;
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    rc = ddbm_arg_value(all, i, "--region", &v);
-    if (rc > 0) {
-        opts->region = v;
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    rc = ddbm_arg_value(all, i, "--profile", &v);
-    if (rc > 0) {
-        opts->profile = v;
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
-
-    rc = ddbm_arg_value(all, i, "--table", &v);
-    if (rc > 0) {
-        opts->table = v;
-    }
-
-    if (rc != 0) {
-        return rc;
-    }
 
     return 0;
 }
@@ -319,6 +407,15 @@ main(int argc, char **argv)
     ddbm_args_t            all, cmd;
     ddbm_options_t         opts;
     const ddbm_command_t  *c;
+    const ddbm_option_t    global[] = {
+        { "--prod",     DDBM_OPT_FLAG,  &opts.prod,     NULL },
+        { "--yes",      DDBM_OPT_FLAG,  &opts.yes,      NULL },
+        { "--endpoint", DDBM_OPT_VALUE, &opts.endpoint, NULL },
+        { "--region",   DDBM_OPT_VALUE, &opts.region,   NULL },
+        { "--profile",  DDBM_OPT_VALUE, &opts.profile,  NULL },
+        { "--table",    DDBM_OPT_VALUE, &opts.table,    NULL },
+        ddbm_null_option
+    };
 
     memset(&opts, 0, sizeof(opts));
 
@@ -340,21 +437,21 @@ main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
 
         if (!dashdash) {
-            if (ddbm_arg_flag(&all, i, "--")) {
+            if (strcmp(argv[i], "--") == 0) {
                 dashdash = 1;
                 rest[n++] = argv[i];
                 continue;
             }
 
-            if (ddbm_arg_flag(&all, i, "-h")
-                || ddbm_arg_flag(&all, i, "--help"))
+            if (strcmp(argv[i], "-h") == 0
+                || strcmp(argv[i], "--help") == 0)
             {
                 fputs(ddbm_usage_text, stdout);
                 free(rest);
                 return DDBM_OK;
             }
 
-            rc = ddbm_global_option(&opts, &all, &i);
+            rc = ddbm_option(NULL, &all, &i, global);
             if (rc < 0) {
                 free(rest);
                 return DDBM_USAGE;

@@ -9,7 +9,8 @@
  *   ddbm_table.c        schema-load, drop, list-tables, describe
  *   ddbm_batch.c        BatchWriteItem with unprocessed-item retries
  *   ddbm_csv.c          an RFC 4180 CSV reader (psql's \copy ... csv)
- *   ddbm_users.c        the user directory: import-users, put-user
+ *   ddbm_users.c        the user directory: import-users, put-user,
+ *                       get-user
  *   ddbm_messages.c     seed, list-conversations, get-conversation
  *   ddbm_jwt.c          dev-keys, mint-token (development access tokens)
  */
@@ -81,15 +82,6 @@ typedef struct {
 } ddbm_client_t;
 
 
-/* the outcome of one call, after retries */
-typedef struct {
-    long            status;          /* HTTP status, 0: no answer */
-    int             curl_code;       /* CURLE_OK when an answer came */
-    char            error_type[96];  /* "ResourceNotFoundException" */
-    char            error_message[256];
-} ddbm_result_t;
-
-
 /* a command's arguments once the global options are taken out */
 typedef struct {
     int             argc;
@@ -97,12 +89,49 @@ typedef struct {
 } ddbm_args_t;
 
 
+/*
+ * A command's syntax, which ddbm_args_parse() checks its arguments
+ * against: the options it accepts, how many positional arguments it takes
+ * and what it says when they do not fit.
+ */
+#define DDBM_OPT_FLAG         0x00   /* sets *(int *) dest (NULL: ignored) */
+#define DDBM_OPT_VALUE        0x01   /* "--name V" or "--name=V" */
+#define DDBM_OPT_REQUIRED     0x02   /* a value that must be given */
+
+/* a value's own check: 1 taken, 0 refused (unknown), -1 said why */
+typedef int (*ddbm_take_pt)(const char *command, void *dest,
+    const char *value);
+
+typedef struct {
+    const char     *name;            /* NULL ends a table */
+    unsigned        kind;
+    void           *dest;            /* int * or const char ** ... */
+    ddbm_take_pt    take;            /* ... unless take stores the value */
+} ddbm_option_t;
+
+#define ddbm_null_option      { NULL, 0, NULL, NULL }
+
+#define DDBM_ARGS_DASHDASH    0x01   /* "--" ends the options */
+#define DDBM_ARGS_STDIN       0x02   /* a lone "-" is an argument */
+#define DDBM_ARGS_NO_WORDS    0x04   /* options only: others are unknown */
+#define DDBM_ARGS_HINT        0x08   /* "unknown argument" adds the usage */
+
+typedef struct {
+    const char            *command;
+    const ddbm_option_t   *options;  /* NULL: none */
+    unsigned               flags;
+    int                    min;      /* positional arguments */
+    int                    max;
+    const char            *usage;    /* after the command's name */
+} ddbm_syntax_t;
+
+
 /* ddbm.c */
-int ddbm_arg_value(ddbm_args_t *args, int *i, const char *name,
-    const char **value);
-int ddbm_arg_flag(ddbm_args_t *args, int i, const char *name);
-int ddbm_take_prod(ddbm_options_t *opts, const char **pos, int *npos,
-    int required);
+extern const ddbm_option_t  ddbm_json_accepted[];
+
+int ddbm_args_parse(ddbm_options_t *opts, ddbm_args_t *args,
+    const ddbm_syntax_t *syn, const char **pos);
+void ddbm_args_usage(const ddbm_syntax_t *syn);
 int ddbm_parse_limit(const char *s, unsigned *limit);
 void ddbm_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -118,14 +147,10 @@ void ddbm_credentials_free(ddbm_credentials_t *creds);
 /* ddbm_http.c */
 int ddbm_client_open(ddbm_client_t *c, ddbm_options_t *opts);
 void ddbm_client_close(ddbm_client_t *c);
-int ddbm_call(ddbm_client_t *c, const char *operation,
-    const unsigned char *body, size_t len, dm_buf_t *answer,
-    ddbm_result_t *res);
-int ddbm_call_json(ddbm_client_t *c, const char *operation, json_t *req,
-    json_t **answer, ddbm_result_t *res);
-void ddbm_report(ddbm_client_t *c, const char *operation,
-    const ddbm_result_t *res);
-int ddbm_is_error(const ddbm_result_t *res, const char *type);
+int ddbm_ask(ddbm_client_t *c, const char *operation, json_t *req,
+    const dm_buf_t *body, json_t **answer, const char *expected);
+int ddbm_ask_raw(ddbm_client_t *c, const char *operation,
+    const dm_buf_t *body, dm_buf_t *answer, const char *expected);
 void ddbm_sleep_ms(unsigned ms);
 unsigned ddbm_backoff_ms(unsigned attempt);
 
@@ -155,6 +180,9 @@ typedef struct {
 
 const char *ddbm_user_check(const ddbm_user_t *u);
 int ddbm_user_items(const ddbm_user_t *u, ddbm_user_items_t *it);
+int ddbm_user_lookup(ddbm_options_t *opts, const char *cmd, const char *pk,
+    json_t **item);
+void ddbm_attr_set(dm_attr_t *a, const char *name, const char *value);
 int ddbm_utf8_text_valid(const char *s, size_t len);
 int ddbm_cmd_import_users(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args);

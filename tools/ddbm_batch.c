@@ -64,9 +64,8 @@ ddbm_key_json(const ddbm_key_t *key)
 static int
 ddbm_batch_send(ddbm_client_t *c, json_t *requests)
 {
-    unsigned        round;
-    json_t         *req, *ans, *left;
-    ddbm_result_t   res;
+    unsigned   round;
+    json_t    *req, *ans, *left;
 
     req = json_pack("{s:{s:O}}", "RequestItems", c->opts->table, requests);
     if (req == NULL) {
@@ -76,8 +75,7 @@ ddbm_batch_send(ddbm_client_t *c, json_t *requests)
 
     for (round = 0; round < DDBM_UNPROCESSED_ROUNDS; round++) {
 
-        if (ddbm_call_json(c, "BatchWriteItem", req, &ans, &res) != 0) {
-            ddbm_report(c, "BatchWriteItem", &res);
+        if (ddbm_ask(c, "BatchWriteItem", req, NULL, &ans, NULL) != 0) {
             json_decref(req);
             return -1;
         }

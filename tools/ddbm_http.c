@@ -23,6 +23,15 @@
 #define DDBM_TIMEOUT          60
 
 
+/* the outcome of one call, after retries */
+typedef struct {
+    long            status;          /* HTTP status, 0: no answer */
+    int             curl_code;       /* CURLE_OK when an answer came */
+    char            error_type[96];  /* "ResourceNotFoundException" */
+    char            error_message[256];
+} ddbm_result_t;
+
+
 static int
 ddbm_ascii_lower(int ch)
 {
@@ -239,6 +248,13 @@ ddbm_backoff_ms(unsigned attempt)
 
 
 static int
+ddbm_is_error(const ddbm_result_t *res, const char *type)
+{
+    return res->status > 0 && strcmp(res->error_type, type) == 0;
+}
+
+
+static int
 ddbm_retriable(const ddbm_result_t *res)
 {
     if (res->status == 0) {
@@ -256,13 +272,6 @@ ddbm_retriable(const ddbm_result_t *res)
     return ddbm_is_error(res, "ThrottlingException")
            || ddbm_is_error(res, "ProvisionedThroughputExceededException")
            || ddbm_is_error(res, "RequestLimitExceeded");
-}
-
-
-int
-ddbm_is_error(const ddbm_result_t *res, const char *type)
-{
-    return res->status > 0 && strcmp(res->error_type, type) == 0;
 }
 
 
@@ -412,7 +421,7 @@ ddbm_call_once(ddbm_client_t *c, const char *operation,
 }
 
 
-int
+static int
 ddbm_call(ddbm_client_t *c, const char *operation, const unsigned char *body,
     size_t len, dm_buf_t *answer, ddbm_result_t *res)
 {
@@ -435,50 +444,9 @@ ddbm_call(ddbm_client_t *c, const char *operation, const unsigned char *body,
 }
 
 
-int
-ddbm_call_json(ddbm_client_t *c, const char *operation, json_t *req,
-    json_t **answer, ddbm_result_t *res)
-{
-    int            rc;
-    char          *body;
-    dm_buf_t       out;
-    json_error_t   err;
-
-    *answer = NULL;
-
-    body = json_dumps(req, JSON_COMPACT);
-    if (body == NULL) {
-        ddbm_error("%s: cannot encode the request", operation);
-        memset(res, 0, sizeof(*res));
-        res->status = -1;
-        return -1;
-    }
-
-    dm_buf_init_malloc(&out);
-
-    rc = ddbm_call(c, operation, (unsigned char *) body, strlen(body), &out,
-                   res);
-    free(body);
-
-    if (rc == 0) {
-        *answer = json_loadb((const char *) out.data, out.len, 0, &err);
-
-        if (*answer == NULL) {
-            ddbm_error("%s: malformed answer from DynamoDB: %s", operation,
-                       err.text);
-            res->status = -1;
-            rc = -1;
-        }
-    }
-
-    dm_buf_free_malloc(&out);
-
-    return rc;
-}
-
-
-void
-ddbm_report(ddbm_client_t *c, const char *operation, const ddbm_result_t *res)
+static void
+ddbm_report(ddbm_client_t *c, const char *operation,
+    const ddbm_result_t *res)
 {
     char    url[sizeof(c->url)];
     size_t  n;
@@ -504,4 +472,92 @@ ddbm_report(ddbm_client_t *c, const char *operation, const ddbm_result_t *res)
     } else {
         ddbm_error("%s: %s", operation, res->error_type);
     }
+}
+
+
+/*
+ * One call whose failure the caller has nothing to add to: 0 and the
+ * answer's bytes, or -1 with the error printed.  A failure of the error
+ * type "expected" is an outcome to the caller instead: 1, not printed.
+ */
+int
+ddbm_ask_raw(ddbm_client_t *c, const char *operation, const dm_buf_t *body,
+    dm_buf_t *answer, const char *expected)
+{
+    ddbm_result_t  res;
+
+    if (body->failed) {
+        ddbm_error("%s: cannot build the request", operation);
+        return -1;
+    }
+
+    if (ddbm_call(c, operation, body->data, body->len, answer, &res) == 0) {
+        return 0;
+    }
+
+    if (expected != NULL && ddbm_is_error(&res, expected)) {
+        return 1;
+    }
+
+    ddbm_report(c, operation, &res);
+
+    return -1;
+}
+
+
+static int
+ddbm_dump_cb(const char *buffer, size_t size, void *data)
+{
+    return dm_buf_append(data, buffer, size);
+}
+
+
+/*
+ * The same with the request built by jansson (req) or by the core's
+ * builders (body, when req is NULL), and the answer parsed (*answer, to
+ * be released; answer NULL: the answer is not read).
+ */
+int
+ddbm_ask(ddbm_client_t *c, const char *operation, json_t *req,
+    const dm_buf_t *body, json_t **answer, const char *expected)
+{
+    int            rc;
+    dm_buf_t       text, out;
+    json_error_t   err;
+
+    if (answer != NULL) {
+        *answer = NULL;
+    }
+
+    dm_buf_init_malloc(&text);
+
+    if (req != NULL) {
+        if (json_dump_callback(req, ddbm_dump_cb, &text, JSON_COMPACT) != 0)
+        {
+            ddbm_error("%s: cannot encode the request", operation);
+            dm_buf_free_malloc(&text);
+            return -1;
+        }
+
+        body = &text;
+    }
+
+    dm_buf_init_malloc(&out);
+
+    rc = ddbm_ask_raw(c, operation, body, &out, expected);
+
+    if (rc == 0 && answer != NULL) {
+        *answer = json_loadb((const char *) out.data, out.len, 0, &err);
+
+        if (*answer == NULL) {
+            ddbm_error("%s: malformed answer from DynamoDB: %s", operation,
+                       err.text);
+            rc = -1;
+        }
+    }
+
+    dm_buf_free_malloc(&text);
+    dm_buf_free_malloc(&out);
+
+    return rc;
 }

@@ -137,7 +137,7 @@ ddbm_jwt_pem(EVP_PKEY *key, int private, dm_buf_t *out)
 int
 ddbm_cmd_dev_keys(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int          i, rc, force;
+    int          rc, force;
     char         priv_path[DDBM_JWT_PATH_MAX], pub_path[DDBM_JWT_PATH_MAX];
     char         jwks_path[DDBM_JWT_PATH_MAX];
     char         thumb[DM_JWK_THUMBPRINT_LEN + 1];
@@ -146,26 +146,22 @@ ddbm_cmd_dev_keys(ddbm_options_t *opts, ddbm_args_t *args)
     EVP_PKEY    *key;
     struct stat  st;
 
+    const ddbm_option_t  options[] = {
+        { "--force", DDBM_OPT_FLAG, &force, NULL },
+        { "--dir", DDBM_OPT_VALUE, &dir, NULL },
+        { "--kid", DDBM_OPT_VALUE, &kid, NULL },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "dev-keys", options, DDBM_ARGS_NO_WORDS, 0, 0, NULL
+    };
+
     dir = NULL;
     kid = NULL;
     force = 0;
 
-    for (i = 0; i < args->argc; i++) {
-        if (ddbm_arg_flag(args, i, "--force")) {
-            force = 1;
-            continue;
-        }
-
-        if ((rc = ddbm_arg_value(args, &i, "--dir", &dir)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--kid", &kid)) != 0)
-        {
-            if (rc < 0) {
-                return DDBM_USAGE;
-            }
-            continue;
-        }
-
-        ddbm_usage_error("dev-keys: unknown argument %s", args->argv[i]);
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
@@ -343,77 +339,70 @@ ddbm_jwt_find_kid(const char *dir, EVP_PKEY *key, char *kid, size_t size)
 static int
 ddbm_jwt_sub_of_handle(ddbm_options_t *opts, const char *handle, char *sub)
 {
-    int            rc;
-    char           pk[DM_KEY_MAX];
-    json_t        *ans, *v;
-    dm_buf_t       body, answer;
-    const char    *s;
-    ddbm_client_t  c;
-    ddbm_result_t  res;
-    json_error_t   err;
+    int          rc;
+    char         pk[DM_KEY_MAX];
+    json_t      *item, *v;
+    const char  *s;
 
     if (dm_key_user_handle(pk, sizeof(pk), handle, strlen(handle)) == 0) {
         ddbm_usage_error("mint-token: \"%s\" is not a valid handle", handle);
         return DDBM_USAGE;
     }
 
-    rc = ddbm_client_open(&c, opts);
+    rc = ddbm_user_lookup(opts, "mint-token", pk, &item);
     if (rc != DDBM_OK) {
         return rc;
     }
 
-    dm_buf_init_malloc(&body);
-    dm_buf_init_malloc(&answer);
-    dm_ddb_get_item(&body, opts->table, pk, DM_SK_USER, 1);
+    v = json_object_get(item, "cognito_user_id");
+    s = json_string_value(json_object_get(v, "S"));
 
     rc = DDBM_ERROR;
 
-    if (body.failed) {
-        ddbm_error("mint-token: cannot build the request");
+    if (item == NULL) {
+        ddbm_error("no user with handle \"%s\" in the user directory of %s "
+                   "(run seed, import-users or put-user)", handle,
+                   opts->table);
 
-    } else if (ddbm_call(&c, "GetItem", body.data, body.len, &answer, &res)
-               != 0)
-    {
-        ddbm_report(&c, "GetItem", &res);
-
-    } else if ((ans = json_loadb((const char *) answer.data, answer.len, 0,
-                                 &err))
-               == NULL)
-    {
-        ddbm_error("GetItem: malformed answer from DynamoDB: %s", err.text);
+    } else if (s == NULL || !dm_uuid_valid(s, strlen(s))) {
+        ddbm_error("the directory item %s has no valid cognito_user_id", pk);
 
     } else {
-        v = json_object_get(json_object_get(json_object_get(ans, "Item"),
-                                            "cognito_user_id"), "S");
-        s = json_string_value(v);
-
-        if (json_object_get(ans, "Item") == NULL) {
-            ddbm_error("no user with handle \"%s\" in the user directory of "
-                       "%s (run seed, import-users or put-user)", handle,
-                       opts->table);
-
-        } else if (s == NULL || !dm_uuid_valid(s, strlen(s))) {
-            ddbm_error("the directory item %s has no valid cognito_user_id",
-                       pk);
-
-        } else {
-            memcpy(sub, s, DM_UUID_LEN + 1);
-            rc = DDBM_OK;
-        }
-
-        json_decref(ans);
+        memcpy(sub, s, DM_UUID_LEN + 1);
+        rc = DDBM_OK;
     }
 
-    dm_buf_free_malloc(&body);
-    dm_buf_free_malloc(&answer);
-    ddbm_client_close(&c);
+    json_decref(item);
 
     return rc;
 }
 
 
+/* --omit CLAIM, up to DDBM_JWT_OMIT_MAX of them; more are unknown */
+typedef struct {
+    const char     *claim[DDBM_JWT_OMIT_MAX];
+    int             n;
+} ddbm_jwt_omit_t;
+
+
+static int
+ddbm_jwt_take_omit(const char *command, void *dest, const char *v)
+{
+    ddbm_jwt_omit_t  *omit = dest;
+
+    if (omit->n == DDBM_JWT_OMIT_MAX) {
+        return 0;
+    }
+
+    omit->claim[omit->n++] = v;
+
+    return 1;
+}
+
+
+/* what follows "mint-token" in its usage errors */
 static const char  ddbm_jwt_mint_usage[] =
-    "mint-token --dir DIR (--sub SUB | --handle H) [--issuer URL] "
+    "--dir DIR (--sub SUB | --handle H) [--issuer URL] "
     "[--client-id ID] [--ttl SECONDS] [--token-use access|id] "
     "[--username U]";
 
@@ -421,66 +410,57 @@ static const char  ddbm_jwt_mint_usage[] =
 int
 ddbm_cmd_mint_token(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int           i, rc, nomit;
-    char          kid_buf[DM_JWT_KID_MAX + 1], sub_buf[DM_UUID_LEN + 1];
-    char          path[DDBM_JWT_PATH_MAX];
-    char          jti[DM_UUID_LEN + 1], origin[DM_UUID_LEN + 1];
-    char          event[DM_UUID_LEN + 1];
-    char         *header_text, *claims_text;
-    long long     now, iat, exp, nbf, ttl;
-    const char   *dir, *sub, *handle, *issuer, *client_id, *ttl_s;
-    const char   *token_use, *username, *kid, *v, *omit[DDBM_JWT_OMIT_MAX];
-    const char   *exp_s, *iat_s, *nbf_s;
-    json_t       *header, *claims;
-    dm_buf_t      pem, token;
-    BIO          *bio;
-    EVP_PKEY     *key;
+    int               i, rc;
+    char              kid_buf[DM_JWT_KID_MAX + 1], sub_buf[DM_UUID_LEN + 1];
+    char              path[DDBM_JWT_PATH_MAX];
+    char              jti[DM_UUID_LEN + 1], origin[DM_UUID_LEN + 1];
+    char              event[DM_UUID_LEN + 1];
+    char             *header_text, *claims_text;
+    long long         now, iat, exp, nbf, ttl;
+    const char       *dir, *sub, *handle, *issuer, *client_id, *ttl_s;
+    const char       *token_use, *username, *kid, *exp_s, *iat_s, *nbf_s;
+    json_t           *header, *claims;
+    dm_buf_t          pem, token;
+    BIO              *bio;
+    EVP_PKEY         *key;
+    ddbm_jwt_omit_t   omit;
+
+    const ddbm_option_t  options[] = {
+        { "--dir", DDBM_OPT_VALUE, &dir, NULL },
+        { "--sub", DDBM_OPT_VALUE, &sub, NULL },
+        { "--handle", DDBM_OPT_VALUE, &handle, NULL },
+        { "--issuer", DDBM_OPT_VALUE, &issuer, NULL },
+        { "--client-id", DDBM_OPT_VALUE, &client_id, NULL },
+        { "--ttl", DDBM_OPT_VALUE, &ttl_s, NULL },
+        { "--token-use", DDBM_OPT_VALUE, &token_use, NULL },
+        { "--username", DDBM_OPT_VALUE, &username, NULL },
+        /* for tests: times, another kid, claims left out */
+        { "--exp", DDBM_OPT_VALUE, &exp_s, NULL },
+        { "--iat", DDBM_OPT_VALUE, &iat_s, NULL },
+        { "--nbf", DDBM_OPT_VALUE, &nbf_s, NULL },
+        { "--kid", DDBM_OPT_VALUE, &kid, NULL },
+        { "--omit", DDBM_OPT_VALUE, &omit, ddbm_jwt_take_omit },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "mint-token", options, DDBM_ARGS_NO_WORDS | DDBM_ARGS_HINT, 0, 0,
+        ddbm_jwt_mint_usage
+    };
 
     dir = sub = handle = username = kid = NULL;
     exp_s = iat_s = nbf_s = ttl_s = NULL;
     issuer = DDBM_JWT_DEV_ISSUER;
     client_id = DDBM_JWT_DEV_CLIENT_ID;
     token_use = "access";
-    nomit = 0;
+    omit.n = 0;
 
-    for (i = 0; i < args->argc; i++) {
-        if ((rc = ddbm_arg_value(args, &i, "--dir", &dir)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--sub", &sub)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--handle", &handle)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--issuer", &issuer)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--client-id", &client_id)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--ttl", &ttl_s)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--token-use", &token_use)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--username", &username)) != 0
-            /* for tests: times, another kid, claims left out */
-            || (rc = ddbm_arg_value(args, &i, "--exp", &exp_s)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--iat", &iat_s)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--nbf", &nbf_s)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--kid", &kid)) != 0)
-        {
-            if (rc < 0) {
-                return DDBM_USAGE;
-            }
-            continue;
-        }
-
-        rc = ddbm_arg_value(args, &i, "--omit", &v);
-        if (rc < 0) {
-            return DDBM_USAGE;
-        }
-
-        if (rc > 0 && nomit < DDBM_JWT_OMIT_MAX) {
-            omit[nomit++] = v;
-            continue;
-        }
-
-        ddbm_usage_error("mint-token: unknown argument %s (%s)",
-                         args->argv[i], ddbm_jwt_mint_usage);
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
     if (dir == NULL || (sub == NULL) == (handle == NULL)) {
-        ddbm_usage_error("%s", ddbm_jwt_mint_usage);
+        ddbm_args_usage(&syntax);
         return DDBM_USAGE;
     }
 
@@ -603,8 +583,8 @@ ddbm_cmd_mint_token(ddbm_options_t *opts, ddbm_args_t *args)
         json_object_set_new(claims, "nbf", json_integer((json_int_t) nbf));
     }
 
-    for (i = 0; claims != NULL && i < nomit; i++) {
-        json_object_del(claims, omit[i]);
+    for (i = 0; claims != NULL && i < omit.n; i++) {
+        json_object_del(claims, omit.claim[i]);
     }
 
     header_text = header ? json_dumps(header, JSON_COMPACT

@@ -195,20 +195,14 @@ ddbm_read_call(ddbm_client_t *c, const char *operation, dm_buf_t *body,
 {
     int                rc;
     dm_buf_t           answer;
-    ddbm_result_t      res;
     dm_item_handler_t  h;
-
-    if (body->failed) {
-        ddbm_error("%s: cannot build the request", operation);
-        return -1;
-    }
 
     dm_buf_init_malloc(&answer);
 
-    rc = ddbm_call(c, operation, body->data, body->len, &answer, &res);
+    rc = ddbm_ask_raw(c, operation, body, &answer, NULL);
 
     if (rc != 0) {
-        ddbm_report(c, operation, &res);
+        /* reported */
 
     } else if (as_json) {
         rc = ddbm_print_raw_json(answer.data, answer.len);
@@ -234,26 +228,36 @@ ddbm_read_call(ddbm_client_t *c, const char *operation, dm_buf_t *body,
 
 
 /*
- * Newest first, page after page (the core's cursor: sk < the last key
+ * The items of partition pk (of conversation group only, when given),
+ * newest first, page after page (the core's cursor: sk < the last key
  * seen) until max rows (0: all).  With as_json: the first page, raw.
  */
 static int
-ddbm_query_rows(ddbm_client_t *c, dm_ddb_query_t *q, unsigned max,
-    ddbm_rows_t *rows, int as_json)
+ddbm_query_rows(ddbm_client_t *c, const char *pk, const char *group,
+    unsigned max, ddbm_rows_t *rows, int as_json)
 {
     int               rc;
     char              before[sizeof(((dm_ddb_answer_t *) 0)->last_sk)];
     dm_buf_t          body;
+    dm_ddb_query_t    q;
     dm_ddb_answer_t   a;
 
-    q->forward = 0;
-    q->sk_before = NULL;
+    memset(&q, 0, sizeof(q));
+    q.table = c->opts->table;
+    q.key_name = "pk";
+    q.key_value = pk;
+    q.consistent = 1;
+
+    if (group != NULL) {
+        q.filter_name = "message_group_uuid";
+        q.filter_value = group;
+    }
 
     for ( ;; ) {
-        q->limit = max ? max - (unsigned) rows->n : 0;
+        q.limit = max ? max - (unsigned) rows->n : 0;
 
         dm_buf_init_malloc(&body);
-        dm_ddb_query(&body, q);
+        dm_ddb_query(&body, &q);
 
         rc = ddbm_read_call(c, "Query", &body, rows, as_json, &a);
         dm_buf_free_malloc(&body);
@@ -269,7 +273,7 @@ ddbm_query_rows(ddbm_client_t *c, dm_ddb_query_t *q, unsigned max,
         }
 
         memcpy(before, a.last_sk, sizeof(before));
-        q->sk_before = before;
+        q.sk_before = before;
     }
 }
 
@@ -341,57 +345,33 @@ ddbm_print_time(const char *sk)
 
 
 static int
-ddbm_conversation_args(ddbm_options_t *opts, ddbm_args_t *args,
-    const char *cmd, const char **id, unsigned *limit, int *as_json)
+ddbm_take_limit(const char *command, void *dest, const char *v)
 {
-    int          i, rc, npos, dashdash;
-    const char  *pos[3], *v;
-
-    npos = 0;
-    dashdash = 0;
-
-    for (i = 0; i < args->argc; i++) {
-        if (!dashdash && ddbm_arg_flag(args, i, "--")) {
-            dashdash = 1;
-
-        } else if (!dashdash && ddbm_arg_flag(args, i, "--json")) {
-            *as_json = 1;
-
-        } else if (!dashdash
-                   && (rc = ddbm_arg_value(args, &i, "--limit", &v)) != 0)
-        {
-            if (rc < 0) {
-                return -1;
-            }
-
-            if (ddbm_parse_limit(v, limit) != 0) {
-                ddbm_usage_error("%s: --limit wants a number from 1 to "
-                                 "100000, not \"%s\"", cmd, v);
-                return -1;
-            }
-
-        } else if (!dashdash && args->argv[i][0] == '-') {
-            ddbm_usage_error("%s: unknown option %s", cmd, args->argv[i]);
-            return -1;
-
-        } else if (npos < 3) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 1);
-
-    if (npos != 1) {
-        ddbm_usage_error("%s wants exactly one argument", cmd);
+    if (ddbm_parse_limit(v, dest) != 0) {
+        ddbm_usage_error("%s: --limit wants a number from 1 to 100000, "
+                         "not \"%s\"", command, v);
         return -1;
     }
 
-    *id = pos[0];
+    return 1;
+}
 
-    return 0;
+
+static int
+ddbm_conversation_args(ddbm_options_t *opts, ddbm_args_t *args,
+    const char *cmd, const char **id, unsigned *limit, int *as_json)
+{
+    const ddbm_option_t  options[] = {
+        { "--json", DDBM_OPT_FLAG, as_json, NULL },
+        { "--limit", DDBM_OPT_VALUE, limit, ddbm_take_limit },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        cmd, options, DDBM_ARGS_DASHDASH, 1, 1, "wants exactly one argument"
+    };
+
+    return ddbm_args_parse(opts, args, &syntax, id);
 }
 
 
@@ -444,18 +424,84 @@ ddbm_resolve_handle(ddbm_client_t *c, const char *handle, char *uuid)
 }
 
 
+typedef void (*ddbm_rows_print_pt)(ddbm_rows_t *rows, const char *id);
+
+
+/*
+ * What list-conversations and get-conversation show of partition pk: the
+ * answer's JSON, or the rows as print lays them out.
+ */
+static int
+ddbm_show_rows(ddbm_client_t *c, const char *pk, unsigned limit,
+    int as_json, ddbm_rows_print_pt print, const char *id)
+{
+    int          rc;
+    ddbm_rows_t  rows;
+
+    memset(&rows, 0, sizeof(rows));
+
+    rc = ddbm_query_rows(c, pk, NULL, limit, &rows, as_json);
+
+    if (rc == 0 && !as_json) {
+        print(&rows, id);
+    }
+
+    ddbm_rows_free(&rows);
+
+    return rc == 0 ? DDBM_OK : DDBM_ERROR;
+}
+
+
+static void
+ddbm_print_conversations(ddbm_rows_t *rows, const char *who)
+{
+    size_t       i;
+    ddbm_row_t  *r;
+
+    if (rows->n == 0) {
+        fprintf(stderr, "ddbm: no conversations for %s\n", who);
+    }
+
+    for (i = 0; i < rows->n; i++) {
+        r = &rows->row[i];
+
+        ddbm_print_time(r->sk);
+        printf("%-16s%-38s", r->handle ? r->handle : "?",
+               r->group ? r->group : "?");
+        ddbm_print_start(r->message);
+    }
+}
+
+
+static void
+ddbm_print_messages(ddbm_rows_t *rows, const char *group)
+{
+    size_t       i;
+    ddbm_row_t  *r;
+
+    if (rows->n == 0) {
+        fprintf(stderr, "ddbm: no messages in conversation %s\n", group);
+    }
+
+    /* fetched newest first, printed oldest first */
+    for (i = rows->n; i-- > 0; /* void */ ) {
+        r = &rows->row[i];
+
+        printf("%-16s", r->handle ? r->handle : "?");
+        ddbm_print_time(r->sk);
+        ddbm_print_start(r->message);
+    }
+}
+
+
 int
 ddbm_cmd_list_conversations(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int              rc, as_json;
-    char             uuid[DM_UUID_LEN + 1], pk[DM_KEY_MAX];
-    size_t           i;
-    unsigned         limit;
-    const char      *who;
-    ddbm_row_t      *r;
-    ddbm_rows_t      rows;
-    ddbm_client_t    c;
-    dm_ddb_query_t   q;
+    int             rc, as_json;
+    char            uuid[DM_UUID_LEN + 1], pk[DM_KEY_MAX];
+    unsigned        limit;
+    const char     *who;
+    ddbm_client_t   c;
 
     limit = 0;
     as_json = 0;
@@ -480,7 +526,6 @@ ddbm_cmd_list_conversations(ddbm_options_t *opts, ddbm_args_t *args)
         return rc;
     }
 
-    memset(&rows, 0, sizeof(rows));
     rc = DDBM_ERROR;
 
     if (dm_uuid_valid(who, strlen(who))) {
@@ -495,38 +540,11 @@ ddbm_cmd_list_conversations(ddbm_options_t *opts, ddbm_args_t *args)
         goto done;
     }
 
-    memset(&q, 0, sizeof(q));
-    q.table = opts->table;
-    q.key_name = "pk";
-    q.key_value = pk;
-    q.consistent = 1;
-
-    if (ddbm_query_rows(&c, &q, limit, &rows, as_json) != 0) {
-        goto done;
-    }
-
-    rc = DDBM_OK;
-
-    if (as_json) {
-        goto done;
-    }
-
-    if (rows.n == 0) {
-        fprintf(stderr, "ddbm: no conversations for %s\n", who);
-    }
-
-    for (i = 0; i < rows.n; i++) {
-        r = &rows.row[i];
-
-        ddbm_print_time(r->sk);
-        printf("%-16s%-38s", r->handle ? r->handle : "?",
-               r->group ? r->group : "?");
-        ddbm_print_start(r->message);
-    }
+    rc = ddbm_show_rows(&c, pk, limit, as_json, ddbm_print_conversations,
+                        who);
 
 done:
 
-    ddbm_rows_free(&rows);
     ddbm_client_close(&c);
 
     return rc;
@@ -536,15 +554,11 @@ done:
 int
 ddbm_cmd_get_conversation(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int              rc, as_json;
-    char             pk[DM_KEY_MAX];
-    size_t           i;
-    unsigned         limit;
-    const char      *group;
-    ddbm_row_t      *r;
-    ddbm_rows_t      rows;
-    ddbm_client_t    c;
-    dm_ddb_query_t   q;
+    int             rc, as_json;
+    char            pk[DM_KEY_MAX];
+    unsigned        limit;
+    const char     *group;
+    ddbm_client_t   c;
 
     limit = DDBM_GET_LIMIT;
     as_json = 0;
@@ -569,41 +583,8 @@ ddbm_cmd_get_conversation(ddbm_options_t *opts, ddbm_args_t *args)
         return rc;
     }
 
-    memset(&rows, 0, sizeof(rows));
-    memset(&q, 0, sizeof(q));
-    q.table = opts->table;
-    q.key_name = "pk";
-    q.key_value = pk;
-    q.consistent = 1;
+    rc = ddbm_show_rows(&c, pk, limit, as_json, ddbm_print_messages, group);
 
-    rc = DDBM_ERROR;
-
-    if (ddbm_query_rows(&c, &q, limit, &rows, as_json) != 0) {
-        goto done;
-    }
-
-    rc = DDBM_OK;
-
-    if (as_json) {
-        goto done;
-    }
-
-    if (rows.n == 0) {
-        fprintf(stderr, "ddbm: no messages in conversation %s\n", group);
-    }
-
-    /* fetched newest first, printed oldest first */
-    for (i = rows.n; i-- > 0; /* void */ ) {
-        r = &rows.row[i];
-
-        printf("%-16s", r->handle ? r->handle : "?");
-        ddbm_print_time(r->sk);
-        ddbm_print_start(r->message);
-    }
-
-done:
-
-    ddbm_rows_free(&rows);
     ddbm_client_close(&c);
 
     return rc;
@@ -623,16 +604,6 @@ typedef struct {
     ddbm_item_t          puts[2 * DDBM_NDEMO_USERS + 2 + DDBM_DEMO_MESSAGES];
     size_t               nputs;
 } ddbm_seed_t;
-
-
-static void
-ddbm_attr(dm_attr_t *a, const char *name, const char *value)
-{
-    a->name = name;
-    a->type = "S";
-    a->value = value;
-    a->len = strlen(value);
-}
 
 
 /* the reference's create_message_group and create_message, item by item */
@@ -671,13 +642,13 @@ ddbm_seed_items(ddbm_seed_t *s, int64_t base_us)
             return -1;
         }
 
-        ddbm_attr(&s->msg[i][0], "pk", s->pk_msg);
-        ddbm_attr(&s->msg[i][1], "sk", s->time[i]);
-        ddbm_attr(&s->msg[i][2], "message_uuid", s->uuid[i]);
-        ddbm_attr(&s->msg[i][3], "message", ddbm_demo_lines[i]);
-        ddbm_attr(&s->msg[i][4], "user_uuid", from->uuid);
-        ddbm_attr(&s->msg[i][5], "user_display_name", from->display_name);
-        ddbm_attr(&s->msg[i][6], "user_handle", from->handle);
+        ddbm_attr_set(&s->msg[i][0], "pk", s->pk_msg);
+        ddbm_attr_set(&s->msg[i][1], "sk", s->time[i]);
+        ddbm_attr_set(&s->msg[i][2], "message_uuid", s->uuid[i]);
+        ddbm_attr_set(&s->msg[i][3], "message", ddbm_demo_lines[i]);
+        ddbm_attr_set(&s->msg[i][4], "user_uuid", from->uuid);
+        ddbm_attr_set(&s->msg[i][5], "user_display_name", from->display_name);
+        ddbm_attr_set(&s->msg[i][6], "user_handle", from->handle);
 
         s->puts[s->nputs].attrs = s->msg[i];
         s->puts[s->nputs++].nattrs = 7;
@@ -695,14 +666,14 @@ ddbm_seed_items(ddbm_seed_t *s, int64_t base_us)
             return -1;
         }
 
-        ddbm_attr(&s->grp[k][0], "pk", s->pk_grp[k]);
-        ddbm_attr(&s->grp[k][1], "sk", s->time[DDBM_DEMO_MESSAGES - 1]);
-        ddbm_attr(&s->grp[k][2], "message_group_uuid", DDBM_DEMO_GROUP);
-        ddbm_attr(&s->grp[k][3], "message",
+        ddbm_attr_set(&s->grp[k][0], "pk", s->pk_grp[k]);
+        ddbm_attr_set(&s->grp[k][1], "sk", s->time[DDBM_DEMO_MESSAGES - 1]);
+        ddbm_attr_set(&s->grp[k][2], "message_group_uuid", DDBM_DEMO_GROUP);
+        ddbm_attr_set(&s->grp[k][3], "message",
                   ddbm_demo_lines[DDBM_DEMO_MESSAGES - 1]);
-        ddbm_attr(&s->grp[k][4], "user_uuid", other->uuid);
-        ddbm_attr(&s->grp[k][5], "user_display_name", other->display_name);
-        ddbm_attr(&s->grp[k][6], "user_handle", other->handle);
+        ddbm_attr_set(&s->grp[k][4], "user_uuid", other->uuid);
+        ddbm_attr_set(&s->grp[k][5], "user_display_name", other->display_name);
+        ddbm_attr_set(&s->grp[k][6], "user_handle", other->handle);
 
         s->puts[s->nputs].attrs = s->grp[k];
         s->puts[s->nputs++].nattrs = 7;
@@ -767,9 +738,10 @@ ddbm_keys_free(ddbm_keys_t *ks)
 }
 
 
-/* the keys of every item a query finds */
+/* the keys of every item of partition pk (of conversation group) */
 static int
-ddbm_collect_keys(ddbm_client_t *c, dm_ddb_query_t *q, ddbm_keys_t *ks)
+ddbm_collect_keys(ddbm_client_t *c, const char *pk, const char *group,
+    ddbm_keys_t *ks)
 {
     int          rc;
     size_t       i;
@@ -777,11 +749,11 @@ ddbm_collect_keys(ddbm_client_t *c, dm_ddb_query_t *q, ddbm_keys_t *ks)
 
     memset(&rows, 0, sizeof(rows));
 
-    rc = ddbm_query_rows(c, q, 0, &rows, 0);
+    rc = ddbm_query_rows(c, pk, group, 0, &rows, 0);
 
     for (i = 0; rc == 0 && i < rows.n; i++) {
         if (rows.row[i].sk != NULL
-            && ddbm_keys_add(ks, q->key_value, rows.row[i].sk) != 0)
+            && ddbm_keys_add(ks, pk, rows.row[i].sk) != 0)
         {
             ddbm_error("out of memory");
             rc = -1;
@@ -809,26 +781,14 @@ ddbm_seed_old(ddbm_client_t *c, ddbm_seed_t *s, ddbm_keys_t *old)
     char              meta_pk[DM_KEY_MAX];
     dm_buf_t          body;
     ddbm_rows_t       meta;
-    dm_ddb_query_t    q;
     dm_ddb_answer_t   a;
 
-    memset(&q, 0, sizeof(q));
-    q.table = c->opts->table;
-    q.key_name = "pk";
-    q.consistent = 1;
-
-    q.key_value = s->pk_msg;
-    if (ddbm_collect_keys(c, &q, old) != 0) {
+    if (ddbm_collect_keys(c, s->pk_msg, NULL, old) != 0) {
         return -1;
     }
 
-    q.filter_name = "message_group_uuid";
-    q.filter_value = DDBM_DEMO_GROUP;
-
     for (k = 0; k < 2; k++) {
-        q.key_value = s->pk_grp[k];
-
-        if (ddbm_collect_keys(c, &q, old) != 0) {
+        if (ddbm_collect_keys(c, s->pk_grp[k], DDBM_DEMO_GROUP, old) != 0) {
             return -1;
         }
     }
@@ -877,39 +837,26 @@ ddbm_seed_will_put(ddbm_seed_t *s, const ddbm_key_t *key)
 int
 ddbm_cmd_seed(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos;
+    int             rc;
     size_t          k, ndel;
     int64_t         base_us;
-    const char     *pos[2], *at;
+    const char     *at;
     ddbm_seed_t    *s;
     ddbm_keys_t     old;
     ddbm_client_t   c;
 
-    npos = 0;
+    const ddbm_option_t  options[] = {
+        { "--time", DDBM_OPT_VALUE, &at, NULL },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "seed", options, 0, 0, 0, "takes no arguments besides --time"
+    };
+
     at = NULL;
 
-    for (i = 0; i < args->argc; i++) {
-        if ((rc = ddbm_arg_value(args, &i, "--time", &at)) != 0) {
-            if (rc < 0) {
-                return DDBM_USAGE;
-            }
-
-        } else if (args->argv[i][0] == '-') {
-            ddbm_usage_error("seed: unknown option %s", args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 2) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos != 0) {
-        ddbm_usage_error("seed takes no arguments besides --time");
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 

@@ -154,11 +154,10 @@ ddbm_jstr(json_t *obj, const char *key)
 static int
 ddbm_wait_active(ddbm_client_t *c, const char *table, json_t **desc)
 {
-    int             tries, busy;
-    size_t          i;
-    json_t         *req, *ans, *t, *gsis, *g;
-    const char     *status;
-    ddbm_result_t   res;
+    int          tries, busy;
+    size_t       i;
+    json_t      *req, *ans, *t, *gsis, *g;
+    const char  *status;
 
     *desc = NULL;
 
@@ -174,8 +173,7 @@ ddbm_wait_active(ddbm_client_t *c, const char *table, json_t **desc)
             ddbm_sleep_ms(DDBM_WAIT_MS);
         }
 
-        if (ddbm_call_json(c, "DescribeTable", req, &ans, &res) != 0) {
-            ddbm_report(c, "DescribeTable", &res);
+        if (ddbm_ask(c, "DescribeTable", req, NULL, &ans, NULL) != 0) {
             json_decref(req);
             return -1;
         }
@@ -215,75 +213,64 @@ ddbm_wait_active(ddbm_client_t *c, const char *table, json_t **desc)
 }
 
 
+/* --tag KEY=VALUE, up to DDBM_MAX_TAGS of them */
+typedef struct {
+    const char     *tag[DDBM_MAX_TAGS];
+    int             n;
+} ddbm_tags_t;
+
+
+static int
+ddbm_take_tag(const char *command, void *dest, const char *v)
+{
+    ddbm_tags_t  *tags = dest;
+
+    if (v[0] == '=' || strchr(v, '=') == NULL) {
+        ddbm_usage_error("--tag wants KEY=VALUE, not \"%s\"", v);
+        return -1;
+    }
+
+    if (tags->n == DDBM_MAX_TAGS) {
+        ddbm_usage_error("at most %d tags", DDBM_MAX_TAGS);
+        return -1;
+    }
+
+    tags->tag[tags->n++] = v;
+
+    return 1;
+}
+
+
 int
 ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos, ntags, provisioned, protect, dashdash;
+    int             rc, provisioned, protect;
     json_t         *req, *ans, *desc, *stream;
-    const char     *pos[2], *tags[DDBM_MAX_TAGS], *v;
+    ddbm_tags_t     tags;
     ddbm_client_t   c;
-    ddbm_result_t   res;
 
-    npos = 0;
-    ntags = 0;
+    const ddbm_option_t  options[] = {
+        { "--provisioned", DDBM_OPT_FLAG, &provisioned, NULL },
+        { "--deletion-protection", DDBM_OPT_FLAG, &protect, NULL },
+        { "--tag", DDBM_OPT_VALUE, &tags, ddbm_take_tag },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "schema-load", options, DDBM_ARGS_DASHDASH, 0, 0,
+        "takes no arguments (the table comes from --table)"
+    };
+
+    tags.n = 0;
     provisioned = 0;
     protect = 0;
-    dashdash = 0;
 
-    for (i = 0; i < args->argc; i++) {
-        if (!dashdash && ddbm_arg_flag(args, i, "--")) {
-            dashdash = 1;
-
-        } else if (!dashdash && ddbm_arg_flag(args, i, "--provisioned")) {
-            provisioned = 1;
-
-        } else if (!dashdash
-                   && ddbm_arg_flag(args, i, "--deletion-protection"))
-        {
-            protect = 1;
-
-        } else if (!dashdash
-                   && (rc = ddbm_arg_value(args, &i, "--tag", &v)) != 0)
-        {
-            if (rc < 0) {
-                return DDBM_USAGE;
-            }
-
-            if (v[0] == '=' || strchr(v, '=') == NULL) {
-                ddbm_usage_error("--tag wants KEY=VALUE, not \"%s\"", v);
-                return DDBM_USAGE;
-            }
-
-            if (ntags == DDBM_MAX_TAGS) {
-                ddbm_usage_error("at most %d tags", DDBM_MAX_TAGS);
-                return DDBM_USAGE;
-            }
-
-            tags[ntags++] = v;
-
-        } else if (!dashdash && args->argv[i][0] == '-') {
-            ddbm_usage_error("schema-load: unknown option %s",
-                             args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 2) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos != 0) {
-        ddbm_usage_error("schema-load takes no arguments (the table comes "
-                         "from --table)");
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
-    req = ddbm_create_table_request(opts->table, provisioned, protect, tags,
-                                    ntags);
+    req = ddbm_create_table_request(opts->table, provisioned, protect,
+                                    tags.tag, tags.n);
     if (req == NULL) {
         ddbm_error("out of memory");
         return DDBM_ERROR;
@@ -297,8 +284,7 @@ ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
 
     rc = DDBM_ERROR;
 
-    if (ddbm_call_json(&c, "CreateTable", req, &ans, &res) != 0) {
-        ddbm_report(&c, "CreateTable", &res);
+    if (ddbm_ask(&c, "CreateTable", req, NULL, &ans, NULL) != 0) {
         goto done;
     }
 
@@ -373,19 +359,15 @@ ddbm_confirm_drop(ddbm_client_t *c, const char *table)
 static int
 ddbm_wait_gone(ddbm_client_t *c, json_t *req)
 {
-    int             tries;
-    json_t         *ans;
-    ddbm_result_t   res;
+    int      tries, rc;
+    json_t  *ans;
 
     for (tries = 0; tries < DDBM_WAIT_TRIES; tries++) {
 
-        if (ddbm_call_json(c, "DescribeTable", req, &ans, &res) != 0) {
-            if (ddbm_is_error(&res, "ResourceNotFoundException")) {
-                return 0;
-            }
-
-            ddbm_report(c, "DescribeTable", &res);
-            return -1;
+        rc = ddbm_ask(c, "DescribeTable", req, NULL, &ans,
+                      "ResourceNotFoundException");
+        if (rc != 0) {
+            return rc > 0 ? 0 : -1;
         }
 
         json_decref(ans);
@@ -407,41 +389,23 @@ ddbm_wait_gone(ddbm_client_t *c, json_t *req)
 int
 ddbm_cmd_drop(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos, dashdash;
+    int             rc;
     json_t         *req, *ans;
-    const char     *pos[3];
+    const char     *table;
     ddbm_client_t   c;
-    ddbm_result_t   res;
 
-    npos = 0;
-    dashdash = 0;
-
-    for (i = 0; i < args->argc; i++) {
-        if (!dashdash && ddbm_arg_flag(args, i, "--")) {
-            dashdash = 1;
-
-        } else if (!dashdash && args->argv[i][0] == '-') {
-            ddbm_usage_error("drop: unknown option %s", args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 3) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
+    const ddbm_syntax_t  syntax = {
+        "drop", NULL, DDBM_ARGS_DASHDASH, 0, 1,
+        "takes at most one argument, the table"
+    };
 
     /* the reference's style: drop cruddur-messages prod */
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos > 1) {
-        ddbm_usage_error("drop takes at most one argument, the table");
+    if (ddbm_args_parse(opts, args, &syntax, &table) != 0) {
         return DDBM_USAGE;
     }
 
-    if (npos == 1) {
-        opts->table = pos[0];
+    if (table != NULL) {
+        opts->table = table;
     }
 
     rc = ddbm_client_open(&c, opts);
@@ -469,8 +433,7 @@ ddbm_cmd_drop(ddbm_options_t *opts, ddbm_args_t *args)
 
     rc = DDBM_ERROR;
 
-    if (ddbm_call_json(&c, "DeleteTable", req, &ans, &res) != 0) {
-        ddbm_report(&c, "DeleteTable", &res);
+    if (ddbm_ask(&c, "DeleteTable", req, NULL, &ans, NULL) != 0) {
         goto done;
     }
 
@@ -495,37 +458,23 @@ done:
 int
 ddbm_cmd_list_tables(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos, as_json;
+    int             rc, as_json;
     size_t          k;
     json_t         *req, *ans, *names, *all, *v, *last;
-    const char     *pos[2];
     ddbm_client_t   c;
-    ddbm_result_t   res;
 
-    npos = 0;
+    const ddbm_option_t  options[] = {
+        { "--json", DDBM_OPT_FLAG, &as_json, NULL },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "list-tables", options, 0, 0, 0, "takes no arguments"
+    };
+
     as_json = 0;
 
-    for (i = 0; i < args->argc; i++) {
-        if (ddbm_arg_flag(args, i, "--json")) {
-            as_json = 1;
-
-        } else if (args->argv[i][0] == '-') {
-            ddbm_usage_error("list-tables: unknown option %s",
-                             args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 2) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos != 0) {
-        ddbm_usage_error("list-tables takes no arguments");
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
@@ -545,8 +494,7 @@ ddbm_cmd_list_tables(ddbm_options_t *opts, ddbm_args_t *args)
 
     /* an account may have more tables than one page (100) */
     for ( ;; ) {
-        if (ddbm_call_json(&c, "ListTables", req, &ans, &res) != 0) {
-            ddbm_report(&c, "ListTables", &res);
+        if (ddbm_ask(&c, "ListTables", req, NULL, &ans, NULL) != 0) {
             rc = DDBM_ERROR;
             goto done;
         }
@@ -596,35 +544,16 @@ done:
 int
 ddbm_cmd_describe(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos;
+    int             rc;
     json_t         *req, *ans;
-    const char     *pos[2];
     ddbm_client_t   c;
-    ddbm_result_t   res;
 
-    npos = 0;
+    const ddbm_syntax_t  syntax = {
+        "describe", ddbm_json_accepted, 0, 0, 0,
+        "takes no arguments (the table comes from --table)"
+    };
 
-    for (i = 0; i < args->argc; i++) {
-        if (ddbm_arg_flag(args, i, "--json")) {
-            continue;
-
-        } else if (args->argv[i][0] == '-') {
-            ddbm_usage_error("describe: unknown option %s", args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 2) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos != 0) {
-        ddbm_usage_error("describe takes no arguments (the table comes "
-                         "from --table)");
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
@@ -639,8 +568,7 @@ ddbm_cmd_describe(ddbm_options_t *opts, ddbm_args_t *args)
         ddbm_error("out of memory");
         rc = DDBM_ERROR;
 
-    } else if (ddbm_call_json(&c, "DescribeTable", req, &ans, &res) != 0) {
-        ddbm_report(&c, "DescribeTable", &res);
+    } else if (ddbm_ask(&c, "DescribeTable", req, NULL, &ans, NULL) != 0) {
         rc = DDBM_ERROR;
 
     } else {

@@ -135,7 +135,7 @@ ddbm_user_check(const ddbm_user_t *u)
 }
 
 
-static void
+void
 ddbm_attr_set(dm_attr_t *a, const char *name, const char *value)
 {
     a->name = name;
@@ -576,10 +576,9 @@ static int
 ddbm_find_stale(ddbm_client_t *c, const ddbm_user_t *users, size_t n,
     ddbm_stale_t *stale, size_t *nstale)
 {
-    size_t          start, m, j, k, round;
-    json_t         *req, *keys, *ans, *items, *item, *left;
-    ddbm_result_t   res;
-    char            (*pks)[DM_KEY_MAX];
+    size_t    start, m, j, k, round;
+    json_t   *req, *keys, *ans, *items, *item, *left;
+    char    (*pks)[DM_KEY_MAX];
 
     *nstale = 0;
 
@@ -624,8 +623,7 @@ ddbm_find_stale(ddbm_client_t *c, const ddbm_user_t *users, size_t n,
         }
 
         for (round = 0; /* void */ ; round++) {
-            if (ddbm_call_json(c, "BatchGetItem", req, &ans, &res) != 0) {
-                ddbm_report(c, "BatchGetItem", &res);
+            if (ddbm_ask(c, "BatchGetItem", req, NULL, &ans, NULL) != 0) {
                 json_decref(req);
                 free(pks);
                 return -1;
@@ -672,9 +670,9 @@ static int
 ddbm_delete_stale(ddbm_client_t *c, const ddbm_stale_t *stale, size_t n,
     size_t *removed)
 {
-    size_t          i;
-    json_t         *req, *ans;
-    ddbm_result_t   res;
+    int      rc;
+    size_t   i;
+    json_t  *req, *ans;
 
     *removed = 0;
 
@@ -694,21 +692,19 @@ ddbm_delete_stale(ddbm_client_t *c, const ddbm_stale_t *stale, size_t n,
             return -1;
         }
 
-        if (ddbm_call_json(c, "DeleteItem", req, &ans, &res) != 0) {
-            json_decref(req);
+        rc = ddbm_ask(c, "DeleteItem", req, NULL, &ans,
+                      "ConditionalCheckFailedException");
+        json_decref(req);
 
-            /* the handle belongs to someone else now: leave it */
-            if (ddbm_is_error(&res, "ConditionalCheckFailedException")) {
-                continue;
-            }
-
-            ddbm_report(c, "DeleteItem", &res);
+        if (rc < 0) {
             return -1;
         }
 
-        json_decref(ans);
-        json_decref(req);
-        (*removed)++;
+        /* rc 1: the handle belongs to someone else now, so it stays */
+        if (rc == 0) {
+            json_decref(ans);
+            (*removed)++;
+        }
     }
 
     return 0;
@@ -783,48 +779,29 @@ ddbm_write_users(ddbm_client_t *c, const ddbm_user_t *users, size_t n,
 int
 ddbm_cmd_import_users(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos, dashdash;
+    int             rc;
     char           *data;
     size_t          len, k, removed;
-    const char     *pos[3];
+    const char     *file;
     ddbm_client_t   c;
     ddbm_import_t   im;
 
-    npos = 0;
-    dashdash = 0;
+    /* "-" is stdin */
+    const ddbm_syntax_t  syntax = {
+        "import-users", NULL, DDBM_ARGS_DASHDASH | DDBM_ARGS_STDIN, 1, 1,
+        "wants one argument, the CSV file"
+    };
 
-    for (i = 0; i < args->argc; i++) {
-        if (!dashdash && ddbm_arg_flag(args, i, "--")) {
-            dashdash = 1;
-
-        } else if (!dashdash && args->argv[i][0] == '-'
-                   && args->argv[i][1] != '\0')
-        {
-            ddbm_usage_error("import-users: unknown option %s",
-                             args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 3) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 1);
-
-    if (npos != 1) {
-        ddbm_usage_error("import-users wants one argument, the CSV file");
+    if (ddbm_args_parse(opts, args, &syntax, &file) != 0) {
         return DDBM_USAGE;
     }
 
-    if (ddbm_read_file(pos[0], &data, &len) != 0) {
+    if (ddbm_read_file(file, &data, &len) != 0) {
         return DDBM_ERROR;
     }
 
     memset(&im, 0, sizeof(im));
-    im.file = pos[0];
+    im.file = file;
 
     rc = DDBM_ERROR;
 
@@ -881,51 +858,33 @@ done:
 int
 ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int                 i, rc, npos;
+    int                 rc;
     char                token[DM_UUID_LEN + 1];
     size_t              nstale, removed;
-    const char         *pos[2], *why;
-    dm_buf_t            body, answer;
+    const char         *why;
+    dm_buf_t            body;
     ddbm_stale_t        stale;
     ddbm_user_t         u;
     ddbm_client_t       c;
-    ddbm_result_t       res;
     ddbm_user_items_t   it;
 
+    const ddbm_option_t  options[] = {
+        { "--uuid", DDBM_OPT_VALUE | DDBM_OPT_REQUIRED, &u.uuid, NULL },
+        { "--handle", DDBM_OPT_VALUE | DDBM_OPT_REQUIRED, &u.handle, NULL },
+        { "--display-name", DDBM_OPT_VALUE | DDBM_OPT_REQUIRED,
+          &u.display_name, NULL },
+        { "--sub", DDBM_OPT_VALUE | DDBM_OPT_REQUIRED, &u.sub, NULL },
+        ddbm_null_option
+    };
+
+    const ddbm_syntax_t  syntax = {
+        "put-user", options, 0, 0, 0,
+        "wants --uuid U --handle H --display-name D --sub S"
+    };
+
     memset(&u, 0, sizeof(u));
-    npos = 0;
 
-    for (i = 0; i < args->argc; i++) {
-        if ((rc = ddbm_arg_value(args, &i, "--uuid", &u.uuid)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--handle", &u.handle)) != 0
-            || (rc = ddbm_arg_value(args, &i, "--display-name",
-                                    &u.display_name))
-               != 0
-            || (rc = ddbm_arg_value(args, &i, "--sub", &u.sub)) != 0)
-        {
-            if (rc < 0) {
-                return DDBM_USAGE;
-            }
-
-        } else if (args->argv[i][0] == '-') {
-            ddbm_usage_error("put-user: unknown option %s", args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 2) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 0);
-
-    if (npos != 0 || u.uuid == NULL || u.handle == NULL
-        || u.display_name == NULL || u.sub == NULL)
-    {
-        ddbm_usage_error("put-user wants --uuid U --handle H "
-                         "--display-name D --sub S");
+    if (ddbm_args_parse(opts, args, &syntax, NULL) != 0) {
         return DDBM_USAGE;
     }
 
@@ -941,7 +900,6 @@ ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args)
     }
 
     dm_buf_init_malloc(&body);
-    dm_buf_init_malloc(&answer);
 
     /*
      * Both items in one transaction, so the module never finds a user by
@@ -968,11 +926,10 @@ ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args)
     if (ddbm_find_stale(&c, &u, 1, &stale, &nstale) != 0) {
         /* reported */
 
-    } else if (ddbm_call(&c, "TransactWriteItems", body.data, body.len,
-                         &answer, &res)
+    } else if (ddbm_ask(&c, "TransactWriteItems", NULL, &body, NULL, NULL)
                != 0)
     {
-        ddbm_report(&c, "TransactWriteItems", &res);
+        /* reported */
 
     } else if (ddbm_delete_stale(&c, &stale, nstale, &removed) == 0) {
         printf("user %s (%s) written to %s%s\n", u.handle, u.uuid,
@@ -986,7 +943,49 @@ ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args)
 done:
 
     dm_buf_free_malloc(&body);
-    dm_buf_free_malloc(&answer);
+
+    return rc;
+}
+
+
+/*
+ * The directory item under pk (a USER#SUB# or a USER#HANDLE# key), read
+ * strongly consistent on a client of its own: DDBM_OK and the item (NULL:
+ * no such user), to be released, else the exit status with the error
+ * printed.  cmd is the command, for a message.
+ */
+int
+ddbm_user_lookup(ddbm_options_t *opts, const char *cmd, const char *pk,
+    json_t **item)
+{
+    int             rc;
+    json_t         *ans;
+    dm_buf_t        body;
+    ddbm_client_t   c;
+
+    *item = NULL;
+
+    rc = ddbm_client_open(&c, opts);
+    if (rc != DDBM_OK) {
+        return rc;
+    }
+
+    dm_buf_init_malloc(&body);
+    dm_ddb_get_item(&body, opts->table, pk, DM_SK_USER, 1);
+
+    rc = DDBM_ERROR;
+
+    if (body.failed) {
+        ddbm_error("%s: cannot build the request", cmd);
+
+    } else if (ddbm_ask(&c, "GetItem", NULL, &body, &ans, NULL) == 0) {
+        *item = json_incref(json_object_get(ans, "Item"));
+        json_decref(ans);
+        rc = DDBM_OK;
+    }
+
+    dm_buf_free_malloc(&body);
+    ddbm_client_close(&c);
 
     return rc;
 }
@@ -996,42 +995,19 @@ done:
 int
 ddbm_cmd_get_user(ddbm_options_t *opts, ddbm_args_t *args)
 {
-    int             i, rc, npos;
-    char            pk[DM_KEY_MAX];
-    json_t         *ans, *item;
-    dm_buf_t        body, answer;
-    const char     *pos[3], *who;
-    ddbm_client_t   c;
-    ddbm_result_t   res;
-    json_error_t    err;
+    int          rc;
+    char         pk[DM_KEY_MAX];
+    json_t      *item;
+    const char  *who;
 
-    npos = 0;
+    const ddbm_syntax_t  syntax = {
+        "get-user", ddbm_json_accepted, 0, 1, 1,
+        "wants one argument: a handle or a Cognito sub"
+    };
 
-    for (i = 0; i < args->argc; i++) {
-        if (ddbm_arg_flag(args, i, "--json")) {
-            continue;
-
-        } else if (args->argv[i][0] == '-') {
-            ddbm_usage_error("get-user: unknown option %s", args->argv[i]);
-            return DDBM_USAGE;
-
-        } else if (npos < 3) {
-            pos[npos++] = args->argv[i];
-
-        } else {
-            npos++;
-        }
-    }
-
-    ddbm_take_prod(opts, pos, &npos, 1);
-
-    if (npos != 1) {
-        ddbm_usage_error("get-user wants one argument: a handle or a "
-                         "Cognito sub");
+    if (ddbm_args_parse(opts, args, &syntax, &who) != 0) {
         return DDBM_USAGE;
     }
-
-    who = pos[0];
 
     if (dm_key_user_sub(pk, sizeof(pk), who, strlen(who)) == 0
         && dm_key_user_handle(pk, sizeof(pk), who, strlen(who)) == 0)
@@ -1041,47 +1017,18 @@ ddbm_cmd_get_user(ddbm_options_t *opts, ddbm_args_t *args)
         return DDBM_USAGE;
     }
 
-    rc = ddbm_client_open(&c, opts);
+    rc = ddbm_user_lookup(opts, "get-user", pk, &item);
     if (rc != DDBM_OK) {
         return rc;
     }
 
-    dm_buf_init_malloc(&body);
-    dm_buf_init_malloc(&answer);
-    dm_ddb_get_item(&body, opts->table, pk, DM_SK_USER, 1);
-
-    rc = DDBM_ERROR;
-
-    if (body.failed) {
-        ddbm_error("get-user: cannot build the request");
-
-    } else if (ddbm_call(&c, "GetItem", body.data, body.len, &answer, &res)
-               != 0)
-    {
-        ddbm_report(&c, "GetItem", &res);
-
-    } else if ((ans = json_loadb((const char *) answer.data, answer.len, 0,
-                                 &err))
-               == NULL)
-    {
-        ddbm_error("GetItem: malformed answer from DynamoDB: %s", err.text);
-
-    } else {
-        item = json_object_get(ans, "Item");
-
-        if (item == NULL) {
-            ddbm_error("no directory item %s in %s", pk, opts->table);
-
-        } else if (ddbm_print_json(item) == 0) {
-            rc = DDBM_OK;
-        }
-
-        json_decref(ans);
+    if (item == NULL) {
+        ddbm_error("no directory item %s in %s", pk, opts->table);
+        return DDBM_ERROR;
     }
 
-    dm_buf_free_malloc(&body);
-    dm_buf_free_malloc(&answer);
-    ddbm_client_close(&c);
+    rc = ddbm_print_json(item) == 0 ? DDBM_OK : DDBM_ERROR;
+    json_decref(item);
 
     return rc;
 }
