@@ -185,6 +185,9 @@ ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
 void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
 
 ngx_int_t ngx_http_ddbm_variables_add(ngx_conf_t *cf);
+/* registers a table of variables ending with ngx_http_null_variable */
+ngx_int_t ngx_http_ddbm_add_variables(ngx_conf_t *cf,
+    ngx_http_variable_t *vars);
 /* the body filter that keeps an oversized answer from failing the client */
 ngx_int_t ngx_http_ddbm_answer_filter_init(ngx_conf_t *cf);
 
