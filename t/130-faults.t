@@ -359,39 +359,12 @@ my $canned_server = <<'_EOC_';
 _EOC_
 
 # the internal locations that reach the fakes, signed like /_ddbm
-my $fake_locations = <<'_EOC_';
-    location ~ ^/_canned(/.*)$ {
-        internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_FAKE_PORT$1;
-        proxy_http_version 1.1;
-        proxy_pass_request_headers off;
-        proxy_set_header Connection "";
-        proxy_set_header Host $ddbm_host;
-        proxy_set_header Content-Type application/x-amz-json-1.0;
-        proxy_set_header X-Amz-Target $ddbm_target;
-        proxy_set_header X-Amz-Date $ddbm_date;
-        proxy_set_header X-Amz-Security-Token $ddbm_security_token;
-        proxy_set_header Authorization $ddbm_authorization;
-        proxy_connect_timeout 2s;
-        proxy_read_timeout 5s;
-        subrequest_output_buffer_size 64k;
-    }
-    location ~ ^/_fake(/.*)$ {
-        internal;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SCRIPT_PORT$1;
-        proxy_http_version 1.1;
-        proxy_pass_request_headers off;
-        proxy_set_header Connection "";
-        proxy_set_header Host $ddbm_host;
-        proxy_set_header Content-Type application/x-amz-json-1.0;
-        proxy_set_header X-Amz-Target $ddbm_target;
-        proxy_set_header X-Amz-Date $ddbm_date;
-        proxy_set_header X-Amz-Security-Token $ddbm_security_token;
-        proxy_set_header Authorization $ddbm_authorization;
-        proxy_connect_timeout 2s;
-        proxy_read_timeout 5s;
-        subrequest_output_buffer_size 64k;
-    }
+my $fake_locations =
+      ddbm_signed_proxy('~ ^/_canned(/.*)$',
+          'http://127.0.0.1:$TEST_NGINX_FAKE_PORT$1', '64k')
+    . ddbm_signed_proxy('~ ^/_fake(/.*)$',
+          'http://127.0.0.1:$TEST_NGINX_SCRIPT_PORT$1', '64k')
+    . <<'_EOC_';
     location = /_closed {
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_CLOSED_PORT/;

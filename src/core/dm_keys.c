@@ -110,25 +110,30 @@ dm_key_join(char *out, size_t size, const char *prefix, const char *id,
 }
 
 
-size_t
-dm_key_grp(char *out, size_t size, const char *user_uuid, size_t len)
+/* "<prefix><uuid>", for a canonical uuid only */
+static size_t
+dm_key_uuid(char *out, size_t size, const char *prefix, const char *uuid,
+    size_t len)
 {
-    if (!dm_uuid_valid(user_uuid, len)) {
+    if (!dm_uuid_valid(uuid, len)) {
         return 0;
     }
 
-    return dm_key_join(out, size, DM_PK_GRP, user_uuid, len);
+    return dm_key_join(out, size, prefix, uuid, len);
+}
+
+
+size_t
+dm_key_grp(char *out, size_t size, const char *user_uuid, size_t len)
+{
+    return dm_key_uuid(out, size, DM_PK_GRP, user_uuid, len);
 }
 
 
 size_t
 dm_key_msg(char *out, size_t size, const char *group_uuid, size_t len)
 {
-    if (!dm_uuid_valid(group_uuid, len)) {
-        return 0;
-    }
-
-    return dm_key_join(out, size, DM_PK_MSG, group_uuid, len);
+    return dm_key_uuid(out, size, DM_PK_MSG, group_uuid, len);
 }
 
 
@@ -136,22 +141,14 @@ size_t
 dm_key_group_meta(char *out, size_t size, const char *group_uuid,
     size_t len)
 {
-    if (!dm_uuid_valid(group_uuid, len)) {
-        return 0;
-    }
-
-    return dm_key_join(out, size, DM_PK_GROUP_META, group_uuid, len);
+    return dm_key_uuid(out, size, DM_PK_GROUP_META, group_uuid, len);
 }
 
 
 size_t
 dm_key_user_sub(char *out, size_t size, const char *sub, size_t len)
 {
-    if (!dm_uuid_valid(sub, len)) {
-        return 0;
-    }
-
-    return dm_key_join(out, size, DM_PK_USER_SUB, sub, len);
+    return dm_key_uuid(out, size, DM_PK_USER_SUB, sub, len);
 }
 
 

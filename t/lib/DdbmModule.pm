@@ -20,7 +20,8 @@ use warnings;
 use Exporter 'import';
 use DdbmTest ();
 our @EXPORT = qw(ddbm_api_config json_re seed_messages_json seed_table
-                 ddbm_http_config ddbm_internal_location);
+                 ddbm_http_config ddbm_internal_location
+                 ddbm_signed_proxy);
 
 our %SUB = (
     andrewbrown => '71c568d1-29bb-4ae1-92c5-057d12db82cb',
@@ -98,24 +99,32 @@ my $http_config = <<'_EOC_';
     ddbm_cors_origin    http://localhost:3000;
 _EOC_
 
-my $internal = <<'_EOC_';
-    location = /_ddbm {
+# An internal location that sends the module's signed DynamoDB calls to
+# $target, with exactly the headers nginx.conf.example's /_ddbm sends;
+# $buffer is its subrequest_output_buffer_size.
+sub ddbm_signed_proxy ($$$) {
+    my ($match, $target, $buffer) = @_;
+    return <<"_EOC_";
+    location $match {
         internal;
-        proxy_pass http://dynamodb/;
+        proxy_pass $target;
         proxy_http_version 1.1;
         proxy_pass_request_headers off;
         proxy_set_header Connection "";
-        proxy_set_header Host $ddbm_host;
+        proxy_set_header Host \$ddbm_host;
         proxy_set_header Content-Type application/x-amz-json-1.0;
-        proxy_set_header X-Amz-Target $ddbm_target;
-        proxy_set_header X-Amz-Date $ddbm_date;
-        proxy_set_header X-Amz-Security-Token $ddbm_security_token;
-        proxy_set_header Authorization $ddbm_authorization;
+        proxy_set_header X-Amz-Target \$ddbm_target;
+        proxy_set_header X-Amz-Date \$ddbm_date;
+        proxy_set_header X-Amz-Security-Token \$ddbm_security_token;
+        proxy_set_header Authorization \$ddbm_authorization;
         proxy_connect_timeout 2s;
         proxy_read_timeout 5s;
-        subrequest_output_buffer_size 1m;
+        subrequest_output_buffer_size $buffer;
     }
 _EOC_
+}
+
+my $internal = ddbm_signed_proxy('= /_ddbm', 'http://dynamodb/', '1m');
 
 sub ddbm_http_config () { return $http_config }
 
