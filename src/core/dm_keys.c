@@ -195,7 +195,9 @@ dm_key_idempotency(char *out, size_t size, const char *user_uuid,
         return 0;
     }
 
-    dm_sha256_hex(client_key, key_len, digest);
+    if (dm_sha256_hex(client_key, key_len, digest) != 0) {
+        return 0;
+    }
 
     memcpy(out, DM_PK_IDEMPOTENCY, plen);
     memcpy(out + plen, user_uuid, uuid_len);
@@ -383,14 +385,21 @@ dm_time_next(int64_t now_us, int64_t last_us)
 }
 
 
-void
+int
 dm_sha256_hex(const void *data, size_t len, char *out)
 {
     unsigned char  md[32];
     unsigned int   mdlen, i;
 
     mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1
+        || mdlen != sizeof(md))
+    {
+        /* uninitialised md must never become a key or a request hash */
+        out[0] = '\0';
+        return -1;
+    }
 
     for (i = 0; i < 32; i++) {
         out[2 * i] = dm_hex[md[i] >> 4];
@@ -398,4 +407,25 @@ dm_sha256_hex(const void *data, size_t len, char *out)
     }
 
     out[64] = '\0';
+
+    return 0;
+}
+
+
+int
+dm_idempotency_key_valid(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (s == NULL || len == 0 || len > DM_IDEMPOTENCY_KEY_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -76,7 +76,15 @@ int dm_time_parse(const char *s, size_t len, int64_t *us);
  */
 int64_t dm_time_next(int64_t now_us, int64_t last_us);
 
-/* lower-case hex SHA-256; out gets 65 bytes */
-void dm_sha256_hex(const void *data, size_t len, char *out);
+/*
+ * Lower-case hex SHA-256; out gets 65 bytes.  Returns 0, or -1 when
+ * OpenSSL fails (out is then "", never a digest of nothing).
+ */
+int dm_sha256_hex(const void *data, size_t len, char *out);
+
+#define DM_IDEMPOTENCY_KEY_MAX  255
+
+/* an Idempotency-Key header value: 1..255 printable ASCII (0x20-0x7e) */
+int dm_idempotency_key_valid(const char *s, size_t len);
 
 #endif /* DM_KEYS_H */

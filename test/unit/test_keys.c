@@ -12,7 +12,7 @@ int
 main(void)
 {
     char     out[DM_KEY_MAX], t[DM_TIME_LEN + 1], u[DM_UUID_LEN + 1];
-    char     u2[DM_UUID_LEN + 1];
+    char     u2[DM_UUID_LEN + 1], big[256];
     int64_t  us, us2;
     size_t   n;
 
@@ -95,10 +95,21 @@ main(void)
     ok(dm_time_next(100, 100) == 101, "same microsecond: moved on");
     ok(dm_time_next(100, 200) == 201, "clock behind: after the last");
 
-    dm_sha256_hex("abc", 3, out);
+    ok(dm_sha256_hex("abc", 3, out) == 0, "sha256 succeeds");
     is_str(out,
            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
            "sha256 hex");
+
+    ok(dm_idempotency_key_valid("3f0c1d7e", 8), "idempotency key");
+    ok(dm_idempotency_key_valid(" ~", 2), "space and tilde are printable");
+    ok(!dm_idempotency_key_valid("", 0), "empty idempotency key");
+    ok(!dm_idempotency_key_valid(NULL, 0), "no idempotency key");
+    ok(!dm_idempotency_key_valid("a\tb", 3), "tab in idempotency key");
+    ok(!dm_idempotency_key_valid("a\x7f", 2), "DEL in idempotency key");
+    ok(!dm_idempotency_key_valid("\xc3\xa9", 2), "UTF-8 in idempotency key");
+    memset(big, 'k', sizeof(big));
+    ok(dm_idempotency_key_valid(big, 255), "255 characters");
+    ok(!dm_idempotency_key_valid(big, 256), "256 characters");
 
     return done_testing();
 }
