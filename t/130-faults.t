@@ -6,8 +6,8 @@
 #  - canned answers from NGINX itself: a second server in http_config on
 #    $TEST_NGINX_FAKE_PORT, reached through the internal location
 #    /_canned/<answer>;
-#  - a scripted fake in Perl, forked below, on $TEST_NGINX_SCRIPT_PORT,
-#    reached through /_fake/<mode>/<actions>/<id> (see fake_answer()):
+#  - the scripted fake of t/lib/DdbmFake.pm, on $TEST_NGINX_SCRIPT_PORT,
+#    reached through /_fake/<mode>/<actions>/<id> (see there):
 #    sequences ("throttled twice, then DynamoDB Local's answer"), canned
 #    GetItem/Query answers with a refused TransactWriteItems, silence,
 #    stalls, cut and garbage answers;
@@ -34,10 +34,8 @@
 use Test::Nginx::Socket 'no_plan';
 use DdbmTest;
 use DdbmModule;
-use IO::Select ();
+use DdbmFake;
 use IO::Socket::INET ();
-use JSON::PP ();
-use POSIX ();
 
 ddbm_fresh_table('ddbm_t130');
 seed_table();
@@ -68,252 +66,8 @@ my $closed = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
     or die "130-faults.t: cannot bind a port: $!\n";
 $ENV{TEST_NGINX_CLOSED_PORT} = $closed->sockport;
 
-# the scripted fake
-my $fake_listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                        LocalPort => 0, Proto => 'tcp',
-                                        Listen => 64, ReuseAddr => 1)
-    or die "130-faults.t: cannot listen: $!\n";
-$ENV{TEST_NGINX_SCRIPT_PORT} = $fake_listen->sockport;
-
-# ------------------------------------------------------- the scripted fake
-
-my $GROUP = $DdbmModule::GROUP;
-my $LAST_SK = '2026-11-20T10:11:00.000000+00:00';
-my %BY_SUB = map { $DdbmModule::SUB{$_} => $_ } keys %DdbmModule::SUB;
-
-sub ddb_s { return { S => $_[0] } }
-
-sub ddb_error {
-    my ($status, $type, $message, %more) = @_;
-    return ($status, JSON::PP->new->canonical->encode({
-        __type => "com.amazonaws.dynamodb.v20120810#$type",
-        ($message ? (message => $message) : ()), %more }));
-}
-
-# what DynamoDB would answer from the seeded data, without DynamoDB
-sub canned {
-    my ($target, $req) = @_;
-
-    if ($target eq 'GetItem') {
-        my $pk = $req->{Key}{pk}{S} // '';
-        if ($pk =~ /^USER#SUB#(.+)$/ && $BY_SUB{$1}) {
-            my $h = $BY_SUB{$1};
-            return (200, JSON::PP->new->canonical->encode({ Item => {
-                pk => ddb_s($pk), sk => ddb_s('USER'),
-                user_uuid => ddb_s($DdbmModule::UUID{$h}),
-                user_handle => ddb_s($h),
-                user_display_name => ddb_s($DdbmModule::NAME{$h}) } }));
-        }
-        if ($pk eq "GRPMETA#$GROUP") {
-            my %m;
-            for (['a', 'andrewbrown'], ['b', 'bayko']) {
-                my ($x, $h) = @$_;
-                $m{"${x}_uuid"} = ddb_s($DdbmModule::UUID{$h});
-                $m{"${x}_handle"} = ddb_s($h);
-                $m{"${x}_display_name"} = ddb_s($DdbmModule::NAME{$h});
-            }
-            return (200, JSON::PP->new->canonical->encode({ Item => {
-                pk => ddb_s($pk), sk => ddb_s('META'), %m,
-                last_sk => ddb_s($LAST_SK), rev => { N => '7' } } }));
-        }
-        return (200, '{}');
-    }
-    return (200, '{"Count":0,"Items":[],"ScannedCount":0}')
-        if $target eq 'Query';
-    return (200, '{"Table":{"TableName":"canned","TableStatus":"ACTIVE"}}')
-        if $target eq 'DescribeTable';
-    return (200, '{}');
-}
-
-# TransactionCanceledException: one reason per action, $code on the
-# conversation item (the action guarded by its revision)
-sub tx_canceled {
-    my ($req, $code) = @_;
-    my @reasons;
-    for my $a (@{ $req->{TransactItems} || [] }) {
-        my $pk = $a->{Put}{Item}{pk}{S} // '';
-        if ($code eq 'ValidationError' ? !@reasons : $pk =~ /^GRPMETA#/) {
-            push @reasons, { Code => $code, Message =>
-                $code eq 'ValidationError'
-                ? 'One or more parameter values were invalid'
-                : 'The conditional request failed' };
-        } else {
-            push @reasons, { Code => 'None' };
-        }
-    }
-    return ddb_error(400, 'TransactionCanceledException', undef,
-        CancellationReasons => \@reasons,
-        Message => 'Transaction cancelled, please refer cancellation '
-                 . 'reasons for specific reasons ['
-                 . join(', ', map { $_->{Code} } @reasons) . ']');
-}
-
-sub http_answer {
-    my ($status, $body, $length) = @_;
-    $length //= length $body;
-    return "HTTP/1.1 $status Fake\r\n"
-         . "Content-Type: application/x-amz-json-1.0\r\n"
-         . "Content-Length: $length\r\nConnection: close\r\n\r\n$body";
-}
-
-# the real DynamoDB Local's answer to the same call (raw HTTP, relayed)
-sub forward_real {
-    my ($head, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_DDB_PORT},
-                                  Proto => 'tcp', Timeout => 5)
-        or return http_answer(502, 'fake: DynamoDB Local unreachable');
-    $head =~ s/\r\n(?:Connection|Keep-Alive):[^\r]*//gi;
-    $head =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
-    print $s $head, $body;
-    my $sel = IO::Select->new($s);
-    my $out = '';
-    while ($sel->can_read(5)) {
-        my $n = sysread($s, my $buf, 65536);
-        last if !$n;
-        $out .= $buf;
-    }
-    close $s;
-    return $out;
-}
-
-# One request on /<mode>/<actions>/<id>: the actions (comma separated) are
-# used in turn by the calls this path gets (mode "all"), or by its
-# TransactWriteItems calls only, the others being canned (mode "tx").
-# Returns the bytes to send, and whether to close after them (undef: send
-# them and never answer more).
-my %Seen;
-
-sub fake_answer {
-    my ($path, $target, $head, $body) = @_;
-    my ($mode, $list) = $path =~ m{^/(all|tx)/([^/]+)} or
-        return (http_answer(404, "fake: bad path $path"), 1);
-    my $req = eval { JSON::PP::decode_json($body) } || {};
-
-    if ($mode eq 'tx' && $target ne 'TransactWriteItems') {
-        return (http_answer(canned($target, $req)), 1);
-    }
-
-    my @actions = split /,/, $list;
-    my $action = $actions[ $Seen{"$path $mode"}++ % @actions ];
-
-    return (forward_real($head, $body), 1) if $action eq 'real';
-    return (http_answer(canned($target, $req)), 1) if $action eq 'canned';
-    return (http_answer(ddb_error(400, 'ThrottlingException',
-                                  'Rate of requests exceeds the allowed '
-                                  . 'throughput.')), 1)
-        if $action eq 'throttle';
-    return (http_answer(ddb_error(500, 'InternalServerError',
-                                  'Internal server error')), 1)
-        if $action eq 'e500';
-    return (http_answer(tx_canceled($req, 'ConditionalCheckFailed')), 1)
-        if $action eq 'condition';
-    return (http_answer(tx_canceled($req, 'ValidationError')), 1)
-        if $action eq 'validation';
-    # accepts, reads, never answers
-    return ('', undef) if $action eq 'hang';
-    # the status and headers, a part of the body, then nothing more
-    return (http_answer(200, '{"Items":[', 4096), undef)
-        if $action eq 'stall';
-    # the headers promise more than comes: the connection closes
-    return (http_answer(200, '{"Count":1,"Items":[{"pk":{"S":"GR', 400), 1)
-        if $action eq 'truncated';
-    # a complete HTTP answer whose body is not JSON
-    return (http_answer(200, "<html>\r\n<h1>It works!</h1>\r\n</html>"), 1)
-        if $action eq 'garbage';
-    # a complete HTTP answer whose JSON stops half-way
-    return (http_answer(200, '{"Count":1,"Items":[{"pk":{"S":"GR'), 1)
-        if $action eq 'cut-json';
-    # JSON, but not a DynamoDB answer (an array, not an object)
-    return (http_answer(200, '[{"pk":{"S":"GRP#x"}}]'), 1)
-        if $action eq 'json-array';
-    # not HTTP at all
-    return ("\x00\xffSSH-2.0-OpenSSH_9.2\r\n\x1b[0m\r\n\r\n", 1)
-        if $action eq 'not-http';
-    return (http_answer(404, "fake: unknown action $action"), 1);
-}
-
-sub fake_server {
-    my ($listen) = @_;
-    my $parent = getppid();
-    my %c;     # fileno => { fh, in, out, close, done }
-    $listen->blocking(0);
-
-    while (1) {
-        POSIX::_exit(0) if getppid() != $parent;
-        my $r = IO::Select->new($listen, map { $_->{fh} } values %c);
-        my $w = IO::Select->new(map { $_->{fh} }
-                                grep { length $_->{out} } values %c);
-        my ($rr, $ww) = IO::Select->select($r, $w, undef, 0.5);
-
-        for my $fh (@{ $rr || [] }) {
-            if ($fh == $listen) {
-                while (my $s = $listen->accept) {
-                    $s->blocking(0);
-                    $c{ fileno $s } = { fh => $s, in => '', out => '' };
-                }
-                next;
-            }
-            my $cn = $c{ fileno $fh } or next;
-            my $n = sysread($fh, my $buf, 65536);
-            next if !defined $n && $!{EAGAIN};
-            if (!$n) {
-                delete $c{ fileno $fh };
-                close $fh;
-                next;
-            }
-            next if $cn->{done};
-            $cn->{in} .= $buf;
-            my $end = index($cn->{in}, "\r\n\r\n");
-            next if $end < 0;
-            my $head = substr($cn->{in}, 0, $end + 4);
-            my ($len) = $head =~ /\r\nContent-Length:\s*(\d+)/i;
-            next if length($cn->{in}) < $end + 4 + ($len // 0);
-            my $body = substr($cn->{in}, $end + 4, $len // 0);
-            my ($path) = $head =~ m{^\S+ (\S+)};
-            my ($target) = $head =~ /\r\nX-Amz-Target:\s*\w+\.(\w+)/i;
-            ($cn->{out}, $cn->{close}) = fake_answer($path // '/',
-                                                     $target // '', $head,
-                                                     $body);
-            $cn->{done} = 1;
-        }
-
-        for my $fh (@{ $ww || [] }) {
-            my $cn = $c{ fileno $fh } or next;
-            my $n = syswrite($fh, $cn->{out});
-            if (!defined $n) {
-                next if $!{EAGAIN};
-                delete $c{ fileno $fh };
-                close $fh;
-                next;
-            }
-            substr($cn->{out}, 0, $n, '');
-            if ($cn->{out} eq '' && $cn->{close}) {
-                delete $c{ fileno $fh };
-                close $fh;
-            }
-        }
-    }
-}
-
-my $fake_pid = fork() // die "130-faults.t: fork: $!\n";
-if ($fake_pid == 0) {
-    $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP QUIT);
-    open STDIN, '<', '/dev/null';
-    open STDOUT, '>', '/dev/null';   # never hold prove's TAP pipe
-    open STDERR, '>', '/dev/null' if !$ENV{TEST_FAKE_VERBOSE};
-    eval { fake_server($fake_listen) };
-    POSIX::_exit(0);
-}
-close $fake_listen;
-
-END {
-    local $?;
-    if ($fake_pid) {
-        kill 'TERM', $fake_pid;
-        waitpid($fake_pid, 0);
-    }
-}
+# the scripted fake (t/lib/DdbmFake.pm): sets $TEST_NGINX_SCRIPT_PORT
+DdbmFake::start();
 
 # ------------------------------------------------------- shared config
 
@@ -362,8 +116,7 @@ _EOC_
 my $fake_locations =
       ddbm_signed_proxy('~ ^/_canned(/.*)$',
           'http://127.0.0.1:$TEST_NGINX_FAKE_PORT$1', '64k')
-    . ddbm_signed_proxy('~ ^/_fake(/.*)$',
-          'http://127.0.0.1:$TEST_NGINX_SCRIPT_PORT$1', '64k')
+    . DdbmFake::location('64k')
     . <<'_EOC_';
     location = /_closed {
         internal;
