@@ -670,6 +670,50 @@ dm_rewrite_item_begin(void *ctx, size_t index)
 }
 
 
+/* RFC 8259's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+dm_json_number(const unsigned char *p, size_t n)
+{
+    size_t  i, d;
+
+    i = 0;
+
+    if (i < n && p[i] == '-') {
+        i++;
+    }
+
+    for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++) { /* void */ }
+
+    if (i == d || (p[d] == '0' && i - d > 1)) {
+        return 0;
+    }
+
+    if (i < n && p[i] == '.') {
+        for (d = ++i; i < n && p[i] >= '0' && p[i] <= '9'; i++) { /* void */ }
+
+        if (i == d) {
+            return 0;
+        }
+    }
+
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+
+        if (i < n && (p[i] == '+' || p[i] == '-')) {
+            i++;
+        }
+
+        for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++) { /* void */ }
+
+        if (i == d) {
+            return 0;
+        }
+    }
+
+    return i == n;
+}
+
+
 static int
 dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
     const unsigned char *value, size_t value_len)
@@ -691,16 +735,24 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
 
     rw->vstart[i] = rw->scratch.len;
 
-    switch (type) {
-    case 'S':
-        dm_buf_json_string(&rw->scratch, value, value_len);
-        break;
-    case 0:
+    /*
+     * The type is the attribute's ("N"), the value whatever JSON followed
+     * it: only a value that is valid JSON of that type goes out verbatim,
+     * anything else as a string, so the answer is always JSON.
+     */
+    if (type == 0) {
         dm_buf_append(&rw->scratch, "null", 4);
-        break;
-    default:
-        /* numbers and booleans are valid JSON as DynamoDB writes them */
+
+    } else if ((type == 'N' && dm_json_number(value, value_len))
+               || (type == 'B'
+                   && ((value_len == 4 && memcmp(value, "true", 4) == 0)
+                       || (value_len == 5
+                           && memcmp(value, "false", 5) == 0))))
+    {
         dm_buf_append(&rw->scratch, value, value_len);
+
+    } else {
+        dm_buf_json_string(&rw->scratch, value, value_len);
     }
 
     rw->vlen[i] = rw->scratch.len - rw->vstart[i];

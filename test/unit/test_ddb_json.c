@@ -308,5 +308,26 @@ main(void)
     rc = dm_ddb_read((const unsigned char *) s, strlen(s), &h, &a);
     ok(rc == -1, "a handler can stop the parse");
 
+    /* found by fuzz/fuzz_ddb_reader: values not of their declared type */
+    s = "{\"Items\":[{\"n\":{\"N\":\"line \\\"two\\\"\"},"
+        "\"b\":{\"BOOL\":\"yes\"},\"message\":{\"S\":7}}]}";
+    rc = rewrite(s, 0, &b, &a);
+    ok(rc == 0, "rewrite of odd attribute values");
+    is_str(dm_buf_cstr(&b),
+           "[{\"message\":\"7\",\"n\":\"line \\\"two\\\"\","
+           "\"b\":\"yes\"}]",
+           "a value that is not JSON of its type comes out as a string");
+    dm_buf_free_malloc(&b);
+
+    s = "{\"Items\":[{\"n\":{\"N\":\"-12.5E+3\"},\"b\":{\"BOOL\":false},"
+        "\"z\":{\"NULL\":true},\"message\":{\"N\":\"01\"}}]}";
+    rc = rewrite(s, 0, &b, &a);
+    ok(rc == 0, "rewrite of numbers and booleans");
+    is_str(dm_buf_cstr(&b),
+           "[{\"message\":\"01\",\"n\":-12.5E+3,\"b\":false,"
+           "\"z\":null}]",
+           "JSON numbers and booleans verbatim, anything else quoted");
+    dm_buf_free_malloc(&b);
+
     return done_testing();
 }
