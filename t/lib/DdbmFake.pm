@@ -10,8 +10,11 @@ package DdbmFake;
 #   my $loc = DdbmFake::location('64k');   # /_fake/<path> -> the fake
 #   # then, in a block:  ddbm_backend /_fake/<mode>/<actions>/<id>;
 #
-# <mode> is "all" (every call of the path takes the next action) or "tx"
-# (only TransactWriteItems does; the other calls get canned answers).
+# <mode> is "all" (every call of the path takes the next action), "tx"
+# (only TransactWriteItems does; the other calls get canned answers), or
+# an operation (GetItem, Query, DescribeTable, TransactWriteItems): only
+# its calls do, the others are canned (calls made in parallel reach the
+# fake in no fixed order, so "all" cannot single one of them out).
 # <actions>, comma separated, are used in turn, per path: so give every
 # block its own <id>.  Actions:
 #   real        DynamoDB Local's own answer ($TEST_NGINX_DDB_PORT), relayed
@@ -41,7 +44,7 @@ use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes ();
 use DdbmModule ();
 
-our $DRIP_BUDGET = 2.5;     # seconds of pauses per answer, at most
+our $DRIP_BUDGET = 1.5;     # seconds of pauses per answer, at most
 
 my $GROUP = $DdbmModule::GROUP;
 my %BY_SUB = map { $DdbmModule::SUB{$_} => $_ } keys %DdbmModule::SUB;
@@ -273,12 +276,13 @@ sub action_answer {
 # them (undef: send them and never answer more).
 sub fake_answer {
     my ($path, $target, $head, $body) = @_;
-    my ($mode, $list) = $path =~ m{^/(all|tx)/([^/]+)} or
+    my ($mode, $list) = $path =~ m{^/(all|tx|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
         return ([[http_answer(404, "fake: bad path $path"), 0]], 1);
     my $req = eval { JSON::PP::decode_json($body) } || {};
 
     my $spec = 'canned';
-    if ($mode eq 'all' || $target eq 'TransactWriteItems') {
+    $mode = 'TransactWriteItems' if $mode eq 'tx';
+    if ($mode eq 'all' || $mode eq $target) {
         my @actions = split /,/, $list;
         $spec = $actions[ $Seen{"$path $mode"}++ % @actions ];
     }
