@@ -76,6 +76,7 @@ unit-test: unit
 
 test: deps
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory sanitize
 	@bash scripts/test.sh
 
 run: deps
@@ -88,3 +89,78 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+
+# ---- sanitizers and fuzzing ---------------------------------------------
+#
+# `sanitize` (run by `make test`): the core, the CLI, the unit tests and a
+# replay of every fuzz corpus, built with ASan+UBSan in $(ASAN_BUILD) (never
+# mixed with $(BUILD)), run as one TAP::Harness run (fuzz/sanitize.sh).
+# `fuzz`: the libFuzzer harnesses (clang), each for FUZZ_SECONDS.
+
+ASAN_BUILD   := build-asan
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+ASAN_CFLAGS  := -O1 -g $(ASAN_FLAGS) $(WARN) -Isrc/core
+ASAN_OBJS    := $(CORE_SRCS:src/core/%.c=$(ASAN_BUILD)/core/%.o)
+ASAN_UNIT    := $(UNIT_SRCS:test/unit/%.c=$(ASAN_BUILD)/unit/%)
+FUZZ_SRCS    := $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRCS:fuzz/%.c=%)
+ASAN_REPLAY  := $(FUZZ_NAMES:%=$(ASAN_BUILD)/fuzz/%)
+
+FUZZ_BUILD   := build-fuzz
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(WARN) -Isrc/core
+FUZZ_OBJS    := $(CORE_SRCS:src/core/%.c=$(FUZZ_BUILD)/core/%.o)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+
+.PHONY: asan sanitize asan-test fuzz fuzz-build fuzz-replay
+
+asan: $(ASAN_BUILD)/libdmcore.a $(ASAN_BUILD)/ddbm $(ASAN_UNIT) \
+      $(ASAN_REPLAY)
+
+$(ASAN_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+$(ASAN_BUILD)/libdmcore.a: $(ASAN_OBJS)
+	ar rcs $@ $^
+
+$(ASAN_BUILD)/ddbm: $(CLI_SRCS) $(CLI_HDRS) $(ASAN_BUILD)/libdmcore.a
+	$(CC) $(ASAN_CFLAGS) -Itools -o $@ $(CLI_SRCS) \
+	    $(ASAN_BUILD)/libdmcore.a -lcurl $(CORE_LIBS)
+
+$(ASAN_BUILD)/unit/%: test/unit/%.c test/unit/tap.h $(ASAN_BUILD)/libdmcore.a
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -Itest/unit -o $@ $< $(ASAN_BUILD)/libdmcore.a \
+	    $(CORE_LIBS)
+
+$(ASAN_BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c fuzz/fuzz.h \
+                      $(ASAN_BUILD)/libdmcore.a
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -Ifuzz -o $@ $< fuzz/replay.c \
+	    $(ASAN_BUILD)/libdmcore.a $(CORE_LIBS)
+
+sanitize asan-test: asan
+	@bash fuzz/sanitize.sh $(ASAN_BUILD)
+
+fuzz-replay: $(ASAN_REPLAY)
+	@bash fuzz/sanitize.sh --replay-only $(ASAN_BUILD)
+
+$(FUZZ_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+$(FUZZ_BUILD)/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -Ifuzz \
+	    -o $@ $< $(FUZZ_OBJS) $(CORE_LIBS)
+
+# one harness includes another's source
+$(ASAN_BUILD)/fuzz/fuzz_jwt_claims $(FUZZ_BUILD)/fuzz_jwt_claims: fuzz/fuzz_jwt.c
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
