@@ -1,0 +1,369 @@
+# Every route under concurrent keep-alive load (wrk, t/load/routes.lua)
+# against DynamoDB Local, with NGINX as in production: a master and two
+# workers.  Each route runs for a few seconds; the suite fails on any
+# status other than the one the route must give (any 5xx in particular),
+# on a route with no completed request, on a socket error, on a worker
+# that died (`exited on signal`, or a worker pid that changed) and on any
+# [alert] or [emerg] in the error log.  Then it counts what the posts
+# stored, in conversations and users of its own, with the CLI: no 200
+# without its message, and nothing stored by a refused post.
+#
+# Environment: LOAD_SECONDS (per route, default 3), LOAD_CONNECTIONS (16),
+# LOAD_ROUTES (only these routes, space separated: for debugging).
+# Plain Test::More; nginx started here (DdbmServer runs master_process off).
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use POSIX ();
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Time::HiRes qw(sleep time);
+use DdbmTest;
+use DdbmModule;
+
+# The valgrind pass checks memory in the functional suites, which reach
+# every code path this one does with one request at a time (valgrind
+# reports a use-after-free on the first request that has one).  Under
+# valgrind NGINX is 20-50x slower: a load run would measure DynamoDB call
+# timeouts and wrk's, not the module, and would not fit the time budget.
+plan skip_all => 'load under valgrind is not meaningful '
+               . '(memory is checked by the functional suites)'
+    if $ENV{TEST_NGINX_USE_VALGRIND};
+
+my $t0 = time;
+my $json = JSON::PP->new->canonical;
+my $secs = $ENV{LOAD_SECONDS} || 3;
+my $conns = $ENV{LOAD_CONNECTIONS} || 16;
+my $threads = 2;
+my $lua = 't/load/routes.lua';
+my $groups_n = 32;    # update-mode posts spread over this many conversations
+
+# wrk comes with `make deps` (scripts/install-deps.sh): missing is a failure
+my $wrk = (grep { -x "$_/wrk" } split /:/, $ENV{PATH})[0];
+BAIL_OUT('wrk is not installed (make deps installs it)') if !$wrk;
+$wrk .= '/wrk';
+-f $lua or BAIL_OUT("$lua is missing");
+
+# ---- users and conversations of the suite's own -----------------------------
+
+my $table = ddbm_fresh_table('ddbm_t300');
+
+my %user;    # handle => { uuid, sub }
+my $i = 0;
+for my $h (qw(loadann loadbob loadcid loaddee loadeve)) {
+    $i++;
+    $user{$h} = { uuid => sprintf('30000000-0000-4000-8000-%012d', $i),
+                  sub  => sprintf('30000000-5000-4000-8000-%012d', $i) };
+    ddbm_cli('--table', $table, 'put-user', '--uuid', $user{$h}{uuid},
+             '--handle', $h, '--display-name', "Load \u$h",
+             '--sub', $user{$h}{sub});
+}
+# loadann and loadbob talk in every group; loadcid is in none; loaddee
+# starts conversations with loadeve
+
+# ---- NGINX: a master and two workers ------------------------------------------
+
+my $dir = tempdir('ddbm-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+chmod 0755, $dir;    # the workers run as nobody when we are root
+mkdir "$dir/logs";
+my $port = free_port();
+
+my $conf = <<"_EOC_" ;
+load_module $ENV{TEST_NGINX_MODULE};
+daemon off;
+master_process on;
+worker_processes 2;
+pid $dir/logs/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+@{[ ddbm_http_config() ]}
+    server {
+        listen 127.0.0.1:$port;
+@{[ ddbm_internal_location() ]}
+@{[ ddbm_api_config() ]}
+    }
+}
+_EOC_
+$conf =~ s/\$(TEST_NGINX_\w+)/
+    defined $ENV{$1} ? $ENV{$1} : die "300-load: \$$1 is not set\n"/ge;
+open my $cfh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
+print $cfh $conf;
+close $cfh;
+
+my $master = fork() // die "fork: $!\n";
+if ($master == 0) {
+    open STDOUT, '>', "$dir/logs/stdout.log";
+    open STDERR, '>&', \*STDOUT;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    # glibc fills freed memory with this byte: a use after free reads
+    # garbage pointers and crashes at once instead of now and then
+    $ENV{MALLOC_PERTURB_} //= 165;
+    { no warnings 'exec'; exec $nginx, '-p', $dir, '-c', "$dir/nginx.conf"; }
+    POSIX::_exit(127);
+}
+END { stop_nginx() }
+
+my @workers;
+for (1 .. 100) {
+    @workers = workers();
+    last if @workers == 2 && IO::Socket::INET->new("127.0.0.1:$port");
+    if (waitpid($master, POSIX::WNOHANG()) == $master) {
+        $master = undef;
+        BAIL_OUT("nginx did not start:\n" . slurp("$dir/logs/stdout.log")
+                 . slurp("$dir/logs/error.log"));
+    }
+    sleep 0.1;
+}
+is(scalar @workers, 2, 'nginx runs a master and 2 workers')
+    or BAIL_OUT('no workers');
+
+# loadann starts the groups (sequentially; also warms DynamoDB Local up)
+my @groups;
+for my $k (1 .. $groups_n) {
+    my $r = request('POST', '/api/messages', $user{loadann}{sub},
+                    qq({"message":"group $k","handle":"loadbob"}));
+    my $g = $r->{status} == 200
+          && eval { $json->decode($r->{body})->{message_group_uuid} };
+    if (!$g) {
+        fail("set-up: conversation $k: $r->{status} $r->{body}");
+        last;
+    }
+    push @groups, $g;
+}
+is(scalar @groups, $groups_n, "set-up: $groups_n conversations of loadann "
+                              . 'and loadbob');
+
+# ---- the routes, one after the other ------------------------------------------
+
+my %ok;    # route => requests answered with its status
+
+my $members = "$user{loadann}{sub},$user{loadbob}{sub}";
+my @runs = (
+    [ health               => {} ],
+    [ user_short           => { LOAD_HANDLE => 'loadbob' } ],
+    [ no_identity          => {} ],
+    [ unknown_identity     => {} ],
+    [ list_conversations   => { LOAD_SUBS => $members } ],
+    [ list_messages        => { LOAD_SUBS => $members } ],
+    [ unknown_conversation => { LOAD_SUBS => $members } ],
+    [ not_member_read      => { LOAD_SUBS => $user{loadcid}{sub} } ],
+    # the refused posts first: after them the groups must be unchanged
+    [ not_member_post      => { LOAD_SUBS => $user{loadcid}{sub} } ],
+    [ blank_message        => { LOAD_SUBS => $members } ],
+    [ post_update          => { LOAD_SUBS => $members } ],
+    [ post_create          => { LOAD_SUBS => $user{loaddee}{sub},
+                                LOAD_HANDLE => 'loadeve' } ],
+);
+
+my %before = (messages => count_messages(), dee => count_conversations('loaddee'));
+is($before{messages}, $groups_n, 'set-up: one message in each group');
+
+my %only = map { $_ => 1 } split ' ', $ENV{LOAD_ROUTES} // '';
+for my $run (@runs) {
+    my ($route, $env) = @$run;
+    next if %only && !$only{$route};
+    load($route, { LOAD_GROUPS => join(',', @groups), %$env });
+    if ($route eq 'blank_message') {
+        is(count_messages(), $before{messages},
+           'the refused posts (403, 422) stored nothing');
+    }
+}
+
+# ---- what the posts stored ----------------------------------------------------
+
+# wrk stops at its deadline without waiting for the requests in flight
+# (at most one per connection): the server may still store those, so up
+# to $conns more than the 200s counted; never fewer
+settle();
+my $new_messages = count_messages() - $before{messages};
+my $acked = $ok{post_update} // 0;
+ok($new_messages >= $acked && $new_messages <= $acked + $conns,
+   "update mode: every 200 stored ($acked answered 200, "
+   . "$new_messages new messages)");
+
+my $new_convs = count_conversations('loaddee') - $before{dee};
+$acked = $ok{post_create} // 0;
+ok($new_convs >= $acked && $new_convs <= $acked + $conns,
+   "create mode: every 200 a new conversation ($acked answered 200, "
+   . "$new_convs new conversations)");
+is(count_conversations('loadeve'), $new_convs,
+   'create mode: the receiver has every new conversation too');
+
+# ---- the error log as a whole -------------------------------------------------
+
+my $log = slurp("$dir/logs/error.log");
+my @bad = grep { /exited on signal|\[(alert|emerg)\]/ } split /\n/, $log;
+ok(!@bad, 'no worker crash, [alert] or [emerg] in the error log')
+    or diag(scalar(@bad) . " lines, the first:\n"
+            . join("\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
+my @errors = grep { /\[(crit|error)\]/ } split /\n/, $log;
+diag(scalar(@errors) . " [crit]/[error] lines, the first: $errors[0]")
+    if @errors;
+ok(kill(0, $master), 'the master is still running');
+
+diag(sprintf 'load suite: %.0f s', time - $t0);
+done_testing();
+
+# ---- helpers --------------------------------------------------------------------
+
+# runs one route under wrk and checks it (see the head of the file)
+sub load {
+    my ($route, $env) = @_;
+
+    my $log_at = -s "$dir/logs/error.log" || 0;
+    my @before = workers();
+
+    local %ENV = (%ENV, %$env, LOAD_ROUTE => $route,
+                  LOAD_THREADS => $threads, LOAD_TAG => "load-$route");
+    # a bounded run: wrk's own deadline, and timeout(1) in case it hangs;
+    # 10s per request so a slow DynamoDB Local is not a socket error
+    my @cmd = ('timeout', '-k', '5', $secs + 30, $wrk, "-t$threads",
+               "-c$conns", "-d${secs}s", '--timeout', '10s', '-s', $lua,
+               "http://127.0.0.1:$port");
+    my $out = run_capture(@cmd);
+    my $rc = $?;
+
+    my ($line) = $out =~ /^(ddbm-load .*)$/m;
+    my %r = $line ? ($line =~ /(\w+)=(\S+)/g) : ();
+    my $name = "$route (expects " . ($r{expected} // '?') . ')';
+    if (!ok($line, "$route: wrk ran and reported")) {
+        diag("wrk exited with $rc:\n$out");
+    }
+    $ok{$route} = $r{ok} // 0;
+
+    cmp_ok($r{ok} // 0, '>', 0, "$name: requests completed");
+    is($r{unexpected} // -1, 0, "$name: no other status")
+        or diag("$line\nfirst unexpected: " . ($r{first_unexpected} // '?'));
+    is(($r{connect} // 0) + ($r{read} // 0) + ($r{write} // 0)
+       + ($r{timeout} // 0), 0, "$name: no socket error or timeout")
+        or diag($line);
+
+    my $new_log = substr(slurp("$dir/logs/error.log"), $log_at);
+    my @crashes = grep { /exited on signal/ } split /\n/, $new_log;
+    my @after = workers();
+    ok(!@crashes && "@before" eq "@after",
+       "$name: no worker crashed")
+        or diag(scalar(@crashes) . " x 'exited on signal'; workers before: "
+                . "@before, after: @after\n"
+                . join("\n", @crashes[0 .. ($#crashes < 2 ? $#crashes : 2)]));
+    note($line) if $line;
+}
+
+# the workers' pids, sorted
+sub workers {
+    return () if !$master;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = slurp($stat) or next;
+        # pid (comm) state ppid ...: comm may hold spaces, take what follows
+        my ($pid, $rest) = $s =~ /^(\d+) \(.*\) (.*)$/s or next;
+        my (undef, $ppid) = split / /, $rest;
+        push @kids, $pid if $ppid == $master;
+    }
+    return sort { $a <=> $b } @kids;
+}
+
+# messages stored in the suite's groups (the CLI, not the module, reads)
+sub count_messages {
+    my $n = 0;
+    for my $g (@groups) {
+        $n += count_items('get-conversation', $g);
+    }
+    return $n;
+}
+
+sub count_conversations {
+    my ($handle) = @_;
+    return count_items('list-conversations', $handle);
+}
+
+sub count_items {
+    my ($cmd, $key) = @_;
+    my $doc = $json->decode(ddbm_cli('--table', $table, $cmd, $key,
+                                     '--limit', 100000, '--json'));
+    # --json prints DynamoDB's first page as is: the rows must fit in it
+    die "300-load: $cmd $key: more than one page\n"
+        if $doc->{LastEvaluatedKey};
+    return scalar @{ $doc->{Items} };
+}
+
+# waits (bounded) until the posts wrk left in flight are finished: the
+# count stops changing
+sub settle {
+    my $last = -1;
+    for (1 .. 10) {
+        my $n = count_messages() + count_conversations('loaddee');
+        last if $n == $last;
+        $last = $n;
+        sleep 0.5;
+    }
+}
+
+sub run_capture {
+    my @cmd = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!\n";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        open STDIN, '<', '/dev/null';
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    return $out;
+}
+
+# one request on its own connection (the set-up's)
+sub request {
+    my ($method, $path, $sub, $body) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Timeout => 30)
+        or die "connect: $!\n";
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+            . "Connection: close\r\nX-Test-Sub: $sub\r\n";
+    $req .= 'Content-Length: ' . length($body) . "\r\n" if defined $body;
+    print $s $req, "\r\n", $body // '';
+    my $raw = do { local $/; <$s> } // '';
+    close $s;
+    my ($head, $content) = split /\r\n\r\n/, $raw, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+    return { status => $status // 0, body => $content // '' };
+}
+
+sub free_port {
+    for (1 .. 200) {
+        my $p = 20000 + int(rand(12000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $p, Listen => 1,
+                                      ReuseAddr => 1) or next;
+        close $s;
+        return $p;
+    }
+    die "300-load: no free port\n";
+}
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub stop_nginx {
+    my $pid = $master or return;
+    $master = undef;
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        return if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
