@@ -2,8 +2,7 @@
 # Prints nginx.conf.example as the image runs it: the module from the
 # image's modules directory, DynamoDB Local as compose's "dynamodb-local"
 # service, the API on port 8080 of the container, the access token keys
-# in /etc/nginx/jwt/jwks.json (a development pair made when the image is
-# built; mount a user pool's JWKS there and set its issuer and client id).
+# in /etc/nginx/jwt/jwks.json (the image holds none: see entrypoint.sh).
 #
 #   docker/render-conf.sh nginx.conf.example > nginx.conf
 set -eu
