@@ -1,7 +1,11 @@
 # Flows a Test::Nginx block cannot express: a new conversation readable by
 # both participants at once (its uuid carried from the POST), idempotent
 # retries (sequential and racing), and many parallel POSTs to one
-# conversation from both participants (SPEC §3, invariants 1-3).
+# conversation from both participants: every acknowledged message stored
+# exactly once, a retry with the same Idempotency-Key storing nothing
+# twice, one GRP# row per participant and conversation carrying its latest
+# message, and both participants able to read right after the POST
+# (README, "Data model").
 # Plain Test::More against an nginx of its own (t/lib/DdbmServer.pm).
 
 use strict;

@@ -1,6 +1,6 @@
 # Faults: every DynamoDB failure gets a deliberate answer (never a hang, a
 # crash or a leak), and the error log says what happened, at the right
-# level, without secrets.  SPEC.md section 5.
+# level, without secrets (README, "Answers").
 #
 # Three kinds of fake DynamoDB, next to the real DynamoDB Local:
 #  - canned answers from NGINX itself: a second server in http_config on

@@ -1,10 +1,15 @@
 /*
- * SigV4 signer: AWS's published vectors (read at run time from the shared
- * suite, never copied into the repository), the DynamoDB fast path against
- * the general signer, the signing-key cache, and error handling.
+ * SigV4 signer: AWS's published vectors (read at run time, never copied
+ * into the repository), the DynamoDB fast path against the general
+ * signer, the signing-key cache, and error handling.
  *
- * Suite: $DM_SIGV4_SUITE, else ../shared/sigv4-testsuite (run from the
- * repository root).  A missing suite is a failure, not a skip.
+ * The vectors are AWS's published SigV4 test suite, the data files of two
+ * public repositories: awslabs/aws-c-auth tests/aws-signing-test-suite/v4/
+ * (here <suite>/aws-c-auth/v4/<case>/) and boto/botocore
+ * tests/unit/auth/aws4_testsuite/ (here <suite>/botocore/aws4_testsuite/).
+ * <suite> is $DM_SIGV4_SUITE, else ../shared/sigv4-testsuite (relative to
+ * the repository root, where the test runs).  A missing suite is a
+ * failure, not a skip.
  */
 
 #define _GNU_SOURCE
