@@ -71,8 +71,14 @@ chmod 0755, $dir;    # the workers run as nobody when we are root
 mkdir "$dir/logs";
 my $port = free_port();
 
+# a private copy of the module: a rebuild that rewrites build/*.so under a
+# running NGINX crashes its workers (SIGBUS), which would pass for a bug
+my $so = "$dir/ngx_http_ddbm_module.so";
+system('cp', $ENV{TEST_NGINX_MODULE} // die("TEST_NGINX_MODULE is not set\n"),
+       $so) == 0 or BAIL_OUT("cannot copy $ENV{TEST_NGINX_MODULE}");
+
 my $conf = <<"_EOC_" ;
-load_module $ENV{TEST_NGINX_MODULE};
+load_module $so;
 daemon off;
 master_process on;
 worker_processes 2;
