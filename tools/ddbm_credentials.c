@@ -15,174 +15,30 @@
 #include <openssl/crypto.h>
 
 #include "ddbm.h"
-
-
-#define DDBM_INI_LINE  4096
-
-/* the keys of a profile section we look at */
-enum {
-    DDBM_INI_ACCESS_KEY = 0,
-    DDBM_INI_SECRET_KEY,
-    DDBM_INI_SESSION_TOKEN,
-    DDBM_INI_REGION,
-    DDBM_INI_ROLE_ARN,
-    DDBM_INI_SSO,
-    DDBM_INI_PROCESS,
-    DDBM_INI_NKEYS
-};
-
-static const char  *ddbm_ini_keys[DDBM_INI_NKEYS] = {
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "region",
-    "role_arn",
-    "sso_start_url",
-    "credential_process"
-};
-
-typedef struct {
-    int     found;                  /* the section exists */
-    char   *value[DDBM_INI_NKEYS];
-} ddbm_ini_section_t;
-
-
-static char *
-ddbm_trim(char *s)
-{
-    char  *e;
-
-    while (*s == ' ' || *s == '\t') {
-        s++;
-    }
-
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'
-                     || e[-1] == '\n'))
-    {
-        *--e = '\0';
-    }
-
-    return s;
-}
-
-
-static void
-ddbm_ini_free(ddbm_ini_section_t *sec)
-{
-    int  k;
-
-    for (k = 0; k < DDBM_INI_NKEYS; k++) {
-        if (sec->value[k] != NULL) {
-            OPENSSL_cleanse(sec->value[k], strlen(sec->value[k]));
-            free(sec->value[k]);
-            sec->value[k] = NULL;
-        }
-    }
-}
+#include "dm_credentials.h"
 
 
 /*
- * Reads the keys of one section ("[name]"; name2 is an alternative
- * spelling or NULL).  A missing file is not an error: 0 with found = 0.
+ * Reads one profile of a file (src/core/dm_credentials.c, the parser the
+ * module uses too).  A missing file is not an error: 0 with found = 0.
  */
 static int
-ddbm_ini_read(const char *path, const char *name, const char *name2,
-    ddbm_ini_section_t *sec)
+ddbm_ini_read(const char *path, dm_aws_file_e kind, const char *profile,
+    dm_aws_profile_t *sec)
 {
-    int    k, in_section;
-    FILE  *f;
-    char   line[DDBM_INI_LINE], *p, *e, *key, *val;
-
-    memset(sec, 0, sizeof(*sec));
-
-    f = fopen(path, "r");
-    if (f == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            return 0;
-        }
-
-        ddbm_error("cannot read %s: %s", path, strerror(errno));
-        return -1;
+    if (dm_aws_profile_read(path, kind, profile, sec) == 0) {
+        return 0;
     }
 
-    in_section = 0;
-
-    while (fgets(line, sizeof(line), f) != NULL) {
-
-        /* indented lines continue a nested value (s3 = ...): not ours */
-        if (line[0] == ' ' || line[0] == '\t') {
-            continue;
-        }
-
-        p = ddbm_trim(line);
-
-        if (*p == '\0' || *p == '#' || *p == ';') {
-            continue;
-        }
-
-        if (*p == '[') {
-            e = strchr(p, ']');
-            if (e == NULL) {
-                in_section = 0;
-                continue;
-            }
-
-            *e = '\0';
-            p = ddbm_trim(p + 1);
-
-            in_section = (strcmp(p, name) == 0
-                          || (name2 != NULL && strcmp(p, name2) == 0));
-            if (in_section) {
-                sec->found = 1;
-            }
-
-            continue;
-        }
-
-        if (!in_section) {
-            continue;
-        }
-
-        e = strchr(p, '=');
-        if (e == NULL) {
-            continue;
-        }
-
-        *e = '\0';
-        key = ddbm_trim(p);
-        val = ddbm_trim(e + 1);
-
-        for (k = 0; k < DDBM_INI_NKEYS; k++) {
-            if (strcasecmp(key, ddbm_ini_keys[k]) == 0) {
-                break;
-            }
-        }
-
-        /* any sso_* key (sso_session, sso_account_id...) means SSO */
-        if (k == DDBM_INI_NKEYS && strncasecmp(key, "sso_", 4) == 0) {
-            k = DDBM_INI_SSO;
-        }
-
-        if (k == DDBM_INI_NKEYS) {
-            continue;
-        }
-
-        free(sec->value[k]);
-        sec->value[k] = strdup(val);
-        if (sec->value[k] == NULL) {
-            fclose(f);
-            OPENSSL_cleanse(line, sizeof(line));
-            ddbm_ini_free(sec);
-            ddbm_error("out of memory");
-            return -1;
-        }
+    if (errno == ENOENT || errno == ENOTDIR) {
+        memset(sec, 0, sizeof(*sec));
+        return 0;
     }
 
-    OPENSSL_cleanse(line, sizeof(line));
-    fclose(f);
+    ddbm_error("cannot read %s: %s", path, strerror(errno));
+    dm_aws_profile_free(sec);
 
-    return 0;
+    return -1;
 }
 
 
@@ -228,9 +84,9 @@ ddbm_home_path(const char *env, const char *file, char *out, size_t size)
 
 /* the config file names profiles "[profile P]", except "[default]" */
 static int
-ddbm_config_section(const char *profile, ddbm_ini_section_t *sec)
+ddbm_config_section(const char *profile, dm_aws_profile_t *sec)
 {
-    char  path[1024], name[300];
+    char  path[1024];
 
     memset(sec, 0, sizeof(*sec));
 
@@ -240,11 +96,7 @@ ddbm_config_section(const char *profile, ddbm_ini_section_t *sec)
         return 0;
     }
 
-    snprintf(name, sizeof(name), "profile %s", profile);
-
-    return ddbm_ini_read(path, name,
-                         strcmp(profile, "default") == 0 ? "default" : NULL,
-                         sec);
+    return ddbm_ini_read(path, DM_AWS_CONFIG_FILE, profile, sec);
 }
 
 
@@ -275,7 +127,7 @@ ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
 {
     int                  explicit;
     const char          *r, *profile;
-    ddbm_ini_section_t   sec;
+    dm_aws_profile_t   sec;
 
     r = opts->region;
 
@@ -296,7 +148,7 @@ ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
             return -1;
         }
 
-        r = sec.value[DDBM_INI_REGION];
+        r = sec.region;
     }
 
     if (r == NULL || *r == '\0') {
@@ -305,12 +157,12 @@ ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
 
     if (!ddbm_region_valid(r) || strlen(r) >= size) {
         ddbm_usage_error("invalid region \"%s\"", r);
-        ddbm_ini_free(&sec);
+        dm_aws_profile_free(&sec);
         return -1;
     }
 
     strcpy(out, r);
-    ddbm_ini_free(&sec);
+    dm_aws_profile_free(&sec);
 
     return 0;
 }
@@ -340,17 +192,17 @@ ddbm_creds_set(ddbm_credentials_t *creds, const char *id, const char *secret,
 
 /* a profile that exists but holds no keys: say why we cannot use it */
 static int
-ddbm_profile_unsupported(const char *profile, ddbm_ini_section_t *sec)
+ddbm_profile_unsupported(const char *profile, dm_aws_profile_t *sec)
 {
     const char  *what;
 
-    if (sec->value[DDBM_INI_ROLE_ARN] != NULL) {
+    if (sec->role_arn != NULL) {
         what = "role_arn (assume role)";
 
-    } else if (sec->value[DDBM_INI_SSO] != NULL) {
+    } else if (sec->sso != NULL) {
         what = "SSO";
 
-    } else if (sec->value[DDBM_INI_PROCESS] != NULL) {
+    } else if (sec->credential_process != NULL) {
         what = "credential_process";
 
     } else {
@@ -373,7 +225,7 @@ ddbm_resolve_credentials(const ddbm_options_t *opts, int allow_dummy,
     int                  explicit, rc;
     char                 path[1024];
     const char          *id, *secret, *profile;
-    ddbm_ini_section_t   cred_sec, conf_sec;
+    dm_aws_profile_t   cred_sec, conf_sec;
 
     memset(creds, 0, sizeof(*creds));
 
@@ -398,33 +250,35 @@ ddbm_resolve_credentials(const ddbm_options_t *opts, int allow_dummy,
                        sizeof(path))
         == 0)
     {
-        if (ddbm_ini_read(path, profile, NULL, &cred_sec) != 0) {
+        if (ddbm_ini_read(path, DM_AWS_CREDENTIALS_FILE, profile, &cred_sec)
+            != 0)
+        {
             return -1;
         }
     }
 
     if (ddbm_config_section(profile, &conf_sec) != 0) {
-        ddbm_ini_free(&cred_sec);
+        dm_aws_profile_free(&cred_sec);
         return -1;
     }
 
     rc = -1;
 
-    if (cred_sec.value[DDBM_INI_ACCESS_KEY] != NULL
-        && cred_sec.value[DDBM_INI_SECRET_KEY] != NULL)
+    if (cred_sec.access_key_id != NULL
+        && cred_sec.secret_access_key != NULL)
     {
-        rc = ddbm_creds_set(creds, cred_sec.value[DDBM_INI_ACCESS_KEY],
-                            cred_sec.value[DDBM_INI_SECRET_KEY],
-                            cred_sec.value[DDBM_INI_SESSION_TOKEN],
+        rc = ddbm_creds_set(creds, cred_sec.access_key_id,
+                            cred_sec.secret_access_key,
+                            cred_sec.session_token,
                             "shared credentials file");
 
-    } else if (conf_sec.value[DDBM_INI_ACCESS_KEY] != NULL
-               && conf_sec.value[DDBM_INI_SECRET_KEY] != NULL)
+    } else if (conf_sec.access_key_id != NULL
+               && conf_sec.secret_access_key != NULL)
     {
         /* the AWS CLI also takes keys written into the config file */
-        rc = ddbm_creds_set(creds, conf_sec.value[DDBM_INI_ACCESS_KEY],
-                            conf_sec.value[DDBM_INI_SECRET_KEY],
-                            conf_sec.value[DDBM_INI_SESSION_TOKEN],
+        rc = ddbm_creds_set(creds, conf_sec.access_key_id,
+                            conf_sec.secret_access_key,
+                            conf_sec.session_token,
                             "config file");
 
     } else if (ddbm_profile_unsupported(profile, &cred_sec) != 0
@@ -447,8 +301,8 @@ ddbm_resolve_credentials(const ddbm_options_t *opts, int allow_dummy,
                    "shared credentials file", profile);
     }
 
-    ddbm_ini_free(&cred_sec);
-    ddbm_ini_free(&conf_sec);
+    dm_aws_profile_free(&cred_sec);
+    dm_aws_profile_free(&conf_sec);
 
     return rc;
 }

@@ -77,6 +77,7 @@ main(void)
        "a null message_group_uuid is create mode");
 
     /* 400s */
+    dm_api_post_free(&post);
     ok(dm_api_post_check("", 0, &post, codes, &ncodes) == 400
        && strcmp(post.error, "body_required") == 0, "empty body");
     ok(check("{\"message\":") == 400
