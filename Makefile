@@ -115,7 +115,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(WARN) -Isrc/core
 FUZZ_OBJS    := $(CORE_SRCS:src/core/%.c=$(FUZZ_BUILD)/core/%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
 
-.PHONY: asan sanitize asan-test fuzz fuzz-build fuzz-replay
+.PHONY: asan sanitize asan-test fuzz fuzz-build fuzz-replay clean-fuzz
 
 asan: $(ASAN_BUILD)/libdmcore.a $(ASAN_BUILD)/ddbm $(ASAN_UNIT) \
       $(ASAN_REPLAY)
@@ -164,3 +164,6 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+clean-fuzz:
+	rm -rf $(ASAN_BUILD) $(FUZZ_BUILD)
