@@ -62,6 +62,31 @@ our $SleepTime      = $ENV{TEST_NGINX_SLEEP} || 0.015;
 our $ForceRestart   = defined $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST}
                       ? $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} : 1;
 
+# Valgrind mode (TEST_NGINX_USE_VALGRIND): nginx runs in the foreground
+# (daemon off) under memcheck, its report is checked whenever it stops (see
+# t/lib/DdbmValgrind.pm, shared with DdbmServer).  Valgrind slows nginx
+# down many times, so the waits scale: startup and shutdown get
+# $ValgrindStartTimeout, a block's own --- timeout is multiplied by
+# $ValgrindScale (not with --- abort: there the client giving up early is
+# the scenario).
+our $UseValgrind;
+our $ValgrindScale = $ENV{TEST_NGINX_VALGRIND_TIMEOUT_SCALE} || 3;
+our $ValgrindStartTimeout = $ENV{TEST_NGINX_VALGRIND_START_TIMEOUT} || 60;
+BEGIN {
+    my $v = $ENV{TEST_NGINX_USE_VALGRIND};
+    if (defined $v && $v ne '' && $v ne '0') {
+        # DdbmValgrind lives in t/lib, next to t/runner; loaded before our
+        # END block so that its own END (the per-file count) runs last
+        if (!eval { require DdbmValgrind; 1 }) {
+            my $lib = Cwd::abs_path(__FILE__);
+            $lib =~ s{/runner/Test/Nginx/Socket\.pm\z}{/lib};
+            push @INC, $lib;
+            require DdbmValgrind;
+        }
+        $UseValgrind = 1;
+    }
+}
+
 our (@EnvToNginx, @BlockPreprocessors, @CleanupHandlers,
      @TestCleanupHandlers);
 
@@ -95,6 +120,8 @@ our $PidFile    = "$LogDir/nginx.pid";
 
 our $MainPid = $$;
 our $NginxPid;          # pid of the nginx we started (master or single)
+our $NginxChild;        # ... when it is our child (valgrind: no daemon)
+our @NginxBlocks;       # the blocks that ran on it (valgrind reports)
 our $PrevConfText;      # nginx.conf of the running nginx
 our $ErrLogPos = 0;     # error.log offset already examined by this block
 our $RandPorts = {};    # $TEST_NGINX_RAND_PORT_N of the current block
@@ -344,28 +371,58 @@ sub is_our_nginx ($) {
 sub stop_nginx ($) {
     my ($why) = @_;
     my $pid = $NginxPid // read_pid_file();
+    my $child = $NginxChild;
     undef $NginxPid;
+    undef $NginxChild;
+    my @blocks = splice @NginxBlocks;
     return if !$pid || !is_our_nginx($pid);
 
     warn "stopping nginx $pid ($why)\n" if $Verbose;
+    my $status;
+    my $reap = sub {
+        return if !$child;
+        $status = $? if waitpid($child, WNOHANG) == $child;
+    };
+    # valgrind checks for leaks at exit, which takes a while
+    my $wait = $UseValgrind ? $ValgrindStartTimeout : $Timeout;
     kill 'QUIT', $pid;
-    my $deadline = time + $Timeout;
+    my $deadline = time + $wait;
     while (pid_alive($pid) && time < $deadline) {
-        waitpid($pid, WNOHANG);
+        $reap->();
         sleep 0.02;
     }
     if (pid_alive($pid)) {
-        warn "$why - nginx $pid did not quit in ${Timeout}s, killing it\n";
+        warn "$why - nginx $pid did not quit in ${wait}s, killing it\n";
         kill 'TERM', $pid;
         $deadline = time + 1;
         sleep 0.02 while pid_alive($pid) && time < $deadline;
         if (pid_alive($pid)) {
-            # a daemonized nginx leads its own process group (workers too)
+            # a daemonized nginx (or our valgrind child, see start_nginx)
+            # leads its own process group (workers too)
             kill 'KILL', (getpgrp($pid) == $pid ? -$pid : $pid);
             sleep 0.05;
         }
     }
+    $reap->();
     waitpid($pid, WNOHANG);
+
+    check_valgrind(\@blocks, $status) if $UseValgrind;
+}
+
+# Fails a test when the valgrind report of the nginx that just stopped has
+# findings, named after the blocks that ran on it; no assertion otherwise,
+# so plans count the same with and without valgrind.
+sub check_valgrind ($$) {
+    my ($blocks, $status) = @_;
+    my $r = DdbmValgrind::check_dir($LogDir, $status);
+    my $name = @$blocks ? join(', ', @$blocks) : "$0 (nginx)";
+    if (@{ $r->{errors} }) {
+        local $Test::Builder::Level = $Test::Builder::Level + 1;
+        Test::More::fail("$name - " . DdbmValgrind::summary($r));
+        Test::More::diag($r->{report});
+    } elsif ($r->{report} ne '' && $Verbose) {
+        warn "$name - $r->{report}";
+    }
 }
 
 sub setup_server_root () {
@@ -449,6 +506,8 @@ sub gen_nginx_conf ($$) {
     my $env = join '', map { my $v = $_; $v = "'$v'" if $v =~ /\s/;
                              "env $v;\n" } @EnvToNginx;
 
+    my $daemon = $UseValgrind ? 'off' : 'on';
+
     my $root_location = $NoRootLocation ? '' : <<"_EOC_";
         location / {
             root $HtmlDir;
@@ -460,7 +519,7 @@ _EOC_
     # block, so load_module is accepted there; events comes last.
     my $conf = <<"_EOC_";
 worker_processes  $Workers;
-daemon on;
+daemon $daemon;
 master_process $MasterProcess;
 error_log $ErrLogFile $LogLevel;
 pid       $PidFile;
@@ -556,6 +615,8 @@ sub start_nginx ($$) {
     # a compiled-in path such as /var/log/nginx/error.log
     push @cmd, '-e', $ErrLogFile if nginx_version() >= 1019005;
 
+    return start_nginx_valgrind($block, $conf_text, @cmd) if $UseValgrind;
+
     my $status;
     for my $try (1 .. 4) {
         warn "starting nginx: @cmd\n" if $Verbose;
@@ -590,12 +651,97 @@ sub start_nginx ($$) {
     return 1;
 }
 
+# nginx under valgrind, in the foreground (daemon off, as the real
+# Test::Nginx runs it): our child, in a process group of its own (with its
+# workers, if master_on()), ready once it has written its pid file (its
+# listening sockets are bound by then; connections wait in the backlog).
+sub start_nginx_valgrind ($$@) {
+    my ($block, $conf_text, @cmd) = @_;
+    my $name = $block->name;
+    @cmd = (DdbmValgrind::command($LogDir), @cmd);
+
+    my ($pid, $status);
+    for my $try (1 .. 4) {
+        warn "starting nginx: @cmd\n" if $Verbose;
+        unlink $PidFile;
+        $pid = fork();
+        bail_out("fork() failed: $!") if !defined $pid;
+        if ($pid == 0) {
+            setpgrp(0, 0);
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>>', "$LogDir/stderr.log";
+            { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+            print STDERR "cannot exec $cmd[0]: $!\n";
+            POSIX::_exit(127);
+        }
+        undef $status;
+        my $deadline = time + $ValgrindStartTimeout;
+        while (time < $deadline) {
+            my $p = read_pid_file();
+            last if $p && $p == $pid;
+            if (waitpid($pid, WNOHANG) == $pid) {
+                $status = $?;
+                last;
+            }
+            sleep 0.05;
+        }
+        last if !defined $status;
+        last if error_log_tail(50) !~ /Address already in use/;
+        DdbmValgrind::check_dir($LogDir);   # a bind failure: not a finding
+        sleep 0.5 * $try;
+    }
+
+    my $p = read_pid_file();
+    if (defined $status || !$p || $p != $pid) {
+        my $how = 'no pid file in ' . $ValgrindStartTimeout . 's';
+        if (!defined $status) {
+            kill 'KILL', -$pid;
+            waitpid($pid, 0);
+            $status = $?;
+        } else {
+            $how = $status & 127 ? 'signal ' . ($status & 127)
+                                 : 'exit ' . ($status >> 8);
+        }
+        Test::More::fail("$name - nginx failed to start under valgrind "
+                         . "($how): @cmd");
+        Test::More::diag("error.log tail:\n" . error_log_tail()
+                         . "\nstderr:\n" . `cat '$LogDir/stderr.log' 2>&1`
+                         . "\nvalgrind:\n"
+                         . DdbmValgrind::check_dir($LogDir, $status)->{report});
+        undef $PrevConfText;
+        return 0;
+    }
+
+    $NginxPid = $NginxChild = $pid;
+    $PrevConfText = $conf_text;
+    sleep $SleepTime;
+    return 1;
+}
+
 # ------------------------------------------------------ running one block
 
 sub run_test ($) {
     my ($block) = @_;
     my $name = $block->name;
     return if defined $block->{SKIP};
+
+    # --- skip_eval: N: perl code -- when the code is true, N skipped
+    # assertions per repetition instead of the block (nginx not started)
+    if (defined(my $se = sec($block, 'skip_eval'))) {
+        $se =~ /^\s*(\d+)\s*:\s*(.*)/s
+            or bail_out("$name - --- skip_eval must be \"N: perl code\"");
+        my ($n, $code) = ($1, $2);
+        my $skip = eval $code;
+        bail_out("$name - skip_eval - failed to eval the Perl code "
+                 . "\"$code\": $@") if $@;
+        if ($skip) {
+            for (1 .. $RepeatEach) {
+                SKIP: { Test::More::skip("$name - skip_eval", $n) }
+            }
+            return;
+        }
+    }
 
     $RandPorts = {};
     local $LogLevel = $LogLevel;
@@ -627,6 +773,8 @@ sub run_test ($) {
         eval $init;
         bail_out("$name - init failed: $@") if $@;
     }
+
+    push @NginxBlocks, $name if $UseValgrind;
 
     $ErrLogPos = 0;
     for my $rep (0 .. $RepeatEach - 1) {
@@ -1189,7 +1337,12 @@ sub run_requests ($$) {
     my $name = $block->name;
 
     my $reqs = requests_from_block($block);
-    my $timeout = parse_time(sec($block, 'timeout')) // $Timeout;
+    my $timeout = parse_time(sec($block, 'timeout'));
+    if (!defined $timeout) {
+        $timeout = $Timeout;
+    } elsif ($UseValgrind && !defined sec($block, 'abort')) {
+        $timeout *= $ValgrindScale;
+    }
     my $middle_delay = parse_time(sec($block, 'raw_request_middle_delay'));
     my $wait = parse_time(sec($block, 'wait'));
     my $ignore = defined sec($block, 'ignore_response');
@@ -1291,7 +1444,7 @@ C<SKIP> and C<LAST> markers are Debian's Test::Base (libtest-base-perl).
 Test::LongString is used for body comparisons when installed.
 
 Each block with a C<--- config> section gets a freshly started nginx
-(C<daemon on>, C<master_process off>, C<worker_processes 1>, error log at
+(C<daemon on> (off under valgrind), C<master_process off>, C<worker_processes 1>, error log at
 C<debug> into the server root), as the real one does unless
 C<TEST_NGINX_FORCE_RESTART_ON_TEST=0>, in which case nginx is restarted only
 when the generated nginx.conf changes.  A block without C<--- config> reuses
@@ -1325,6 +1478,9 @@ C<pipelined_requests> (array, one connection), C<raw_request> (a string or
 an array of packets), C<raw_request_middle_delay>, C<timeout>, C<abort>,
 C<wait>, C<shutdown>, C<server_addr_for_client>, C<ignore_response>.
 
+skipping: C<skip_eval> (C<N: perl code>: when the code is true, N skipped
+assertions per repetition instead of the block).
+
 checks: C<error_code>, C<error_code_like>, C<response_headers>
 (C<Name: value>, C<!Name> for absent), C<response_headers_like>,
 C<raw_response_headers_like>, C<raw_response_headers_unlike>,
@@ -1353,6 +1509,26 @@ C<TEST_NGINX_CHECK_ACCUM_ERR_LOG>, C<TEST_NGINX_FORCE_RESTART_ON_TEST>,
 C<TEST_NGINX_LOAD_MODULES>, C<TEST_NGINX_VERBOSE>.  C<TEST_NGINX_SERVER_ROOT>
 is set to the server root.
 
+=head2 Valgrind
+
+With C<TEST_NGINX_USE_VALGRIND> (any value but 0), every nginx runs under
+C<valgrind --tool=memcheck> with the options, suppressions
+(F<t/valgrind.suppress>) and report parser of F<t/lib/DdbmValgrind.pm>,
+one log per process (C<logs/valgrind.PID.log> in the server root).  As in
+the real one, nginx then runs in the foreground (C<daemon off>;
+C<master_process> stays as the suite sets it) and is started for each
+block with a config.  When it stops (before the next start, at the end),
+its report is checked: a memcheck error (invalid read/write/free,
+uninitialised value, ...) or a definitely lost block allocated through the
+module or the core fails one test, named after the blocks that ran on
+that nginx, with the report as diagnostics.  A clean report adds no
+assertion, so plans count the same.  The file's count of findings is
+printed at its end.  Waits scale: C<TEST_NGINX_VALGRIND_START_TIMEOUT>
+(60 s) for startup and shutdown, a block's C<--- timeout> times
+C<TEST_NGINX_VALGRIND_TIMEOUT_SCALE> (3) unless the block has C<--- abort>;
+C<TEST_NGINX_VALGRIND_OPTS> adds valgrind options.  The real Test::Nginx
+shows valgrind's output on stderr without checking it.
+
 =head1 DIFFERENCES FROM THE REAL ONE
 
 =over
@@ -1374,11 +1550,14 @@ C<Trailer> header; HEAD, 1xx, 204 and 304 responses are read without a body.
 =item * Liveness checks treat zombie processes as gone, so restarts are fast
 where the init process reaps slowly.
 
-=item * Not supported: HTTP/2 and HTTP/3, curl, valgrind, stap, check-leak,
+=item * Under valgrind the report is checked (see L</Valgrind>); the real
+one only prints it.
+
+=item * Not supported: HTTP/2 and HTTP/3, curl, stap, check-leak,
 benchmark and HUP-reload modes, C<tcp_listen>/C<udp_listen> mock servers,
 C<access_log>, C<grep_error_log>, C<shutdown_error_log>, C<must_die>,
-C<skip_*>/C<todo*>, C<response_body_filters>, C<TEST_NGINX_NO_CLEAN> (nginx
-is always stopped).  A C<request> given as packets is rebuilt as one request
+C<skip_*> other than C<skip_eval>, C<todo*>, C<response_body_filters>,
+C<TEST_NGINX_NO_CLEAN> (nginx is always stopped).  A C<request> given as packets is rebuilt as one request
 and cut again so that every packet but the first keeps its length.
 
 =back
