@@ -5,6 +5,10 @@ package DdbmServer;
 # one request to the next).  Same configuration as the Test::Nginx suites
 # (DdbmModule); stopped in DESTROY and at exit.
 #
+# With TEST_NGINX_USE_VALGRIND, nginx runs under valgrind memcheck and its
+# report is checked when it stops, as our Test::Nginx runner does
+# (DdbmValgrind): a finding is a failed test with the report as diagnostics.
+#
 #   my $srv = DdbmServer->start();
 #   my $res = $srv->request('POST', '/api/messages',
 #                           { 'X-Test-Sub' => $sub }, $json);
@@ -18,6 +22,11 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use DdbmModule;
+use DdbmValgrind;
+
+# valgrind is slow to start nginx and slower to stop it (the leak check)
+my $Wait = DdbmValgrind::enabled()
+           ? ($ENV{TEST_NGINX_VALGRIND_START_TIMEOUT} || 60) : 5;
 
 my @running;
 
@@ -74,14 +83,17 @@ sub start {
     if ($pid == 0) {
         open STDOUT, '>', "$dir/logs/stdout.log";
         open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec $nginx, '-p', $dir, '-c', "$dir/nginx.conf"; }
+        my @cmd = ($nginx, '-p', $dir, '-c', "$dir/nginx.conf");
+        unshift @cmd, DdbmValgrind::command("$dir/logs")
+            if DdbmValgrind::enabled();
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
         POSIX::_exit(127);
     }
 
     my $self = bless { pid => $pid, port => $port, dir => $dir }, $class;
     push @running, $self;
 
-    for (1 .. 100) {
+    for (1 .. $Wait * 20) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
         if ($s) {
             close $s;
@@ -148,14 +160,32 @@ sub request {
 sub stop {
     my ($self) = @_;
     my $pid = $self->{pid} or return;
+    $self->{pid} = undef;
     kill 'QUIT', $pid;
-    for (1 .. 100) {
-        last if waitpid($pid, POSIX::WNOHANG()) == $pid;
+    my $status;
+    for (1 .. $Wait * 20) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            $status = $?;
+            last;
+        }
         sleep 0.05;
     }
-    kill 'KILL', $pid;
-    waitpid($pid, 0);
-    $self->{pid} = undef;
+    if (!defined $status) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    $self->_check_valgrind($status) if DdbmValgrind::enabled();
+}
+
+# no assertion when clean, so plans count the same without valgrind
+sub _check_valgrind {
+    my ($self, $status) = @_;
+    my $r = DdbmValgrind::check_dir("$self->{dir}/logs", $status);
+    return if !@{ $r->{errors} };
+    require Test::More;
+    Test::More::fail("$0: nginx on port $self->{port} - "
+                     . DdbmValgrind::summary($r));
+    Test::More::diag($r->{report});
 }
 
 sub DESTROY { $_[0]->stop }
