@@ -6,7 +6,6 @@
  * silently.
  */
 
-#include <strings.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
