@@ -6,7 +6,9 @@
 # that died (`exited on signal`, or a worker pid that changed) and on any
 # [alert] or [emerg] in the error log.  Then it counts what the posts
 # stored, in conversations and users of its own, with the CLI: no 200
-# without its message, and nothing stored by a refused post.
+# without its message, and nothing stored by a refused post.  NGINX runs
+# with MALLOC_PERTURB_ (glibc fills freed memory), so a use after free
+# crashes a worker within seconds instead of once in a while.
 #
 # Environment: LOAD_SECONDS (per route, default 3), LOAD_CONNECTIONS (16),
 # LOAD_ROUTES (only these routes, space separated: for debugging).
@@ -94,6 +96,8 @@ http {
         listen 127.0.0.1:$port;
 @{[ ddbm_internal_location() ]}
 @{[ ddbm_api_config() ]}
+        # for settle(): the client connections still open
+        location = /_status { stub_status; }
     }
 }
 _EOC_
@@ -279,37 +283,53 @@ sub workers {
 # messages stored in the suite's groups (the CLI, not the module, reads)
 sub count_messages {
     my $n = 0;
-    for my $g (@groups) {
-        $n += count_items('get-conversation', $g);
-    }
+    $n += $_ for count_items(map { [ 'get-conversation', $_ ] } @groups);
     return $n;
 }
 
 sub count_conversations {
     my ($handle) = @_;
-    return count_items('list-conversations', $handle);
+    return (count_items([ 'list-conversations', $handle ]))[0];
 }
 
+# count_items([CMD, KEY], ...): the rows of each, the CLI calls run at once
+# (a few dozen: one after the other they would cost seconds)
 sub count_items {
-    my ($cmd, $key) = @_;
-    my $doc = $json->decode(ddbm_cli('--table', $table, $cmd, $key,
-                                     '--limit', 100000, '--json'));
-    # --json prints DynamoDB's first page as is: the rows must fit in it
-    die "300-load: $cmd $key: more than one page\n"
-        if $doc->{LastEvaluatedKey};
-    return scalar @{ $doc->{Items} };
+    my @calls = @_;
+    my @kids;
+    for my $c (@calls) {
+        my @args = ('--table', $table, @$c, '--limit', 100000, '--json');
+        my $pid = open(my $fh, '-|') // die "fork: $!\n";
+        if ($pid == 0) {
+            print eval { ddbm_cli(@args) } // "ERROR $@";
+            POSIX::_exit(0);
+        }
+        push @kids, [ $fh, "@$c" ];
+    }
+    my @n;
+    for my $k (@kids) {
+        my ($fh, $what) = @$k;
+        my $out = do { local $/; <$fh> } // '';
+        close $fh;
+        my $doc = eval { $json->decode($out) }
+            or die "300-load: $what: $out\n";
+        # --json prints DynamoDB's first page as is: the rows must fit in it
+        die "300-load: $what: more than one page\n"
+            if $doc->{LastEvaluatedKey};
+        push @n, scalar @{ $doc->{Items} };
+    }
+    return @n;
 }
 
-# waits (bounded) until the posts wrk left in flight are finished: the
-# count stops changing
+# waits (bounded) until the requests wrk left in flight are finished: no
+# client connection open but the one asking
 sub settle {
-    my $last = -1;
-    for (1 .. 10) {
-        my $n = count_messages() + count_conversations('loaddee');
-        last if $n == $last;
-        $last = $n;
-        sleep 0.5;
+    for (1 .. 100) {
+        my $r = request('GET', '/_status', '');
+        return if $r->{body} =~ /^Active connections: 1\s/;
+        sleep 0.1;
     }
+    diag('requests still in flight after 10 s');
 }
 
 sub run_capture {
