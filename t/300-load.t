@@ -1,6 +1,7 @@
 # Every route under concurrent keep-alive load (wrk, t/load/routes.lua)
 # against DynamoDB Local, with NGINX as in production: a master and two
-# workers.  Each route runs for a few seconds; the suite fails on any
+# workers.  Each route runs for a few seconds, then all of them at once
+# for a few seconds more; the suite fails on any
 # status other than the one the route must give (any 5xx in particular),
 # on a route with no completed request, on a socket error, on a worker
 # that died (`exited on signal`, or a worker pid that changed) and on any
@@ -152,7 +153,8 @@ is(scalar @groups, $groups_n, "set-up: $groups_n conversations of loadann "
 
 # ---- the routes, one after the other ------------------------------------------
 
-my %ok;    # route => requests answered with its status
+my %ok;          # route => requests answered with its status
+my %inflight;    # route => connections it ran on (in flight at the end)
 
 my $members = "$user{loadann}{sub},$user{loadbob}{sub}";
 my @runs = (
@@ -176,31 +178,39 @@ my %before = (messages => count_messages(), dee => count_conversations('loaddee'
 is($before{messages}, $groups_n, 'set-up: one message in each group');
 
 my %only = map { $_ => 1 } split ' ', $ENV{LOAD_ROUTES} // '';
+$_->[1]{LOAD_GROUPS} = join(',', @groups) for @runs;
+@runs = grep { !%only || $only{$_->[0]} } @runs;
 for my $run (@runs) {
-    my ($route, $env) = @$run;
-    next if %only && !$only{$route};
-    load($route, { LOAD_GROUPS => join(',', @groups), %$env });
-    if ($route eq 'blank_message') {
+    load_phase('', $threads, $conns, $run);
+    if ($run->[0] eq 'blank_message') {
         is(count_messages(), $before{messages},
            'the refused posts (403, 422) stored nothing');
     }
 }
 
+# then every route at once, a wrk of 2 connections each: the patterns'
+# requests interleave in each worker (paced, or the routes that need no
+# DynamoDB call would take nearly all the CPU)
+load_phase('mixed: ', 1, 2,
+           map { [ $_->[0], { %{ $_->[1] }, LOAD_DELAY_MS => 5 } ] } @runs);
+
 # ---- what the posts stored ----------------------------------------------------
 
 # wrk stops at its deadline without waiting for the requests in flight
 # (at most one per connection): the server may still store those, so up
-# to $conns more than the 200s counted; never fewer
+# to one per connection more than the 200s counted; never fewer
 settle();
 my $new_messages = count_messages() - $before{messages};
 my $acked = $ok{post_update} // 0;
-ok($new_messages >= $acked && $new_messages <= $acked + $conns,
+ok($new_messages >= $acked
+   && $new_messages <= $acked + ($inflight{post_update} // 0),
    "update mode: every 200 stored ($acked answered 200, "
    . "$new_messages new messages)");
 
 my $new_convs = count_conversations('loaddee') - $before{dee};
 $acked = $ok{post_create} // 0;
-ok($new_convs >= $acked && $new_convs <= $acked + $conns,
+ok($new_convs >= $acked
+   && $new_convs <= $acked + ($inflight{post_create} // 0),
    "create mode: every 200 a new conversation ($acked answered 200, "
    . "$new_convs new conversations)");
 is(count_conversations('loadeve'), $new_convs,
@@ -223,47 +233,69 @@ done_testing();
 
 # ---- helpers --------------------------------------------------------------------
 
-# runs one route under wrk and checks it (see the head of the file)
-sub load {
-    my ($route, $env) = @_;
+# load_phase(LABEL, THREADS, CONNECTIONS, [ROUTE, {ENV}], ...): runs
+# the routes under wrk, all at once, and checks each (see the head of the
+# file); adds each route's count of expected answers to %ok, and the
+# connections it had to %inflight
+sub load_phase {
+    my ($label, $t, $c, @routes) = @_;
 
     my $log_at = -s "$dir/logs/error.log" || 0;
     my @before = workers();
 
-    local %ENV = (%ENV, %$env, LOAD_ROUTE => $route,
-                  LOAD_THREADS => $threads, LOAD_TAG => "load-$route");
-    # a bounded run: wrk's own deadline, and timeout(1) in case it hangs;
-    # 10s per request so a slow DynamoDB Local is not a socket error
-    my @cmd = ('timeout', '-k', '5', $secs + 30, $wrk, "-t$threads",
-               "-c$conns", "-d${secs}s", '--timeout', '10s', '-s', $lua,
-               "http://127.0.0.1:$port");
-    my $out = run_capture(@cmd);
-    my $rc = $?;
-
-    my ($line) = $out =~ /^(ddbm-load .*)$/m;
-    my %r = $line ? ($line =~ /(\w+)=(\S+)/g) : ();
-    my $name = "$route (expects " . ($r{expected} // '?') . ')';
-    if (!ok($line, "$route: wrk ran and reported")) {
-        diag("wrk exited with $rc:\n$out");
+    my @kids;
+    for my $run (@routes) {
+        my ($route, $env) = @$run;
+        my $pid = open(my $fh, '-|') // die "fork: $!\n";
+        if ($pid == 0) {
+            %ENV = (%ENV, %$env, LOAD_ROUTE => $route, LOAD_THREADS => $t,
+                    LOAD_TAG => "load-$label$route");
+            open STDERR, '>&', \*STDOUT;
+            open STDIN, '<', '/dev/null';
+            # a bounded run: wrk's own deadline, and timeout(1) in case it
+            # hangs; 10s per request so a slow DynamoDB Local is no error
+            my @cmd = ('timeout', '-k', '5', $secs + 30, $wrk, "-t$t",
+                       "-c$c", "-d${secs}s", '--timeout', '10s', '-s', $lua,
+                       "http://127.0.0.1:$port");
+            { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+            POSIX::_exit(127);
+        }
+        push @kids, [ $route, $fh ];
     }
-    $ok{$route} = $r{ok} // 0;
 
-    cmp_ok($r{ok} // 0, '>', 0, "$name: requests completed");
-    is($r{unexpected} // -1, 0, "$name: no other status")
-        or diag("$line\nfirst unexpected: " . ($r{first_unexpected} // '?'));
-    is(($r{connect} // 0) + ($r{read} // 0) + ($r{write} // 0)
-       + ($r{timeout} // 0), 0, "$name: no socket error or timeout")
-        or diag($line);
+    for my $k (@kids) {
+        my ($route, $fh) = @$k;
+        my $out = do { local $/; <$fh> } // '';
+        close $fh;
+        my $rc = $?;
+
+        my ($line) = $out =~ /^(ddbm-load .*)$/m;
+        my %r = $line ? ($line =~ /(\w+)=(\S+)/g) : ();
+        my $name = "$label$route (expects " . ($r{expected} // '?') . ')';
+        ok($line, "$label$route: wrk ran and reported")
+            or diag("wrk exited with $rc:\n$out");
+        $ok{$route} += $r{ok} // 0;
+        $inflight{$route} += $c;
+
+        cmp_ok($r{ok} // 0, '>', 0, "$name: requests completed");
+        is($r{unexpected} // -1, 0, "$name: no other status")
+            or diag("$line\nfirst unexpected: "
+                    . ($r{first_unexpected} // '?'));
+        is(($r{connect} // 0) + ($r{read} // 0) + ($r{write} // 0)
+           + ($r{timeout} // 0), 0, "$name: no socket error or timeout")
+            or diag($line);
+        note($line) if $line;
+    }
 
     my $new_log = substr(slurp("$dir/logs/error.log"), $log_at);
     my @crashes = grep { /exited on signal/ } split /\n/, $new_log;
     my @after = workers();
+    my $what = @routes == 1 ? $routes[0][0] : 'all routes at once';
     ok(!@crashes && "@before" eq "@after",
-       "$name: no worker crashed")
+       "$label$what: no worker crashed")
         or diag(scalar(@crashes) . " x 'exited on signal'; workers before: "
                 . "@before, after: @after\n"
                 . join("\n", @crashes[0 .. ($#crashes < 2 ? $#crashes : 2)]));
-    note($line) if $line;
 }
 
 # the workers' pids, sorted
@@ -330,20 +362,6 @@ sub settle {
         sleep 0.1;
     }
     diag('requests still in flight after 10 s');
-}
-
-sub run_capture {
-    my @cmd = @_;
-    my $pid = open(my $fh, '-|') // die "fork: $!\n";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT;
-        open STDIN, '<', '/dev/null';
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-    my $out = do { local $/; <$fh> } // '';
-    close $fh;
-    return $out;
 }
 
 # one request on its own connection (the set-up's)

@@ -11,6 +11,9 @@
 --   LOAD_GROUPS      conversation uuids (list_messages, posts, 403s)
 --   LOAD_HANDLE      the other user's handle (create mode, user_short)
 --   LOAD_TAG         text put in posted messages (tells runs apart)
+--   LOAD_DELAY_MS    pause before each request of a connection (none):
+--                    keeps the routes without a DynamoDB call from taking
+--                    all the CPU when several wrk run at once
 --   LOAD_THREADS     wrk's -t (2): each thread takes its own stripe of a
 --                    list, so two threads do not post to one conversation
 --                    at the same moment
@@ -128,6 +131,13 @@ function request()
     end
     n = n + 1
     return wrk.format(method, path, headers, body)
+end
+
+local delay_ms = tonumber(os.getenv("LOAD_DELAY_MS") or "")
+if delay_ms then
+    function delay()
+        return delay_ms
+    end
 end
 
 ok, unexpected = 0, 0
