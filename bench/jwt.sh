@@ -33,6 +33,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# a private copy: a rebuild that rewrites build/*.so under a running NGINX
+# crashes its workers (SIGBUS), which would pass for a module bug
+cp "$top/build/ngx_http_ddbm_module.so" "$work/"
+
 "$cli" dev-keys --dir "$work/keys" >/dev/null
 token=$("$cli" mint-token --dir "$work/keys" \
         --sub 71c568d1-29bb-4ae1-92c5-057d12db82cb --ttl 3600)
@@ -43,7 +47,7 @@ start() {
     port=$(bash scripts/free-port.sh)
     mkdir -p "$dir/logs"
     cat > "$dir/nginx.conf" <<CONF
-load_module $top/build/ngx_http_ddbm_module.so;
+load_module $work/ngx_http_ddbm_module.so;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
@@ -97,7 +101,14 @@ run() {
     t0=$(cpu_ticks "$worker")
     out=$(wrk -t1 -c"$conns" -d"${secs}s" \
               -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
-    t1=$(cpu_ticks "$worker")
+    t1=$(cpu_ticks "$worker" 2>/dev/null || true)
+    # a worker that died: say so, rather than fail on its /proc entry
+    if [ -z "$t1" ] || [ "$(worker_of "$server")" != "$worker" ] \
+       || grep -q 'exited on signal' "$work/$server/logs/error.log"; then
+        echo "bench: FAIL: $label: the NGINX worker $worker died:" >&2
+        grep 'exited on signal' "$work/$server/logs/error.log" | head -n 3 >&2
+        exit 1
+    fi
     n=$(echo "$out" | awk '/requests in/ { print $1 }')
     r=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
     non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
