@@ -77,8 +77,9 @@ int dm_time_parse(const char *s, size_t len, int64_t *us);
 int64_t dm_time_next(int64_t now_us, int64_t last_us);
 
 /*
- * Lower-case hex SHA-256; out gets 65 bytes.  Returns 0, or -1 when
- * OpenSSL fails (out is then "", never a digest of nothing).
+ * Lower-case hex SHA-256; out gets 65 bytes and may overlap data (all of
+ * data is read before out is written).  Returns 0, or -1 when OpenSSL
+ * fails (out is then "", never a digest of nothing).
  */
 int dm_sha256_hex(const void *data, size_t len, char *out);
 

@@ -100,6 +100,12 @@ main(void)
            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
            "sha256 hex");
 
+    memcpy(big, "abc", 3);
+    ok(dm_sha256_hex(big, 3, big) == 0
+       && strcmp(big, "ba7816bf8f01cfea414140de5dae2223"
+                      "b00361a396177a9cb410ff61f20015ad") == 0,
+       "sha256 hex in place");
+
     ok(dm_idempotency_key_valid("3f0c1d7e", 8), "idempotency key");
     ok(dm_idempotency_key_valid(" ~", 2), "space and tilde are printable");
     ok(!dm_idempotency_key_valid("", 0), "empty idempotency key");
