@@ -15,7 +15,8 @@
 # routes still run, and the script exits 1.
 #
 # Environment: BENCH_CONNECTIONS (16), BENCH_WARMUP (seconds, 3),
-# BENCH_ROUTES (only these routes, space separated), NGINX_BINARY.
+# BENCH_ROUTES (only these routes, space separated), NGINX_BINARY,
+# DDBM_MODULE (the .so to measure: build/ngx_http_ddbm_module.so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -24,13 +25,14 @@ secs=${1:-10}
 conns=${BENCH_CONNECTIONS:-16}
 warmup=${BENCH_WARMUP:-3}
 nginx=${NGINX_BINARY:-/usr/sbin/nginx}
+module=${DDBM_MODULE:-$top/build/ngx_http_ddbm_module.so}
 cli=$top/build/ddbm
 lua=$top/t/load/routes.lua
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbm-bench.XXXXXX")
 table=bench
 
 command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 1; }
-[ -x "$cli" ] && [ -f "$top/build/ngx_http_ddbm_module.so" ] \
+[ -x "$cli" ] && [ -f "$module" ] \
     || { echo "bench: run make build first" >&2; exit 1; }
 
 cleanup() {
@@ -58,7 +60,7 @@ G=5ae290ed-55d1-47a0-bc6d-fe2bc2700399
 
 # a private copy: a rebuild that rewrites build/*.so under a running NGINX
 # crashes its workers (SIGBUS), which would pass for a module bug
-cp "$top/build/ngx_http_ddbm_module.so" "$work/"
+cp "$module" "$work/ngx_http_ddbm_module.so"
 mkdir -p "$work/logs"
 cat > "$work/nginx.conf" <<CONF
 load_module $work/ngx_http_ddbm_module.so;
