@@ -2,12 +2,34 @@
  * ngx_http_ddbm_module: the direct-messaging API answered from DynamoDB.
  *
  * Layout:
- *   ngx_http_ddbm_module.c     directives, content handler, body, answers
- *   ngx_http_ddbm_dynamodb.c   one DynamoDB call = one signed subrequest
+ *   ngx_http_ddbm_module.c     directives and their configuration
+ *   ngx_http_ddbm_request.c    the request loop: handler, body, start,
+ *                              wake, resume, and each DynamoDB call's
+ *                              life (signed subrequest, answer, retry)
+ *   ngx_http_ddbm_answers.c    answers to the client: JSON, errors, CORS
+ *   ngx_http_ddbm_dynamodb.c   pool memory for the core, the oversized
+ *                              answer filter, the $ddbm_* variables
  *   ngx_http_ddbm_users.c      the user directory (caller, receiver)
+ *   ngx_http_ddbm_groups.c     conversations: members, rows, revision
  *   ngx_http_ddbm_write.c      the message transaction shared by the posts
  *   ngx_http_ddbm_pattern_*.c  one access pattern per file
+ *
+ * The request lifetime rule, followed by every function that can answer
+ * the client or issue a DynamoDB call:
+ *
+ *   NGX_DONE      the client has been answered: the request is finalized
+ *                 and may already be freed.  Return NGX_DONE at once and
+ *                 touch nothing: not r, not ctx, not a call.
+ *   NGX_AGAIN     DynamoDB calls are under way: the driver waits for all
+ *                 of them, then runs the pattern's resume step.
+ *   NGX_OK        done, go on.
+ *   NGX_DECLINED  absent (no such header, argument or item): go on.
+ *   NGX_ERROR     failed without answering: the driver answers 500.
+ *
+ * Only the answers (ngx_http_ddbm_answers.c) finalize the request, and
+ * each of them returns NGX_DONE.
  */
+
 
 #ifndef NGX_HTTP_DDBM_H
 #define NGX_HTTP_DDBM_H
@@ -23,7 +45,11 @@
 #include "dm_ddb.h"
 
 
-#define NGX_HTTP_DDBM_MAX_CALLS      8
+#define NGX_HTTP_DDBM_MAX_CALLS      8         /* at once, per round */
+/* DynamoDB requests one client request may make, retries included */
+#define NGX_HTTP_DDBM_MAX_ATTEMPTS   100
+#define NGX_HTTP_DDBM_WRITE_RETRIES_MAX  32
+#define NGX_HTTP_DDBM_BACKOFF_CAP    20000     /* ms, as the AWS SDKs */
 #define NGX_HTTP_DDBM_MESSAGE_MAX    1024      /* characters */
 #define NGX_HTTP_DDBM_IDEM_KEY_MAX   255
 #define NGX_HTTP_DDBM_IDEM_TTL       86400
@@ -127,6 +153,7 @@ struct ngx_http_ddbm_ctx_s {
 
     json_t                     *json;          /* the request body */
     ngx_str_t                   raw_body;
+    off_t                       body_received; /* by the body filter */
     ngx_str_t                   idempotency_key;
 
     ngx_http_ddbm_call_t       *calls[NGX_HTTP_DDBM_MAX_CALLS];
@@ -134,9 +161,12 @@ struct ngx_http_ddbm_ctx_s {
     ngx_uint_t                  pending;
 
     void                       *data;          /* the pattern's own state */
-    unsigned                    waiting:1;
-    unsigned                    finalized:1;
+    ngx_uint_t                  attempts;      /* DynamoDB requests made */
+
+    unsigned                    waiting:1;     /* for calls, to resume */
+    unsigned                    answered:1;    /* finalize is under way */
     unsigned                    cleanup_added:1;
+    unsigned                    body_too_large:1;
 };
 
 
@@ -146,9 +176,9 @@ struct ngx_http_ddbm_pattern_s {
     unsigned                    reads_body:1;
     unsigned                    needs_identity:1;
     unsigned                    takes_arg:1;
-    /* validate and issue the first calls, or answer */
+    /* validate and issue the first calls (NGX_AGAIN), or answer */
     ngx_int_t                 (*start)(ngx_http_ddbm_ctx_t *ctx);
-    /* every call issued so far has its answer */
+    /* every call issued so far has its answer: more calls, or answer */
     ngx_int_t                 (*resume)(ngx_http_ddbm_ctx_t *ctx);
 };
 
@@ -163,26 +193,47 @@ extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation;
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short;
 
 
+/* ---- ngx_http_ddbm_request.c ------------------------------------------- */
+
+ngx_int_t ngx_http_ddbm_handler(ngx_http_request_t *r);
+/* refuses a chunked body at ddbm_body_max */
+ngx_int_t ngx_http_ddbm_request_body_filter_init(ngx_conf_t *cf);
+
+/* the call with this tag in this round, NULL if none */
+ngx_http_ddbm_call_t *ngx_http_ddbm_find_call(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag);
+/* a new call with its body already built in b; NULL on error */
+ngx_http_ddbm_call_t *ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, const char *operation, dm_buf_t *b);
+/* the same, issued after a delay (a pause before a new round) */
+ngx_http_ddbm_call_t *ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, const char *operation, dm_buf_t *b, ngx_msec_t delay);
+/* forget every answered call before the next round */
+void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
+/* no retry timer may issue a call once the request is answered */
+void ngx_http_ddbm_stop_timers(ngx_http_ddbm_ctx_t *ctx);
+/*
+ * The answer of the call with this tag, which succeeded: NGX_OK with
+ * *callp set.  A failed call is answered (NGX_DONE); no call: NGX_ERROR.
+ */
+ngx_int_t ngx_http_ddbm_call_answer(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_http_ddbm_call_t **callp);
+/* the same, read by the streaming reader (h may be NULL) */
+ngx_int_t ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, dm_item_handler_t *h, dm_ddb_answer_t *answer);
+/* full jitter, capped: the pause before retry number n (1, 2, ...) */
+ngx_msec_t ngx_http_ddbm_backoff(ngx_msec_t base, ngx_msec_t cap,
+    ngx_uint_t n);
+/* the call one of our subrequests carries; NULL for any other request */
+ngx_http_ddbm_call_t *ngx_http_ddbm_subrequest_call(ngx_http_request_t *r);
+
+
 /* ---- ngx_http_ddbm_dynamodb.c ------------------------------------------ */
 
 /* a dm_buf_t whose memory comes from the request pool */
 void ngx_http_ddbm_buf_init(dm_buf_t *b, ngx_pool_t *pool);
 /* yajl's memory from the request pool */
 void ngx_http_ddbm_allocator(dm_allocator_t *a, ngx_pool_t *pool);
-
-/* a new call with its body already built in b; NULL on error */
-ngx_http_ddbm_call_t *ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, const char *operation, dm_buf_t *b);
-/* the same, issued after a delay (a jittered pause before a new round) */
-ngx_http_ddbm_call_t *ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, const char *operation, dm_buf_t *b, ngx_msec_t delay);
-/* the answer of the call with this tag, NULL if none */
-ngx_http_ddbm_call_t *ngx_http_ddbm_find_call(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag);
-/* a finished call: NGX_OK (see call->result) or NGX_AGAIN (retrying) */
-ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
-/* forget every answered call before the next round */
-void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
 
 ngx_int_t ngx_http_ddbm_variables_add(ngx_conf_t *cf);
 /* registers a table of variables ending with ngx_http_null_variable */
@@ -192,30 +243,41 @@ ngx_int_t ngx_http_ddbm_add_variables(ngx_conf_t *cf,
 ngx_int_t ngx_http_ddbm_answer_filter_init(ngx_conf_t *cf);
 
 
-/* ---- ngx_http_ddbm_module.c -------------------------------------------- */
+/* ---- ngx_http_ddbm_answers.c ------------------------------------------- */
 
+/* each answer finalizes the request and returns NGX_DONE */
 ngx_int_t ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t status, const u_char *body, size_t len);
-/* a JSON answer with the location's CORS headers, finalized: NGX_DONE */
+/* a JSON answer with the location's CORS headers */
 ngx_int_t ngx_http_ddbm_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const u_char *body, size_t len);
-/* CORS headers for a configured Origin (ddbm_cors_origin) */
-ngx_int_t ngx_http_ddbm_cors(ngx_http_request_t *r,
-    ngx_http_ddbm_loc_conf_t *dlcf, ngx_uint_t preflight);
 ngx_int_t ngx_http_ddbm_respond_error(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t status, const char *code, const char *message);
 /* 422 with a JSON array of codes */
 ngx_int_t ngx_http_ddbm_respond_codes(ngx_http_ddbm_ctx_t *ctx,
     const char **codes, ngx_uint_t n);
+/* 503 with Retry-After */
+ngx_int_t ngx_http_ddbm_respond_unavailable(ngx_http_ddbm_ctx_t *ctx,
+    const char *code, const char *message);
 /* the answer for a call that did not succeed */
 ngx_int_t ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_call_t *call);
-/* a query argument, unescaped; NGX_DECLINED when absent */
-ngx_int_t ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx,
-    const char *name, size_t len, ngx_str_t *value);
 /* 502 dynamodb_answer_unreadable, logged with the reason */
 ngx_int_t ngx_http_ddbm_respond_unreadable(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_call_t *call, const char *why);
+
+/* OPTIONS: the CORS preflight's answer (a phase handler's return code) */
+ngx_int_t ngx_http_ddbm_preflight(ngx_http_request_t *r,
+    ngx_http_ddbm_loc_conf_t *dlcf);
+/* a real CORS preflight: OPTIONS with Origin and the method it asks for */
+ngx_uint_t ngx_http_ddbm_is_preflight(ngx_http_request_t *r);
+/* CORS headers for a configured Origin (ddbm_cors_origin) */
+ngx_int_t ngx_http_ddbm_cors(ngx_http_request_t *r,
+    ngx_http_ddbm_loc_conf_t *dlcf, ngx_uint_t preflight);
+
+/* a query argument, unescaped; NGX_DECLINED when absent */
+ngx_int_t ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx,
+    const char *name, size_t len, ngx_str_t *value);
 char *ngx_http_ddbm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_table_elt_t *ngx_http_ddbm_find_header(ngx_http_request_t *r,
     const char *name, size_t len);
@@ -225,13 +287,13 @@ ngx_int_t ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
 
 /* ---- ngx_http_ddbm_pages.c --------------------------------------------- */
 
-/* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DECLINED) */
+/* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t *limit, char *cursor, size_t cursor_size);
 /* the newest items under pk, before the cursor if one is given */
 ngx_int_t ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     const char *pk, ngx_uint_t limit, const char *cursor);
-/* the page's answer as the API's array, with X-Next-Cursor */
+/* the page's answer as the API's array, with X-Next-Cursor: answered */
 ngx_int_t ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, const dm_field_map_t *map, size_t nmap,
     ngx_uint_t oldest_first);
@@ -245,10 +307,10 @@ ngx_int_t ngx_http_ddbm_lookup_caller(ngx_http_ddbm_ctx_t *ctx,
 /* GetItem of USER#HANDLE#<handle>; NGX_DECLINED for an invalid handle */
 ngx_int_t ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_str_t *handle);
-/* reads a user out of a GetItem answer: NGX_OK, or answered 502 */
-ngx_int_t ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_call_t *call, ngx_http_ddbm_user_t *user);
-/* the caller's lookup answered: NGX_OK, or the answer was sent */
+/* reads a user out of a GetItem answer: NGX_OK, or answered (NGX_DONE) */
+ngx_int_t ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    ngx_http_ddbm_user_t *user);
+/* the caller, known to the directory: NGX_OK, or answered (401, 5xx) */
 ngx_int_t ngx_http_ddbm_check_caller(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
 
@@ -277,17 +339,25 @@ ngx_int_t ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_str_t *group, ngx_msec_t delay);
 ngx_int_t ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_str_t *group);
-/* NGX_OK: g filled (g->nmembers 0 if unknown); else answered */
+/* NGX_OK: g filled (g->nmembers 0 if unknown); or answered (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_http_ddbm_group_t *g);
 ngx_int_t ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_http_ddbm_group_t *g);
-/* the caller must be a member: NGX_OK, or answered 403/404 */
+/* the caller must be a member: NGX_OK, or answered 403/404 (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_check_member(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_group_t *g);
 
 
 /* ---- ngx_http_ddbm_write.c --------------------------------------------- */
+
+/* the calls of the write itself, beside each pattern's own tags */
+#define NGX_HTTP_DDBM_TAG_WRITE          100
+#define NGX_HTTP_DDBM_TAG_REPLAY         101
+
+/* a lost race's pause, ms: full jitter from this base up to the cap */
+#define NGX_HTTP_DDBM_RACE_BACKOFF       10
+#define NGX_HTTP_DDBM_RACE_BACKOFF_CAP   1000
 
 typedef struct {
     ngx_http_ddbm_group_t       g;             /* members, sks, revision */
@@ -297,36 +367,33 @@ typedef struct {
     char                        message_uuid[DM_UUID_LEN + 1];
     char                        sk[DM_TIME_LEN + 1];
     ngx_uint_t                  attempts;
+    ngx_msec_t                  pause;         /* before the next attempt */
     /* where each conditional action stands in the transaction */
     ngx_int_t                   meta_action;
     ngx_int_t                   message_action;
     ngx_int_t                   idempotency_action;
     ngx_str_t                   response;      /* the answer on success */
+    unsigned                    replaying:1;   /* the stored answer */
 } ngx_http_ddbm_write_t;
 
-/* the Idempotency-Key header, validated; NGX_ERROR: answered 400 */
+/* the Idempotency-Key header: NGX_OK, NGX_DECLINED (none), answered 400 */
 ngx_int_t ngx_http_ddbm_idempotency_key(ngx_http_ddbm_ctx_t *ctx);
 /* GetItem of the idempotency record */
 ngx_int_t ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
-/* a stored answer replayed: NGX_OK (sent), NGX_DECLINED (none) */
+/* the stored answer replayed (NGX_DONE), or NGX_DECLINED: none, expired */
 ngx_int_t ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
-/* write_done said NGX_BUSY: fetch the answer stored by the winner... */
-ngx_int_t ngx_http_ddbm_fetch_stored_answer(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag);
-/* ... and send it */
-ngx_int_t ngx_http_ddbm_send_stored_answer(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag);
-/* the message transaction */
+/* the message transaction, sent after delay ms */
 ngx_int_t ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_write_t *w, ngx_uint_t tag);
+    ngx_http_ddbm_write_t *w, ngx_msec_t delay);
 /*
- * The transaction's answer: NGX_OK (answered), NGX_AGAIN (read again and
- * plan a new transaction), NGX_BUSY (the idempotency record won: replay).
+ * The transaction's answer: answered (NGX_DONE), or the answer stored by
+ * a racing twin request being fetched (NGX_AGAIN), or a lost race
+ * (NGX_DECLINED): plan the write again after w->pause.
  */
-ngx_int_t ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_write_t *w, ngx_uint_t tag);
+ngx_int_t ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w);
 /*
  * Checks the "message" member: adds message_blank or
  * message_exceed_max_chars to codes; NGX_ERROR when it is not a string.

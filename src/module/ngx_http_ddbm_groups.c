@@ -160,9 +160,7 @@ ngx_http_ddbm_read_group(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     dm_ddb_answer_t *answer)
 {
     ngx_str_t                      group;
-    dm_allocator_t                 a;
     dm_item_handler_t              h;
-    ngx_http_ddbm_call_t          *call;
     ngx_http_ddbm_group_reader_t   gr;
 
     group = g->group;
@@ -179,23 +177,7 @@ ngx_http_ddbm_read_group(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     h.item_end = item_end;
     h.ctx = &gr;
 
-    call = ngx_http_ddbm_find_call(ctx, tag);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        ngx_http_ddbm_respond_call_failure(ctx, call);
-        return NGX_DECLINED;
-    }
-
-    ngx_http_ddbm_allocator(&a, ctx->request->pool);
-
-    if (dm_ddb_read_with(call->answer.data, call->answer.len, &h, answer, &a)
-        != 0)
-    {
-        ngx_http_ddbm_respond_unreadable(ctx, call, answer->error_message);
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
+    return ngx_http_ddbm_read_answer(ctx, tag, &h, answer);
 }
 
 
@@ -203,14 +185,14 @@ ngx_int_t
 ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_group_t *g)
 {
+    ngx_int_t         rc;
     ngx_uint_t        i;
     dm_ddb_answer_t   answer;
 
-    if (ngx_http_ddbm_read_group(ctx, tag, g, NULL, ngx_http_ddbm_meta_attr,
-                                 NULL, &answer)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
+    rc = ngx_http_ddbm_read_group(ctx, tag, g, NULL, ngx_http_ddbm_meta_attr,
+                                  NULL, &answer);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (answer.nitems == 0) {
@@ -240,10 +222,11 @@ damaged:
 
     ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                   "ddbm: conversation item of \"%V\" is damaged", &g->group);
-    ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "conversation_damaged",
-                                "the conversation's record is damaged");
-    return NGX_DECLINED;
+
+    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "conversation_damaged",
+                                       "the conversation's record is "
+                                       "damaged");
 }
 
 
@@ -368,14 +351,14 @@ ngx_int_t
 ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_group_t *g)
 {
+    ngx_int_t        rc;
     dm_ddb_answer_t  answer;
 
-    if (ngx_http_ddbm_read_group(ctx, tag, g, ngx_http_ddbm_row_begin,
-                                 ngx_http_ddbm_row_attr,
-                                 ngx_http_ddbm_row_end, &answer)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
+    rc = ngx_http_ddbm_read_group(ctx, tag, g, ngx_http_ddbm_row_begin,
+                                  ngx_http_ddbm_row_attr,
+                                  ngx_http_ddbm_row_end, &answer);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     /* the newest of the rows is the conversation's last known time */
@@ -410,21 +393,20 @@ ngx_http_ddbm_check_member(ngx_http_ddbm_ctx_t *ctx,
     }
 
     if (g->nmembers == 0) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
-                                    "conversation_not_found",
-                                    "no such conversation");
-        return NGX_DECLINED;
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
+                                           "conversation_not_found",
+                                           "no such conversation");
     }
 
     if (g->caller < 0 || g->nmembers != 2) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "ddbm: user \"%V\" is not a member of conversation "
                       "\"%V\", answered 403", &ctx->caller.uuid, &g->group);
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_FORBIDDEN,
-                                    "not_a_participant",
-                                    "only the conversation's participants "
-                                    "may read or post to it");
-        return NGX_DECLINED;
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_FORBIDDEN,
+                                           "not_a_participant",
+                                           "only the conversation's "
+                                           "participants may read or post "
+                                           "to it");
     }
 
     return NGX_OK;

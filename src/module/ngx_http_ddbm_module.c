@@ -1,21 +1,12 @@
 /*
- * ngx_http_ddbm_module: directives, the content handler, the client's
- * body, CORS and the answers.  The access patterns live in their own files
- * (ngx_http_ddbm_pattern_*.c) behind ngx_http_ddbm_pattern_t.
+ * ngx_http_ddbm_module: its directives and their configuration.  The
+ * request loop is in ngx_http_ddbm_request.c, the access patterns in
+ * their own files (ngx_http_ddbm_pattern_*.c) behind
+ * ngx_http_ddbm_pattern_t.
  */
 
 #include "ngx_http_ddbm.h"
 
-
-static ngx_int_t ngx_http_ddbm_handler(ngx_http_request_t *r);
-static void ngx_http_ddbm_body_handler(ngx_http_request_t *r);
-static void ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx);
-static void ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc);
-static void ngx_http_ddbm_wake(ngx_http_request_t *r);
-static ngx_int_t ngx_http_ddbm_preflight(ngx_http_request_t *r,
-    ngx_http_ddbm_loc_conf_t *dlcf);
-static ngx_int_t ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx);
-static void ngx_http_ddbm_json_cleanup(void *data);
 
 static void *ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -28,7 +19,13 @@ static char *ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_ddbm_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ddbm_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ddbm_postconfiguration(ngx_conf_t *cf);
+
+
+static ngx_conf_num_bounds_t  ngx_http_ddbm_write_retries_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_DDBM_WRITE_RETRIES_MAX
+};
 
 
 static ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
@@ -119,7 +116,7 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, write_retries),
-      NULL },
+      &ngx_http_ddbm_write_retries_bounds },
 
     { ngx_string("ddbm_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -133,8 +130,8 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_ddbm_module_ctx = {
-    ngx_http_ddbm_init,                    /* preconfiguration */
-    ngx_http_ddbm_answer_filter_init,      /* postconfiguration */
+    ngx_http_ddbm_preconfiguration,        /* preconfiguration */
+    ngx_http_ddbm_postconfiguration,       /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -161,706 +158,6 @@ ngx_module_t  ngx_http_ddbm_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* ---- the request ------------------------------------------------------- */
-
-static ngx_int_t
-ngx_http_ddbm_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                  rc;
-    ngx_str_t                  allow;
-    ngx_http_ddbm_ctx_t       *ctx;
-    ngx_http_ddbm_pattern_t   *pattern;
-    ngx_http_ddbm_loc_conf_t  *dlcf;
-
-    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
-    pattern = dlcf->pattern;
-
-    if (r->method == NGX_HTTP_OPTIONS) {
-        return ngx_http_ddbm_preflight(r, dlcf);
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ddbm_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->request = r;
-    ctx->conf = dlcf;
-    ctx->pattern = pattern;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_ddbm_module);
-
-    if (!(r->method & pattern->methods)) {
-        r->main->count++;
-
-        if (pattern->methods & NGX_HTTP_POST) {
-            ngx_str_set(&allow, "POST, OPTIONS");
-        } else {
-            ngx_str_set(&allow, "GET, HEAD, OPTIONS");
-        }
-
-        if (ngx_http_ddbm_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_ALLOWED,
-                                    "method_not_allowed",
-                                    "method not allowed here");
-        return NGX_DONE;
-    }
-
-    if (pattern->needs_identity) {
-        if (ngx_http_complex_value(r, dlcf->identity, &ctx->sub) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (!dm_uuid_valid((const char *) ctx->sub.data, ctx->sub.len)) {
-            r->main->count++;
-
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "ddbm: %s identity, answered 401",
-                          ctx->sub.len ? "malformed" : "no");
-
-            ngx_http_ddbm_respond(ctx, NGX_HTTP_UNAUTHORIZED,
-                                  (u_char *) "{}", 2);
-            return NGX_DONE;
-        }
-    }
-
-    if (pattern->reads_body) {
-        if (r->headers_in.content_length_n > (off_t) dlcf->body_max) {
-            r->main->count++;
-            ngx_http_ddbm_respond_error(ctx,
-                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "body_too_large",
-                                        "request body is too large");
-            return NGX_DONE;
-        }
-
-        rc = ngx_http_read_client_request_body(r,
-                                               ngx_http_ddbm_body_handler);
-        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
-        }
-
-        return NGX_DONE;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    r->main->count++;
-    ngx_http_ddbm_begin(ctx);
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_ddbm_body_handler(ngx_http_request_t *r)
-{
-    ngx_int_t             rc;
-    json_error_t          err;
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_ddbm_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
-
-    rc = ngx_http_ddbm_read_body(ctx);
-    if (rc != NGX_OK) {
-        return;
-    }
-
-    if (ctx->raw_body.len == 0) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                    "body_required",
-                                    "a JSON object is required");
-        return;
-    }
-
-    ctx->json = json_loadb((const char *) ctx->raw_body.data,
-                           ctx->raw_body.len, JSON_REJECT_DUPLICATES, &err);
-    if (ctx->json == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "ddbm: malformed JSON body at byte %d, answered 400",
-                      err.position);
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                    "malformed_json",
-                                    "the body is not valid JSON");
-        return;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        json_decref(ctx->json);
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "internal_error", "out of memory");
-        return;
-    }
-
-    cln->handler = ngx_http_ddbm_json_cleanup;
-    cln->data = ctx->json;
-
-    if (!json_is_object(ctx->json)) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                    "body_not_object",
-                                    "the body must be a JSON object");
-        return;
-    }
-
-    ngx_http_ddbm_begin(ctx);
-}
-
-
-static void
-ngx_http_ddbm_json_cleanup(void *data)
-{
-    json_decref(data);
-}
-
-
-/* the body in one piece, from memory buffers or the temp file */
-static ngx_int_t
-ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx)
-{
-    u_char              *p;
-    size_t               len;
-    ssize_t              n;
-    ngx_buf_t           *b;
-    ngx_chain_t         *cl;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        ctx->raw_body.len = 0;
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
-    }
-
-    if (len > ctx->conf->body_max) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                    "body_too_large",
-                                    "request body is too large");
-        return NGX_DONE;
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "internal_error", "out of memory");
-        return NGX_DONE;
-    }
-
-    ctx->raw_body.data = p;
-    ctx->raw_body.len = len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                          b->file_pos);
-        if (n != b->file_last - b->file_pos) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "ddbm: cannot read the request body from \"%V\"",
-                          &b->file->name);
-            ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "internal_error",
-                                        "cannot read the request body");
-            return NGX_DONE;
-        }
-
-        p += n;
-    }
-
-    *p = '\0';
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
-{
-    ngx_http_request_t        *r;
-    ngx_http_ddbm_loc_conf_t  *dlcf;
-
-    r = ctx->request;
-    dlcf = ctx->conf;
-
-    r->write_event_handler = ngx_http_ddbm_wake;
-
-    if (ctx->pattern->takes_arg) {
-        if (dlcf->pattern_arg) {
-            if (ngx_http_complex_value(r, dlcf->pattern_arg, &ctx->arg)
-                != NGX_OK)
-            {
-                ngx_http_ddbm_after(ctx, NGX_ERROR);
-                return;
-            }
-
-        } else {
-            /* the last segment of the URI */
-            ctx->arg.data = r->uri.data + r->uri.len;
-            while (ctx->arg.data > r->uri.data && ctx->arg.data[-1] != '/') {
-                ctx->arg.data--;
-            }
-            ctx->arg.len = r->uri.data + r->uri.len - ctx->arg.data;
-        }
-    }
-
-    ngx_http_ddbm_after(ctx, ctx->pattern->start(ctx));
-}
-
-
-static void
-ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc)
-{
-    if (ctx->finalized) {
-        return;
-    }
-
-    if (rc == NGX_DONE && ctx->pending) {
-        ctx->waiting = 1;
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
-                  "ddbm: pattern \"%V\" stopped without an answer (rc %i)",
-                  &ctx->pattern->name, rc);
-
-    ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                "internal_error", "internal error");
-}
-
-
-/* the parent runs again: after each subrequest and each retry */
-static void
-ngx_http_ddbm_wake(ngx_http_request_t *r)
-{
-    ngx_uint_t             i, again;
-    ngx_http_ddbm_ctx_t   *ctx;
-    ngx_http_ddbm_call_t  *call;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
-
-    if (ctx == NULL || ctx->finalized || !ctx->waiting || ctx->pending) {
-        return;
-    }
-
-    /* the upstream left "sending to client" behind: not what we do now */
-    r->connection->log->action = NULL;
-
-    again = 0;
-
-    for (i = 0; i < ctx->ncalls; i++) {
-        call = ctx->calls[i];
-
-        if (!call->done || call->classified) {
-            continue;
-        }
-
-        if (ngx_http_ddbm_classify(call) == NGX_AGAIN) {
-            again = 1;
-            continue;
-        }
-
-        call->classified = 1;
-    }
-
-    if (again) {
-        return;
-    }
-
-    ctx->waiting = 0;
-
-    ngx_http_ddbm_after(ctx, ctx->pattern->resume(ctx));
-}
-
-
-/* ---- answers ----------------------------------------------------------- */
-
-ngx_int_t
-ngx_http_ddbm_respond(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
-    const u_char *body, size_t len)
-{
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    if (ctx->finalized) {
-        return NGX_OK;
-    }
-
-    ctx->finalized = 1;
-
-    if (r->request_body == NULL) {
-        /* answered before reading it */
-        (void) ngx_http_discard_request_body(r);
-    }
-
-    (void) ngx_http_ddbm_send_json(r, status, body, len);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    const u_char *body, size_t len)
-{
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_chain_t                out;
-    ngx_http_ddbm_loc_conf_t  *dlcf;
-
-    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    if (ngx_http_ddbm_cors(r, dlcf, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_DONE;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only || len == 0) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_DONE;
-    }
-
-    b->pos = (u_char *) body;
-    b->last = (u_char *) body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_respond_error(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    dm_buf_t  b;
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-
-    dm_buf_append_str(&b, "{\"error\":");
-    dm_buf_json_string(&b, (const u_char *) code, ngx_strlen(code));
-    dm_buf_append_str(&b, ",\"message\":");
-    dm_buf_json_string(&b, (const u_char *) message, ngx_strlen(message));
-    dm_buf_append_str(&b, "}");
-
-    if (b.failed) {
-        return ngx_http_ddbm_respond(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                     (u_char *) "{}", 2);
-    }
-
-    return ngx_http_ddbm_respond(ctx, status, b.data, b.len);
-}
-
-
-ngx_int_t
-ngx_http_ddbm_respond_codes(ngx_http_ddbm_ctx_t *ctx, const char **codes,
-    ngx_uint_t n)
-{
-    ngx_uint_t  i;
-    dm_buf_t    b;
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-
-    dm_buf_append_str(&b, "[");
-
-    for (i = 0; i < n; i++) {
-        if (i) {
-            dm_buf_append_str(&b, ",");
-        }
-        dm_buf_json_string(&b, (const u_char *) codes[i],
-                           ngx_strlen(codes[i]));
-    }
-
-    dm_buf_append_str(&b, "]");
-
-    if (b.failed) {
-        return ngx_http_ddbm_respond(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                     (u_char *) "{}", 2);
-    }
-
-    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                  "ddbm: answered 422 %*s", b.len, b.data);
-
-    return ngx_http_ddbm_respond(ctx, NGX_HTTP_DDBM_UNPROCESSABLE, b.data,
-                                 b.len);
-}
-
-
-ngx_int_t
-ngx_http_ddbm_respond_unreadable(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_call_t *call, const char *why)
-{
-    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                  "ddbm: unreadable DynamoDB %s answer: %s",
-                  call->operation, why);
-
-    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                       "dynamodb_answer_unreadable",
-                                       "the database answer was unreadable");
-}
-
-
-ngx_int_t
-ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_call_t *call)
-{
-    ngx_str_t  one;
-
-    if (call->http_status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_str_set(&one, "1");
-        if (ngx_http_ddbm_add_header(ctx->request, "Retry-After", &one)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return ngx_http_ddbm_respond_error(ctx, call->http_status,
-                                       call->failure,
-                                       ngx_strcmp(call->failure,
-                                           "dynamodb_answer_unreadable") == 0
-                                       ? "the database answer was unreadable"
-                                       : "the database call failed");
-}
-
-
-ngx_int_t
-ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
-}
-
-
-/* ---- CORS -------------------------------------------------------------- */
-
-ngx_table_elt_t *
-ngx_http_ddbm_find_header(ngx_http_request_t *r, const char *name,
-    size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
-ngx_int_t
-ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
-    ngx_uint_t preflight)
-{
-    ngx_str_t        *o, v;
-    ngx_uint_t        i;
-    ngx_table_elt_t  *origin;
-
-    if (dlcf->cors_origins == NULL
-        || dlcf->cors_origins == NGX_CONF_UNSET_PTR)
-    {
-        return NGX_OK;
-    }
-
-    origin = ngx_http_ddbm_find_header(r, "Origin", 6);
-    if (origin == NULL) {
-        return NGX_OK;
-    }
-
-    o = dlcf->cors_origins->elts;
-
-    for (i = 0; i < dlcf->cors_origins->nelts; i++) {
-        if ((o[i].len == 1 && o[i].data[0] == '*')
-            || (o[i].len == origin->value.len
-                && ngx_strncasecmp(o[i].data, origin->value.data, o[i].len)
-                   == 0))
-        {
-            break;
-        }
-    }
-
-    if (i == dlcf->cors_origins->nelts) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "ddbm: origin \"%V\" not allowed", &origin->value);
-        return NGX_OK;
-    }
-
-    if (ngx_http_ddbm_add_header(r, "Access-Control-Allow-Origin",
-                                 &origin->value) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "Origin");
-    if (ngx_http_ddbm_add_header(r, "Vary", &v) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (!preflight) {
-        ngx_str_set(&v, "Authorization, WWW-Authenticate, X-Next-Cursor");
-        return ngx_http_ddbm_add_header(r, "Access-Control-Expose-Headers",
-                                        &v);
-    }
-
-    ngx_str_set(&v, "Content-Type, Authorization, Idempotency-Key");
-    if (ngx_http_ddbm_add_header(r, "Access-Control-Allow-Headers", &v)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "OPTIONS, GET, HEAD, POST");
-    if (ngx_http_ddbm_add_header(r, "Access-Control-Allow-Methods", &v)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "600");
-    return ngx_http_ddbm_add_header(r, "Access-Control-Max-Age", &v);
-}
-
-
-static ngx_int_t
-ngx_http_ddbm_preflight(ngx_http_request_t *r,
-    ngx_http_ddbm_loc_conf_t *dlcf)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_ddbm_cors(r, dlcf, 1) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    return ngx_http_send_header(r);
-}
-
-
-/* ---- request helpers for the patterns ---------------------------------- */
-
-ngx_int_t
-ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx, const char *name,
-    size_t len, ngx_str_t *value)
-{
-    u_char     *dst, *src;
-    ngx_str_t   raw;
-
-    if (ngx_http_arg(ctx->request, (u_char *) name, len, &raw) != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    dst = ngx_pnalloc(ctx->request->pool, raw.len + 1);
-    if (dst == NULL) {
-        return NGX_ERROR;
-    }
-
-    value->data = dst;
-    src = raw.data;
-    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
-    value->len = dst - value->data;
-    *dst = '\0';
-
-    return NGX_OK;
-}
-
-
-char *
-ngx_http_ddbm_cstr(ngx_pool_t *pool, ngx_str_t *s)
-{
-    char  *p;
-
-    p = ngx_pnalloc(pool, s->len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, s->data, s->len);
-    p[s->len] = '\0';
-
-    return p;
-}
 
 
 /* ---- configuration ----------------------------------------------------- */
@@ -1261,6 +558,10 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_str_set(&c->source, "env");
 
         rv = ngx_http_ddbm_credentials_from_env(cf, c);
+        if (rv == NGX_CONF_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
         if (rv != NGX_CONF_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "ddbm_pattern \"%V\" has no credentials: "
@@ -1292,7 +593,18 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static ngx_int_t
-ngx_http_ddbm_init(ngx_conf_t *cf)
+ngx_http_ddbm_preconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_ddbm_variables_add(cf);
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_ddbm_answer_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ddbm_request_body_filter_init(cf);
 }

@@ -12,38 +12,48 @@ ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t *limit,
     char *cursor, size_t cursor_size)
 {
     int64_t    us;
-    ngx_int_t  n;
+    ngx_int_t  n, rc;
     ngx_str_t  v;
 
     *limit = ctx->conf->page_default;
     cursor[0] = '\0';
 
-    if (ngx_http_ddbm_query_arg(ctx, "limit", 5, &v) == NGX_OK) {
+    rc = ngx_http_ddbm_query_arg(ctx, "limit", 5, &v);
+
+    if (rc == NGX_OK) {
         n = ngx_atoi(v.data, v.len);
 
         if (n < 1 || (ngx_uint_t) n > ctx->conf->page_max) {
-            ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_limit",
-                                        "limit must be a whole number "
-                                        "from 1 to the page maximum");
-            return NGX_DECLINED;
+            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_limit",
+                                               "limit must be a whole "
+                                               "number from 1 to the page "
+                                               "maximum");
         }
 
         *limit = n;
+
+    } else if (rc == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
-    if (ngx_http_ddbm_query_arg(ctx, "cursor", 6, &v) == NGX_OK) {
+    rc = ngx_http_ddbm_query_arg(ctx, "cursor", 6, &v);
+
+    if (rc == NGX_OK) {
         if (v.len >= cursor_size
             || !dm_time_parse((const char *) v.data, v.len, &us))
         {
-            ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_cursor",
-                                        "cursor must be the X-Next-Cursor "
-                                        "value of a previous page");
-            return NGX_DECLINED;
+            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_cursor",
+                                               "cursor must be the "
+                                               "X-Next-Cursor value of a "
+                                               "previous page");
         }
 
         ngx_memcpy(cursor, v.data, v.len + 1);
+
+    } else if (rc == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -112,15 +122,15 @@ ngx_int_t
 ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     const dm_field_map_t *map, size_t nmap, ngx_uint_t oldest_first)
 {
+    ngx_int_t              rc;
     dm_buf_t               b;
     dm_allocator_t         a;
     dm_ddb_answer_t        answer;
     ngx_http_ddbm_call_t  *call;
 
-    call = ngx_http_ddbm_find_call(ctx, tag);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    rc = ngx_http_ddbm_call_answer(ctx, tag, &call);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);

@@ -21,20 +21,20 @@ ngx_http_ddbm_health_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
 static ngx_int_t
 ngx_http_ddbm_health_resume(ngx_http_ddbm_ctx_t *ctx)
 {
+    ngx_int_t              rc;
     dm_buf_t               b;
     ngx_http_ddbm_call_t  *call;
 
-    call = ngx_http_ddbm_find_call(ctx, 0);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    rc = ngx_http_ddbm_call_answer(ctx, 0, &call);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);

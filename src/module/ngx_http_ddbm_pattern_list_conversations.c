@@ -31,6 +31,7 @@ static const dm_field_map_t  ngx_http_ddbm_conversation_fields[] = {
 static ngx_int_t
 ngx_http_ddbm_lc_start(ngx_http_ddbm_ctx_t *ctx)
 {
+    ngx_int_t            rc;
     ngx_http_ddbm_lc_t  *lc;
 
     lc = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_lc_t));
@@ -40,18 +41,17 @@ ngx_http_ddbm_lc_start(ngx_http_ddbm_ctx_t *ctx)
 
     ctx->data = lc;
 
-    if (ngx_http_ddbm_page_args(ctx, &lc->limit, lc->cursor,
-                                sizeof(lc->cursor))
-        != NGX_OK)
-    {
-        return NGX_OK;
+    rc = ngx_http_ddbm_page_args(ctx, &lc->limit, lc->cursor,
+                                 sizeof(lc->cursor));
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_ddbm_lookup_caller(ctx, LC_CALLER) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
@@ -59,6 +59,7 @@ static ngx_int_t
 ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
 {
     char                 pk[DM_KEY_MAX];
+    ngx_int_t            rc;
     ngx_http_ddbm_lc_t  *lc;
 
     lc = ctx->data;
@@ -71,8 +72,9 @@ ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
                    0);
     }
 
-    if (ngx_http_ddbm_check_caller(ctx, LC_CALLER) != NGX_OK) {
-        return NGX_OK;
+    rc = ngx_http_ddbm_check_caller(ctx, LC_CALLER);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (dm_key_grp(pk, sizeof(pk), (const char *) ctx->caller.uuid.data,
@@ -85,7 +87,7 @@ ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
     }
 
     ctx->step = 1;
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 

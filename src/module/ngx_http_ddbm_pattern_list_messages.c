@@ -1,9 +1,9 @@
 /*
  * GET /api/messages/<message_group_uuid>: the newest page of a
  * conversation's messages, returned oldest first, to its participants
- * only.  The caller lookup, the membership record and the page are read in
- * parallel; the page is thrown away if the caller turns out not to be a
- * member.
+ * only.  The caller and the membership record are read in parallel; the
+ * page is read only once the caller is known to be a member, so no
+ * message of a conversation is ever fetched for anyone else.
  */
 
 #include "ngx_http_ddbm.h"
@@ -12,8 +12,14 @@
 enum {
     LM_CALLER = 0,
     LM_META,
-    LM_PAGE,
-    LM_ROWS
+    LM_ROWS,
+    LM_PAGE
+};
+
+enum {
+    LM_STEP_MEMBERS = 0,
+    LM_STEP_ROWS,
+    LM_STEP_PAGE
 };
 
 
@@ -36,7 +42,7 @@ static const dm_field_map_t  ngx_http_ddbm_message_fields[] = {
 static ngx_int_t
 ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
 {
-    char                 pk[DM_KEY_MAX];
+    ngx_int_t            rc;
     ngx_http_ddbm_lm_t  *lm;
 
     lm = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_lm_t));
@@ -47,75 +53,102 @@ ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
     ctx->data = lm;
     lm->g.group = ctx->arg;
 
-    if (dm_key_msg(pk, sizeof(pk), (const char *) ctx->arg.data, ctx->arg.len)
-        == 0)
-    {
+    if (!dm_uuid_valid((const char *) ctx->arg.data, ctx->arg.len)) {
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
                                            "conversation_not_found",
                                            "no such conversation: "
                                            "not a message_group_uuid");
     }
 
-    if (ngx_http_ddbm_page_args(ctx, &lm->limit, lm->cursor,
-                                sizeof(lm->cursor))
-        != NGX_OK)
-    {
-        return NGX_OK;
+    rc = ngx_http_ddbm_page_args(ctx, &lm->limit, lm->cursor,
+                                 sizeof(lm->cursor));
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_ddbm_lookup_caller(ctx, LM_CALLER) != NGX_OK
         || ngx_http_ddbm_lookup_group_meta(ctx, LM_META, &ctx->arg, 0)
-           != NGX_OK
-        || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
 static ngx_int_t
 ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
 {
+    char                 pk[DM_KEY_MAX];
+    ngx_int_t            rc;
     ngx_http_ddbm_lm_t  *lm;
 
     lm = ctx->data;
 
-    if (ctx->step == 0) {
-        if (ngx_http_ddbm_check_caller(ctx, LM_CALLER) != NGX_OK
-            || ngx_http_ddbm_read_group_meta(ctx, LM_META, &lm->g) != NGX_OK)
-        {
-            return NGX_OK;
+    switch (ctx->step) {
+
+    case LM_STEP_MEMBERS:
+        rc = ngx_http_ddbm_check_caller(ctx, LM_CALLER);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ngx_http_ddbm_read_group_meta(ctx, LM_META, &lm->g);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         if (!lm->g.has_meta) {
             /* written by the reference's tools only: ask its index */
+            ngx_http_ddbm_reset_calls(ctx);
+
             if (ngx_http_ddbm_lookup_group_rows(ctx, LM_ROWS, &lm->g.group)
                 != NGX_OK)
             {
                 return NGX_ERROR;
             }
 
-            ctx->step = 1;
-            return NGX_DONE;
+            ctx->step = LM_STEP_ROWS;
+            return NGX_AGAIN;
         }
 
-    } else if (ngx_http_ddbm_read_group_rows(ctx, LM_ROWS, &lm->g)
-               != NGX_OK)
+        break;
+
+    case LM_STEP_ROWS:
+        rc = ngx_http_ddbm_read_group_rows(ctx, LM_ROWS, &lm->g);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        break;
+
+    default: /* LM_STEP_PAGE */
+        return ngx_http_ddbm_respond_page(ctx, LM_PAGE,
+                   ngx_http_ddbm_message_fields,
+                   sizeof(ngx_http_ddbm_message_fields)
+                   / sizeof(dm_field_map_t),
+                   1);
+    }
+
+    rc = ngx_http_ddbm_check_member(ctx, &lm->g);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_ddbm_reset_calls(ctx);
+
+    if (dm_key_msg(pk, sizeof(pk), (const char *) lm->g.group.data,
+                   lm->g.group.len)
+        == 0
+        || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor)
+           != NGX_OK)
     {
-        return NGX_OK;
+        return NGX_ERROR;
     }
 
-    if (ngx_http_ddbm_check_member(ctx, &lm->g) != NGX_OK) {
-        return NGX_OK;
-    }
-
-    return ngx_http_ddbm_respond_page(ctx, LM_PAGE,
-               ngx_http_ddbm_message_fields,
-               sizeof(ngx_http_ddbm_message_fields) / sizeof(dm_field_map_t),
-               1);
+    ctx->step = LM_STEP_PAGE;
+    return NGX_AGAIN;
 }
 
 

@@ -6,7 +6,8 @@
  *
  * Rounds: (caller, conversation item, idempotency record) in parallel;
  * for a conversation only the reference wrote, its rows; the transaction;
- * on a lost race, the conversation item again after a short pause.
+ * on a lost race, the conversation item again after a short pause, as
+ * many times as ddbm_write_retries allows.
  */
 
 #include "ngx_http_ddbm.h"
@@ -16,16 +17,13 @@ enum {
     PM_CALLER = 0,
     PM_META,
     PM_IDEM,
-    PM_ROWS,
-    PM_WRITE,
-    PM_REPLAY
+    PM_ROWS
 };
 
 enum {
     PM_STEP_READ = 0,
     PM_STEP_ROWS,
-    PM_STEP_WRITE,
-    PM_STEP_REPLAY
+    PM_STEP_WRITE
 };
 
 
@@ -73,8 +71,9 @@ ngx_http_ddbm_pm_start(ngx_http_ddbm_ctx_t *ctx)
         return ngx_http_ddbm_respond_codes(ctx, codes, n);
     }
 
-    if (ngx_http_ddbm_idempotency_key(ctx) != NGX_OK) {
-        return NGX_OK;
+    rc = ngx_http_ddbm_idempotency_key(ctx);
+    if (rc != NGX_OK && rc != NGX_DECLINED) {
+        return rc;
     }
 
     w = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_write_t));
@@ -99,25 +98,28 @@ ngx_http_ddbm_pm_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
 static ngx_int_t
 ngx_http_ddbm_pm_write(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w)
 {
-    if (ngx_http_ddbm_check_member(ctx, &w->g) != NGX_OK) {
-        return NGX_OK;
+    ngx_int_t  rc;
+
+    rc = ngx_http_ddbm_check_member(ctx, &w->g);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_http_ddbm_reset_calls(ctx);
 
-    if (ngx_http_ddbm_write_message(ctx, w, PM_WRITE) != NGX_OK) {
+    if (ngx_http_ddbm_write_message(ctx, w, 0) != NGX_OK) {
         return NGX_ERROR;
     }
 
     ctx->step = PM_STEP_WRITE;
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
@@ -125,7 +127,6 @@ static ngx_int_t
 ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
 {
     ngx_int_t               rc;
-    ngx_msec_t              pause;
     ngx_http_ddbm_write_t  *w;
 
     w = ctx->data;
@@ -133,16 +134,19 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
     switch (ctx->step) {
 
     case PM_STEP_READ:
-        if (ngx_http_ddbm_check_caller(ctx, PM_CALLER) != NGX_OK) {
-            return NGX_OK;
+        rc = ngx_http_ddbm_check_caller(ctx, PM_CALLER);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        if (ngx_http_ddbm_idempotency_replay(ctx, PM_IDEM) == NGX_OK) {
-            return NGX_OK;
+        rc = ngx_http_ddbm_idempotency_replay(ctx, PM_IDEM);
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
 
-        if (ngx_http_ddbm_read_group_meta(ctx, PM_META, &w->g) != NGX_OK) {
-            return NGX_OK;
+        rc = ngx_http_ddbm_read_group_meta(ctx, PM_META, &w->g);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         if (w->g.has_meta) {
@@ -156,45 +160,34 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
         }
 
         ctx->step = PM_STEP_ROWS;
-        return NGX_DONE;
+        return NGX_AGAIN;
 
     case PM_STEP_ROWS:
-        if (ngx_http_ddbm_read_group_rows(ctx, PM_ROWS, &w->g) != NGX_OK) {
-            return NGX_OK;
+        rc = ngx_http_ddbm_read_group_rows(ctx, PM_ROWS, &w->g);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         return ngx_http_ddbm_pm_write(ctx, w);
 
-    case PM_STEP_WRITE:
-        rc = ngx_http_ddbm_write_done(ctx, w, PM_WRITE);
-
-        if (rc == NGX_AGAIN) {
-            /* lost a race: read the conversation again after a pause */
-            ngx_http_ddbm_reset_calls(ctx);
-            /* jittered, growing: rivals spread out instead of colliding */
-            pause = 1 + ngx_random()
-                        % ngx_min(100, (ngx_msec_t) 4 << w->attempts);
-
-            if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g.group,
-                                                pause)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            ctx->step = PM_STEP_READ;
-            return NGX_DONE;
+    default: /* PM_STEP_WRITE */
+        rc = ngx_http_ddbm_write_resume(ctx, w);
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
 
-        if (rc == NGX_BUSY) {
-            ctx->step = PM_STEP_REPLAY;
-            return ngx_http_ddbm_fetch_stored_answer(ctx, PM_REPLAY);
+        /* lost a race: read the conversation again after the pause */
+        ngx_http_ddbm_reset_calls(ctx);
+
+        if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g.group,
+                                            w->pause)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
-        return rc;
-
-    default: /* PM_STEP_REPLAY */
-        return ngx_http_ddbm_send_stored_answer(ctx, PM_REPLAY);
+        ctx->step = PM_STEP_READ;
+        return NGX_AGAIN;
     }
 }
 

@@ -10,15 +10,12 @@
 enum {
     SC_CALLER = 0,
     SC_RECEIVER,
-    SC_IDEM,
-    SC_WRITE,
-    SC_REPLAY
+    SC_IDEM
 };
 
 enum {
     SC_STEP_READ = 0,
-    SC_STEP_WRITE,
-    SC_STEP_REPLAY
+    SC_STEP_WRITE
 };
 
 
@@ -65,8 +62,9 @@ ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
         return ngx_http_ddbm_respond_codes(ctx, codes, n);
     }
 
-    if (ngx_http_ddbm_idempotency_key(ctx) != NGX_OK) {
-        return NGX_OK;
+    rc = ngx_http_ddbm_idempotency_key(ctx);
+    if (rc != NGX_OK && rc != NGX_DECLINED) {
+        return rc;
     }
 
     sc = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_sc_t));
@@ -101,21 +99,22 @@ ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
 static ngx_int_t
-ngx_http_ddbm_sc_write(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_sc_t *sc)
+ngx_http_ddbm_sc_write(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_sc_t *sc,
+    ngx_msec_t delay)
 {
     ngx_http_ddbm_reset_calls(ctx);
 
-    if (ngx_http_ddbm_write_message(ctx, &sc->w, SC_WRITE) != NGX_OK) {
+    if (ngx_http_ddbm_write_message(ctx, &sc->w, delay) != NGX_OK) {
         return NGX_ERROR;
     }
 
     ctx->step = SC_STEP_WRITE;
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
@@ -125,69 +124,53 @@ ngx_http_ddbm_sc_resume(ngx_http_ddbm_ctx_t *ctx)
     ngx_int_t              rc;
     ngx_http_ddbm_sc_t    *sc;
     ngx_http_ddbm_user_t  *rcv;
-    ngx_http_ddbm_call_t  *call;
     static const char     *not_found[] = { "user_receiver_not_found" };
     static const char     *self[] = { "user_receiver_is_sender" };
 
     sc = ctx->data;
     rcv = &sc->w.receiver;
 
-    switch (ctx->step) {
-
-    case SC_STEP_READ:
-        if (ngx_http_ddbm_check_caller(ctx, SC_CALLER) != NGX_OK) {
-            return NGX_OK;
+    if (ctx->step == SC_STEP_WRITE) {
+        rc = ngx_http_ddbm_write_resume(ctx, &sc->w);
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
 
-        if (ngx_http_ddbm_idempotency_replay(ctx, SC_IDEM) == NGX_OK) {
-            return NGX_OK;
-        }
-
-        if (sc->receiver_invalid) {
-            return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
-        }
-
-        call = ngx_http_ddbm_find_call(ctx, SC_RECEIVER);
-
-        if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-            return ngx_http_ddbm_respond_call_failure(ctx, call);
-        }
-
-        if (ngx_http_ddbm_read_user(ctx, call, rcv) != NGX_OK) {
-            return NGX_OK;
-        }
-
-        if (!rcv->found) {
-            return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
-        }
-
-        if (rcv->uuid.len == ctx->caller.uuid.len
-            && ngx_strncmp(rcv->uuid.data, ctx->caller.uuid.data,
-                           rcv->uuid.len) == 0)
-        {
-            return ngx_http_ddbm_respond_codes(ctx, self, 1);
-        }
-
-        return ngx_http_ddbm_sc_write(ctx, sc);
-
-    case SC_STEP_WRITE:
-        rc = ngx_http_ddbm_write_done(ctx, &sc->w, SC_WRITE);
-
-        if (rc == NGX_AGAIN) {
-            /* nothing to read again: a new conversation has no rival */
-            return ngx_http_ddbm_sc_write(ctx, sc);
-        }
-
-        if (rc == NGX_BUSY) {
-            ctx->step = SC_STEP_REPLAY;
-            return ngx_http_ddbm_fetch_stored_answer(ctx, SC_REPLAY);
-        }
-
-        return rc;
-
-    default: /* SC_STEP_REPLAY */
-        return ngx_http_ddbm_send_stored_answer(ctx, SC_REPLAY);
+        /* nothing to read again (a new conversation has no rival): wait */
+        return ngx_http_ddbm_sc_write(ctx, sc, sc->w.pause);
     }
+
+    rc = ngx_http_ddbm_check_caller(ctx, SC_CALLER);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_ddbm_idempotency_replay(ctx, SC_IDEM);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (sc->receiver_invalid) {
+        return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
+    }
+
+    rc = ngx_http_ddbm_read_user(ctx, SC_RECEIVER, rcv);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!rcv->found) {
+        return ngx_http_ddbm_respond_codes(ctx, not_found, 1);
+    }
+
+    if (rcv->uuid.len == ctx->caller.uuid.len
+        && ngx_strncmp(rcv->uuid.data, ctx->caller.uuid.data,
+                       rcv->uuid.len) == 0)
+    {
+        return ngx_http_ddbm_respond_codes(ctx, self, 1);
+    }
+
+    return ngx_http_ddbm_sc_write(ctx, sc, 0);
 }
 
 

@@ -25,25 +25,20 @@ ngx_http_ddbm_us_start(ngx_http_ddbm_ctx_t *ctx)
                                            "no user has this handle");
     }
 
-    return rc == NGX_OK ? NGX_DONE : NGX_ERROR;
+    return rc == NGX_OK ? NGX_AGAIN : NGX_ERROR;
 }
 
 
 static ngx_int_t
 ngx_http_ddbm_us_resume(ngx_http_ddbm_ctx_t *ctx)
 {
+    ngx_int_t              rc;
     dm_buf_t               b;
     ngx_http_ddbm_user_t   user;
-    ngx_http_ddbm_call_t  *call;
 
-    call = ngx_http_ddbm_find_call(ctx, 0);
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
-    }
-
-    if (ngx_http_ddbm_read_user(ctx, call, &user) != NGX_OK) {
-        return NGX_OK;
+    rc = ngx_http_ddbm_read_user(ctx, 0, &user);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!user.found) {

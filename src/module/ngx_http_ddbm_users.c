@@ -106,12 +106,13 @@ ngx_http_ddbm_user_attr(void *data, const char *name, size_t name_len,
 
 
 ngx_int_t
-ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
+ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_user_t *user)
 {
-    dm_allocator_t                a;
+    ngx_int_t                     rc;
     dm_ddb_answer_t               answer;
     dm_item_handler_t             h;
+    ngx_http_ddbm_call_t         *call;
     ngx_http_ddbm_user_reader_t   ur;
 
     ngx_memzero(user, sizeof(ngx_http_ddbm_user_t));
@@ -124,14 +125,9 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
     h.item_end = NULL;
     h.ctx = &ur;
 
-    ngx_http_ddbm_allocator(&a, ctx->request->pool);
-
-    if (dm_ddb_read_with(call->answer.data, call->answer.len, &h, &answer,
-                         &a)
-        != 0)
-    {
-        ngx_http_ddbm_respond_unreadable(ctx, call, answer.error_message);
-        return NGX_DECLINED;
+    rc = ngx_http_ddbm_read_answer(ctx, tag, &h, &answer);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (answer.nitems == 0) {
@@ -141,10 +137,11 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
     if (!dm_uuid_valid((const char *) user->uuid.data, user->uuid.len)
         || user->handle.len == 0)
     {
-        ngx_http_ddbm_respond_unreadable(ctx, call, "a user directory item "
-                                         "has no valid user_uuid or "
-                                         "user_handle");
-        return NGX_DECLINED;
+        (void) ngx_http_ddbm_call_answer(ctx, tag, &call);
+        return ngx_http_ddbm_respond_unreadable(ctx, call,
+                                                "a user directory item has "
+                                                "no valid user_uuid or "
+                                                "user_handle");
     }
 
     user->found = 1;
@@ -156,35 +153,23 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
 ngx_int_t
 ngx_http_ddbm_check_caller(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
 {
-    ngx_http_ddbm_call_t  *call;
+    ngx_int_t  rc;
 
     if (ctx->caller.found) {
         return NGX_OK;
     }
 
-    call = ngx_http_ddbm_find_call(ctx, tag);
-
-    if (call == NULL) {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "internal_error", "internal error");
-        return NGX_DECLINED;
-    }
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        ngx_http_ddbm_respond_call_failure(ctx, call);
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_ddbm_read_user(ctx, call, &ctx->caller) != NGX_OK) {
-        return NGX_DECLINED;
+    rc = ngx_http_ddbm_read_user(ctx, tag, &ctx->caller);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!ctx->caller.found) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "ddbm: identity \"%V\" is not in the user directory, "
                       "answered 401", &ctx->sub);
-        ngx_http_ddbm_respond(ctx, NGX_HTTP_UNAUTHORIZED, (u_char *) "{}", 2);
-        return NGX_DECLINED;
+        return ngx_http_ddbm_respond(ctx, NGX_HTTP_UNAUTHORIZED,
+                                     (u_char *) "{}", 2);
     }
 
     return NGX_OK;

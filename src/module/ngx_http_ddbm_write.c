@@ -73,29 +73,21 @@ ngx_http_ddbm_check_message(json_t *body, const char **codes, ngx_uint_t *n,
 ngx_int_t
 ngx_http_ddbm_idempotency_key(ngx_http_ddbm_ctx_t *ctx)
 {
-    size_t            i;
     ngx_table_elt_t  *h;
 
     h = ngx_http_ddbm_find_header(ctx->request, "Idempotency-Key",
                                   sizeof("Idempotency-Key") - 1);
     if (h == NULL) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
-    for (i = 0; i < h->value.len; i++) {
-        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
-            break;
-        }
-    }
-
-    if (h->value.len == 0 || h->value.len > NGX_HTTP_DDBM_IDEM_KEY_MAX
-        || i != h->value.len)
+    if (!dm_idempotency_key_valid((const char *) h->value.data,
+                                  h->value.len))
     {
-        ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                    "invalid_idempotency_key",
-                                    "Idempotency-Key must be 1 to 255 "
-                                    "printable ASCII characters");
-        return NGX_ERROR;
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_idempotency_key",
+                                           "Idempotency-Key must be 1 to "
+                                           "255 printable ASCII characters");
     }
 
     ctx->idempotency_key = h->value;
@@ -142,6 +134,7 @@ typedef struct {
     ngx_pool_t  *pool;
     ngx_str_t    response;
     ngx_str_t    request_hash;
+    ngx_str_t    expires_at;
 } ngx_http_ddbm_idem_reader_t;
 
 
@@ -158,6 +151,11 @@ ngx_http_ddbm_idem_attr(void *data, const char *name, size_t len, char type,
 
     } else if (len == 12 && ngx_strncmp(name, "request_hash", 12) == 0) {
         dst = &ir->request_hash;
+
+    } else if (len == 10 && ngx_strncmp(name, "expires_at", 10) == 0
+               && type == 'N')
+    {
+        dst = &ir->expires_at;
 
     } else {
         return 0;
@@ -179,22 +177,17 @@ ngx_int_t
 ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
 {
     char                          hash[65];
+    time_t                        expires;
+    ngx_int_t                     rc;
     ngx_str_t                     yes;
-    dm_allocator_t                a;
     dm_ddb_answer_t               answer;
     dm_item_handler_t             h;
-    ngx_http_ddbm_call_t         *call;
     ngx_http_ddbm_idem_reader_t   ir;
     static const char            *reused[] = { "idempotency_key_reused" };
 
-    call = ngx_http_ddbm_find_call(ctx, tag);
-    if (call == NULL) {
+    if (ngx_http_ddbm_find_call(ctx, tag) == NULL) {
+        /* no Idempotency-Key, or not this round */
         return NGX_DECLINED;
-    }
-
-    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
-        ngx_http_ddbm_respond_call_failure(ctx, call);
-        return NGX_OK;
     }
 
     ngx_memzero(&ir, sizeof(ir));
@@ -205,27 +198,34 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
     h.item_end = NULL;
     h.ctx = &ir;
 
-    ngx_http_ddbm_allocator(&a, ctx->request->pool);
-
-    if (dm_ddb_read_with(call->answer.data, call->answer.len, &h, &answer,
-                         &a)
-        != 0)
-    {
-        ngx_http_ddbm_respond_unreadable(ctx, call, answer.error_message);
-        return NGX_OK;
+    rc = ngx_http_ddbm_read_answer(ctx, tag, &h, &answer);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (answer.nitems == 0) {
         return NGX_DECLINED;
     }
 
-    dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash);
+    /* DynamoDB's TTL deletes expired items late, if ever: don't wait */
+    expires = ir.expires_at.len ? ngx_atotm(ir.expires_at.data,
+                                            ir.expires_at.len)
+                                : NGX_ERROR;
+
+    if (expires != NGX_ERROR && expires < ngx_time()) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "ddbm: idempotency record expired");
+        return NGX_DECLINED;
+    }
+
+    if (dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash) != 0) {
+        return NGX_ERROR;
+    }
 
     if (ir.request_hash.len != 64
         || ngx_strncmp(ir.request_hash.data, hash, 64) != 0)
     {
-        ngx_http_ddbm_respond_codes(ctx, reused, 1);
-        return NGX_OK;
+        return ngx_http_ddbm_respond_codes(ctx, reused, 1);
     }
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
@@ -238,31 +238,8 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
         return NGX_ERROR;
     }
 
-    ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, ir.response.data,
-                          ir.response.len);
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_fetch_stored_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
-{
-    ngx_http_ddbm_reset_calls(ctx);
-
-    if (ngx_http_ddbm_idempotency_lookup(ctx, tag) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_DONE;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_send_stored_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
-{
-    /* the record that won the race cannot be gone: if so, a 500 */
-    return ngx_http_ddbm_idempotency_replay(ctx, tag) == NGX_OK
-           ? NGX_OK : NGX_ERROR;
+    return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, ir.response.data,
+                                 ir.response.len);
 }
 
 
@@ -368,18 +345,19 @@ ngx_http_ddbm_tx_row(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
 
 ngx_int_t
 ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_write_t *w, ngx_uint_t tag)
+    ngx_http_ddbm_write_t *w, ngx_msec_t delay)
 {
     u_char                *p;
     char                   pk[DM_KEY_MAX], rev[NGX_INT64_LEN + 1];
     char                   old_rev[NGX_INT64_LEN + 1], hash[65];
     char                   expires[NGX_INT64_LEN + 1];
+    char                   now[NGX_INT64_LEN + 1], token[128];
     char                  *table;
     int64_t                last, t;
     ngx_int_t              n, r;
     ngx_uint_t             i;
     dm_buf_t               b;
-    dm_attr_t              item[10], cond_value;
+    dm_attr_t              item[10], cond_value, now_value;
     ngx_http_ddbm_user_t  *m[2], *caller;
 
     table = (char *) ctx->conf->table.data;
@@ -413,8 +391,20 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /*
+     * The same transaction sent again (a retry after a 5xx or a timeout)
+     * carries the same token, so DynamoDB applies it at most once; a new
+     * plan (a new time) is a new transaction with a token of its own.
+     */
+    p = ngx_snprintf((u_char *) token, sizeof(token), "%s %s %ui",
+                     w->message_uuid, w->sk, w->attempts);
+    if (dm_sha256_hex(token, p - (u_char *) token, token) != 0) {
+        return NGX_ERROR;
+    }
+    token[36] = '\0';
+
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-    dm_ddb_tx_begin(&b, NULL);
+    dm_ddb_tx_begin(&b, token);
     n = 0;
 
     /* the message, never over another one */
@@ -522,11 +512,22 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash);
+        if (dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
 
         p = ngx_sprintf((u_char *) expires, "%T",
                         ngx_time() + NGX_HTTP_DDBM_IDEM_TTL);
         *p = '\0';
+        p = ngx_sprintf((u_char *) now, "%T", ngx_time());
+        *p = '\0';
+
+        now_value.name = ":now";
+        now_value.type = "N";
+        now_value.value = now;
+        now_value.len = ngx_strlen(now);
 
         item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
         item[1] = (dm_attr_t) dm_attr_s("sk", DM_SK_IDEMPOTENCY,
@@ -540,14 +541,19 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
         item[4].value = expires;
         item[4].len = ngx_strlen(expires);
 
-        dm_ddb_tx_put(&b, table, item, 5, "attribute_not_exists(pk)",
-                      NULL, 0);
+        /* an expired record is as good as none (TTL deletes it late) */
+        dm_ddb_tx_put(&b, table, item, 5,
+                      "attribute_not_exists(pk) OR expires_at < :now",
+                      &now_value, 1);
         w->idempotency_action = n++;
     }
 
     dm_ddb_tx_end(&b);
 
-    if (ngx_http_ddbm_call(ctx, tag, "TransactWriteItems", &b) == NULL) {
+    if (ngx_http_ddbm_call_after(ctx, NGX_HTTP_DDBM_TAG_WRITE,
+                                 "TransactWriteItems", &b, delay)
+        == NULL)
+    {
         return NGX_ERROR;
     }
 
@@ -556,15 +562,31 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
 
 
 ngx_int_t
-ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
-    ngx_uint_t tag)
+ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
 {
-    ngx_str_t              one;
-    ngx_uint_t             i, retry;
+    ngx_int_t              rc;
+    ngx_uint_t             i, race, throttled;
     dm_ddb_answer_t       *e;
     ngx_http_ddbm_call_t  *call;
 
-    call = ngx_http_ddbm_find_call(ctx, tag);
+    if (w->replaying) {
+        rc = ngx_http_ddbm_idempotency_replay(ctx, NGX_HTTP_DDBM_TAG_REPLAY);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "ddbm: the idempotency record that won the race "
+                          "is gone");
+            return NGX_ERROR;
+        }
+
+        return rc;
+    }
+
+    call = ngx_http_ddbm_find_call(ctx, NGX_HTTP_DDBM_TAG_WRITE);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK) {
         return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, w->response.data,
@@ -581,11 +603,21 @@ ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
         && (size_t) w->idempotency_action < e->ncancel
         && e->cancel[w->idempotency_action] == DM_CANCEL_CONDITION)
     {
-        /* the same request has been stored meanwhile */
-        return NGX_BUSY;
+        /* the same request has been stored meanwhile: answer as it did */
+        w->replaying = 1;
+        ngx_http_ddbm_reset_calls(ctx);
+
+        if (ngx_http_ddbm_idempotency_lookup(ctx, NGX_HTTP_DDBM_TAG_REPLAY)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_AGAIN;
     }
 
-    retry = 0;
+    race = 0;
+    throttled = 0;
 
     for (i = 0; i < e->ncancel; i++) {
         switch (e->cancel[i]) {
@@ -593,8 +625,10 @@ ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
             break;
         case DM_CANCEL_CONDITION:
         case DM_CANCEL_CONFLICT:
+            race = 1;
+            break;
         case DM_CANCEL_THROTTLED:
-            retry = 1;
+            throttled = 1;
             break;
         default:
             ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -607,7 +641,7 @@ ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
         }
     }
 
-    if (!retry) {
+    if (!race && !throttled) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "ddbm: message transaction canceled without a "
                       "reason: %s", e->error_message);
@@ -616,27 +650,45 @@ ngx_http_ddbm_write_done(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
                                            "the database refused the write");
     }
 
-    if (++w->attempts < ctx->conf->write_retries) {
-        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                      "ddbm: conversation \"%V\" changed meanwhile, "
-                      "writing again (attempt %ui)", &w->g.group,
-                      w->attempts + 1);
-        return NGX_AGAIN;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
-                  "ddbm: conversation \"%V\" too busy: gave up after %ui "
-                  "attempts", &w->g.group, w->attempts);
-
-    ngx_str_set(&one, "1");
-    if (ngx_http_ddbm_add_header(ctx->request, "Retry-After", &one)
-        != NGX_OK)
+    /* a new round reads the conversation again and writes: two calls */
+    if (++w->attempts >= ctx->conf->write_retries
+        || ctx->attempts + 2 > NGX_HTTP_DDBM_MAX_ATTEMPTS)
     {
-        return NGX_ERROR;
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "ddbm: conversation \"%V\" %s: gave up after %ui "
+                      "attempts", &w->g.group,
+                      throttled ? "throttled" : "too busy", w->attempts);
+
+        if (throttled) {
+            return ngx_http_ddbm_respond_unavailable(ctx,
+                                                     "dynamodb_throttled",
+                                                     "the database call "
+                                                     "failed");
+        }
+
+        return ngx_http_ddbm_respond_unavailable(ctx, "conversation_busy",
+                                                 "too many concurrent "
+                                                 "writes to this "
+                                                 "conversation; retry");
     }
 
-    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "conversation_busy",
-                                       "too many concurrent writes to this "
-                                       "conversation; retry");
+    /*
+     * Throttling backs off as any throttled call does; a lost race waits
+     * a short, growing, random while, so that rivals spread out instead
+     * of colliding again.
+     */
+    w->pause = throttled
+               ? ngx_http_ddbm_backoff(ctx->conf->retry_base,
+                                       NGX_HTTP_DDBM_BACKOFF_CAP, w->attempts)
+               : ngx_http_ddbm_backoff(NGX_HTTP_DDBM_RACE_BACKOFF,
+                                       NGX_HTTP_DDBM_RACE_BACKOFF_CAP,
+                                       w->attempts);
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "ddbm: conversation \"%V\" %s, writing again in %Mms "
+                  "(attempt %ui)", &w->g.group,
+                  throttled ? "throttled" : "changed meanwhile", w->pause,
+                  w->attempts + 1);
+
+    return NGX_DECLINED;
 }

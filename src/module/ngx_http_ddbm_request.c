@@ -1,0 +1,1009 @@
+/*
+ * The request loop, in one place.
+ *
+ *   handler ─ body ─ begin ─ pattern->start ─┐
+ *                                            after(rc)
+ *   call_done (each subrequest) ─ wake ─ pattern->resume ─┘
+ *
+ * A pattern step answers the client (NGX_DONE) or issues DynamoDB calls
+ * (NGX_AGAIN).  Each call is one signed subrequest; when the last one of a
+ * round has its answer, NGINX runs the parent's write handler, wake(),
+ * which classifies the answers (retrying throttling and server errors on
+ * a timer) and runs the pattern's resume step.
+ *
+ * The lifetime rule (see ngx_http_ddbm.h): an answer finalizes the
+ * request and may free it, so NGX_DONE is returned at once, up through
+ * every caller, and nothing here reads the request or ctx after it.
+ */
+
+#include "ngx_http_ddbm.h"
+
+
+static void ngx_http_ddbm_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx);
+static void ngx_http_ddbm_json_cleanup(void *data);
+static ngx_int_t ngx_http_ddbm_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx);
+static void ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc);
+static void ngx_http_ddbm_wake(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call);
+static ngx_int_t ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static ngx_uint_t ngx_http_ddbm_answer_complete(ngx_http_upstream_t *u,
+    ngx_http_ddbm_call_t *call);
+static ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
+static void ngx_http_ddbm_retry_handler(ngx_event_t *ev);
+static void ngx_http_ddbm_calls_cleanup(void *data);
+
+
+static ngx_http_request_body_filter_pt  ngx_http_ddbm_next_request_body_filter;
+
+
+/* ---- the client's request ---------------------------------------------- */
+
+ngx_int_t
+ngx_http_ddbm_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  allow;
+    ngx_http_ddbm_ctx_t       *ctx;
+    ngx_http_ddbm_pattern_t   *pattern;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+    pattern = dlcf->pattern;
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        return ngx_http_ddbm_preflight(r, dlcf);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ddbm_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = dlcf;
+    ctx->pattern = pattern;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_ddbm_module);
+
+    /*
+     * An answer given here finalizes the request, and so does the content
+     * phase with our NGX_DONE: r->main->count++ keeps the request alive
+     * for the second, and comes after everything that can still fail.
+     */
+
+    if (!(r->method & pattern->methods)) {
+        if (pattern->methods & NGX_HTTP_POST) {
+            ngx_str_set(&allow, "POST, OPTIONS");
+        } else {
+            ngx_str_set(&allow, "GET, HEAD, OPTIONS");
+        }
+
+        if (ngx_http_ddbm_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->main->count++;
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "method not allowed here");
+    }
+
+    if (pattern->needs_identity) {
+        if (ngx_http_complex_value(r, dlcf->identity, &ctx->sub) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (!dm_uuid_valid((const char *) ctx->sub.data, ctx->sub.len)) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "ddbm: %s identity, answered 401",
+                          ctx->sub.len ? "malformed" : "no");
+
+            r->main->count++;
+            return ngx_http_ddbm_respond(ctx, NGX_HTTP_UNAUTHORIZED,
+                                         (u_char *) "{}", 2);
+        }
+    }
+
+    if (!pattern->reads_body) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_http_ddbm_begin(ctx);
+        return NGX_DONE;
+    }
+
+    if (r->headers_in.content_length_n > (off_t) dlcf->body_max) {
+        r->main->count++;
+        return ngx_http_ddbm_respond_error(ctx,
+                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                           "body_too_large",
+                                           "request body is too large");
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_ddbm_body_handler);
+
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE && ctx->body_too_large) {
+        /* our request body filter stopped a chunked body: say it in JSON */
+        r->main->count++;
+        return ngx_http_ddbm_respond_error(ctx,
+                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                           "body_too_large",
+                                           "request body is too large");
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* the body handler answers; the body reader holds the request */
+    return NGX_DONE;
+}
+
+
+/*
+ * A chunked body has no length to check up front: count it as it comes
+ * and refuse it once it passes ddbm_body_max, not client_max_body_size.
+ */
+static ngx_int_t
+ngx_http_ddbm_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t          *cl;
+    ngx_http_ddbm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
+
+    if (ctx == NULL || r != r->main || !ctx->pattern->reads_body) {
+        return ngx_http_ddbm_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        ctx->body_received += ngx_buf_size(cl->buf);
+    }
+
+    if (ctx->body_received > (off_t) ctx->conf->body_max) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ddbm: request body over ddbm_body_max %uz, "
+                      "answered 413", ctx->conf->body_max);
+        ctx->body_too_large = 1;
+        r->keepalive = 0;
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    return ngx_http_ddbm_next_request_body_filter(r, in);
+}
+
+
+ngx_int_t
+ngx_http_ddbm_request_body_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_ddbm_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_ddbm_request_body_filter;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ddbm_body_handler(ngx_http_request_t *r)
+{
+    json_error_t          err;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_ddbm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
+
+    if (ngx_http_ddbm_read_body(ctx) != NGX_OK) {
+        return;
+    }
+
+    if (ctx->raw_body.len == 0) {
+        (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "body_required",
+                                           "a JSON object is required");
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_ddbm_after(ctx, NGX_ERROR);
+        return;
+    }
+
+    ctx->json = json_loadb((const char *) ctx->raw_body.data,
+                           ctx->raw_body.len, JSON_REJECT_DUPLICATES, &err);
+    if (ctx->json == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ddbm: malformed JSON body at byte %d, answered 400",
+                      err.position);
+        (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "malformed_json",
+                                           "the body is not valid JSON");
+        return;
+    }
+
+    cln->handler = ngx_http_ddbm_json_cleanup;
+    cln->data = ctx->json;
+
+    if (!json_is_object(ctx->json)) {
+        (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "body_not_object",
+                                           "the body must be a JSON "
+                                           "object");
+        return;
+    }
+
+    ngx_http_ddbm_begin(ctx);
+}
+
+
+static void
+ngx_http_ddbm_json_cleanup(void *data)
+{
+    json_decref(data);
+}
+
+
+/* the body in one piece, from memory buffers or the temp file: NGX_OK */
+static ngx_int_t
+ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx)
+{
+    u_char              *p;
+    size_t               len;
+    ssize_t              n;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ctx->raw_body.len = 0;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    if (len > ctx->conf->body_max) {
+        return ngx_http_ddbm_respond_error(ctx,
+                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                           "body_too_large",
+                                           "request body is too large");
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        ngx_http_ddbm_after(ctx, NGX_ERROR);
+        return NGX_DONE;
+    }
+
+    ctx->raw_body.data = p;
+    ctx->raw_body.len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "ddbm: cannot read the request body from \"%V\"",
+                          &b->file->name);
+            ngx_http_ddbm_after(ctx, NGX_ERROR);
+            return NGX_DONE;
+        }
+
+        p += n;
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/* ---- the pattern's steps ----------------------------------------------- */
+
+static void
+ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_http_request_t        *r;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    r = ctx->request;
+    dlcf = ctx->conf;
+
+    r->write_event_handler = ngx_http_ddbm_wake;
+
+    if (ctx->pattern->takes_arg) {
+        if (dlcf->pattern_arg) {
+            if (ngx_http_complex_value(r, dlcf->pattern_arg, &ctx->arg)
+                != NGX_OK)
+            {
+                ngx_http_ddbm_after(ctx, NGX_ERROR);
+                return;
+            }
+
+        } else {
+            /* the last segment of the URI */
+            ctx->arg.data = r->uri.data + r->uri.len;
+            while (ctx->arg.data > r->uri.data && ctx->arg.data[-1] != '/') {
+                ctx->arg.data--;
+            }
+            ctx->arg.len = r->uri.data + r->uri.len - ctx->arg.data;
+        }
+    }
+
+    ngx_http_ddbm_after(ctx, ctx->pattern->start(ctx));
+}
+
+
+/* what a step returned: the one place that reads its return code */
+static void
+ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc == NGX_DONE) {
+        /* answered: the request may be gone */
+        return;
+    }
+
+    if (rc == NGX_AGAIN && ctx->pending) {
+        ctx->waiting = 1;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                  "ddbm: pattern \"%V\" stopped without an answer (rc %i)",
+                  &ctx->pattern->name, rc);
+
+    (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "internal_error", "internal error");
+}
+
+
+/* the parent runs again: after each subrequest, retry, or client event */
+static void
+ngx_http_ddbm_wake(ngx_http_request_t *r)
+{
+    ngx_uint_t             i, again;
+    ngx_http_ddbm_ctx_t   *ctx;
+    ngx_http_ddbm_call_t  *call;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
+
+    if (ctx == NULL || ctx->answered || !ctx->waiting || ctx->pending) {
+        return;
+    }
+
+    /* the upstream left "sending to client" behind: not what we do now */
+    r->connection->log->action = NULL;
+
+    again = 0;
+
+    for (i = 0; i < ctx->ncalls; i++) {
+        call = ctx->calls[i];
+
+        if (!call->done || call->classified) {
+            continue;
+        }
+
+        if (ngx_http_ddbm_classify(call) == NGX_AGAIN) {
+            again = 1;
+            continue;
+        }
+
+        call->classified = 1;
+    }
+
+    if (again) {
+        return;
+    }
+
+    ctx->waiting = 0;
+
+    ngx_http_ddbm_after(ctx, ctx->pattern->resume(ctx));
+}
+
+
+/* ---- DynamoDB calls ---------------------------------------------------- */
+
+ngx_http_ddbm_call_t *
+ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    const char *operation, dm_buf_t *b)
+{
+    return ngx_http_ddbm_call_after(ctx, tag, operation, b, 0);
+}
+
+
+ngx_http_ddbm_call_t *
+ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    const char *operation, dm_buf_t *b, ngx_msec_t delay)
+{
+    size_t                 len;
+    ngx_http_request_t    *r;
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_ddbm_call_t  *call;
+
+    r = ctx->request;
+
+    if (b->failed || ctx->ncalls == NGX_HTTP_DDBM_MAX_CALLS) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "ddbm: cannot build the DynamoDB %s call", operation);
+        return NULL;
+    }
+
+    call = ngx_pcalloc(r->pool, sizeof(ngx_http_ddbm_call_t));
+    if (call == NULL) {
+        return NULL;
+    }
+
+    if (!ctx->cleanup_added) {
+        /* a pending retry timer must not outlive the request */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+        cln->handler = ngx_http_ddbm_calls_cleanup;
+        cln->data = ctx;
+        ctx->cleanup_added = 1;
+    }
+
+    call->ctx = ctx;
+    call->tag = tag;
+    call->operation = operation;
+    call->body.data = b->data;
+    call->body.len = b->len;
+
+    len = sizeof(DM_DDB_TARGET_PREFIX) - 1 + ngx_strlen(operation);
+    call->target.data = ngx_pnalloc(r->pool, len);
+    if (call->target.data == NULL) {
+        return NULL;
+    }
+    call->target.len = ngx_sprintf(call->target.data, "%s%s",
+                                   DM_DDB_TARGET_PREFIX, operation)
+                       - call->target.data;
+
+    call->retry_timer.handler = ngx_http_ddbm_retry_handler;
+    call->retry_timer.data = call;
+    call->retry_timer.log = r->connection->log;
+
+    ctx->calls[ctx->ncalls++] = call;
+
+    if (delay) {
+        /* the retry timer issues it: counted as pending until then */
+        ctx->pending++;
+        ngx_add_timer(&call->retry_timer, delay);
+        return call;
+    }
+
+    if (ngx_http_ddbm_issue(call) != NGX_OK) {
+        return NULL;
+    }
+
+    return call;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
+{
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_request_t           *r, *sr;
+    ngx_http_ddbm_ctx_t          *ctx;
+    ngx_http_request_body_t      *rb;
+    ngx_http_ddbm_loc_conf_t     *dlcf;
+    ngx_http_post_subrequest_t   *ps;
+
+    ctx = call->ctx;
+    r = ctx->request;
+    dlcf = ctx->conf;
+
+    if (ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ddbm: %ui DynamoDB calls for one request: no more",
+                      ctx->attempts);
+        return NGX_ERROR;
+    }
+
+    dm_sigv4_amz_date(ngx_time(), call->amz_date);
+
+    if (dm_sigv4_sign_dynamodb(&dlcf->credentials->creds,
+                               &dlcf->credentials->cache,
+                               (const char *) dlcf->region.data,
+                               (const char *) dlcf->host.data,
+                               call->amz_date, call->operation,
+                               call->body.data, call->body.len,
+                               call->authorization,
+                               sizeof(call->authorization))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "ddbm: cannot sign the DynamoDB %s call",
+                      call->operation);
+        return NGX_ERROR;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    b = ngx_calloc_buf(r->pool);
+    cl = ngx_alloc_chain_link(r->pool);
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (ps == NULL || b == NULL || cl == NULL || rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_ddbm_call_done;
+    ps->data = call;
+
+    if (ngx_http_subrequest(r, &dlcf->backend, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* our own method, body and length: never the client's */
+
+    sr->method = NGX_HTTP_POST;
+    ngx_str_set(&sr->method_name, "POST");
+
+    b->pos = call->body.data;
+    b->last = call->body.data + call->body.len;
+    b->start = b->pos;
+    b->end = b->last;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    rb->bufs = cl;
+    rb->rest = 0;
+
+    sr->request_body = rb;
+    sr->headers_in.content_length_n = call->body.len;
+    sr->headers_in.content_length = NULL;
+    sr->headers_in.chunked = 0;
+    sr->headers_in.transfer_encoding = NULL;
+
+    call->sr = sr;
+    call->attempts++;
+    call->in_flight = 1;
+    call->done = 0;
+    call->classified = 0;
+    call->too_large = 0;
+    call->incomplete = 0;
+    call->timed_out = 0;
+    call->received = 0;
+    call->status = 0;
+    call->answer.len = 0;
+    call->answer.data = NULL;
+
+    ctx->pending++;
+    ctx->attempts++;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "ddbm: DynamoDB %s, attempt %ui, %uz bytes: \"%V\"",
+                   call->operation, call->attempts, call->body.len,
+                   &call->body);
+
+    return NGX_OK;
+}
+
+
+/* the subrequest is over; the parent is alive (it counts its subrequests) */
+static ngx_int_t
+ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_buf_t             *b;
+    ngx_http_upstream_t   *u;
+    ngx_http_ddbm_call_t  *call = data;
+
+    /* an NGX_ERROR would terminate the client's request: we answer it */
+    if (!call->in_flight) {
+        return rc == NGX_ERROR ? NGX_OK : rc;
+    }
+
+    call->in_flight = 0;
+    call->done = 1;
+    call->ctx->pending--;
+
+    call->rc = rc;
+    call->status = sr->headers_out.status;
+
+    u = sr->upstream;
+
+    if (u == NULL || u->state == NULL || u->headers_in.status_n == 0) {
+        /* no answer from DynamoDB: the status is NGINX's own */
+        call->status = 0;
+    }
+
+    if (sr->out && sr->out->buf && !call->too_large) {
+        b = sr->out->buf;
+        call->answer.data = b->pos;
+        call->answer.len = b->last - b->pos;
+    }
+
+    if (call->status && !call->too_large
+        && !ngx_http_ddbm_answer_complete(u, call))
+    {
+        call->incomplete = 1;
+        call->timed_out = (u->pipe && u->pipe->upstream_error
+                           && !u->pipe->upstream_eof);
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "ddbm: DynamoDB %s done: rc %i, status %ui, "
+                   "%uz bytes", call->operation, rc, call->status,
+                   call->answer.len);
+
+    return rc == NGX_ERROR ? NGX_OK : rc;
+}
+
+
+/*
+ * Once DynamoDB's status line is through, NGINX ends the subrequest with
+ * rc 0 even when the body stalls or is cut short: look at how it ended.
+ */
+static ngx_uint_t
+ngx_http_ddbm_answer_complete(ngx_http_upstream_t *u,
+    ngx_http_ddbm_call_t *call)
+{
+    if (u->headers_in.content_length_n >= 0) {
+        return (off_t) call->answer.len == u->headers_in.content_length_n;
+    }
+
+    if (u->headers_in.chunked) {
+        /* the last chunk seen: the pipe is done; else it was cut */
+        return u->buffering ? (u->pipe && u->pipe->upstream_done)
+                            : u->length == 0;
+    }
+
+    /* neither: the answer ends where the connection does */
+    return !(u->pipe && u->pipe->upstream_error);
+}
+
+
+/*
+ * A finished call: OK, canceled (a transaction, for the pattern to
+ * decide), retried later (NGX_AGAIN), or failed with the answer to give
+ * already chosen.
+ */
+static ngx_int_t
+ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
+{
+    ngx_msec_t                 delay;
+    ngx_uint_t                 throttled, retryable, level;
+    ngx_http_request_t        *r;
+    ngx_http_ddbm_ctx_t       *ctx;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+    dm_allocator_t             a;
+
+    ctx = call->ctx;
+    r = ctx->request;
+    dlcf = ctx->conf;
+
+    call->result = NGX_HTTP_DDBM_CALL_FAILED;
+    call->http_status = NGX_HTTP_BAD_GATEWAY;
+
+    if (call->too_large) {
+        call->failure = "dynamodb_answer_too_large";
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ddbm: DynamoDB %s answer of more than %O bytes does "
+                      "not fit subrequest_output_buffer_size of \"%V\"",
+                      call->operation, call->received, &dlcf->backend);
+        return NGX_OK;
+    }
+
+    if (call->incomplete) {
+        if (call->timed_out) {
+            call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
+            call->failure = "dynamodb_timeout";
+        } else {
+            call->failure = "dynamodb_answer_unreadable";
+        }
+
+        if (call->sr->upstream->headers_in.content_length_n >= 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "ddbm: DynamoDB %s answer cut short (%s): %uz of "
+                          "%O bytes", call->operation,
+                          call->timed_out ? "timed out" : "closed",
+                          call->answer.len,
+                          call->sr->upstream->headers_in.content_length_n);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "ddbm: DynamoDB %s chunked answer cut short (%s) "
+                          "after %uz bytes", call->operation,
+                          call->timed_out ? "timed out" : "closed",
+                          call->answer.len);
+        }
+        return NGX_OK;
+    }
+
+    if (call->status == NGX_HTTP_OK && call->rc != NGX_ERROR) {
+        call->result = NGX_HTTP_DDBM_CALL_OK;
+        return NGX_OK;
+    }
+
+    if (call->status == 0 || call->status == NGX_HTTP_OK) {
+
+        if (call->rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+            call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
+            call->failure = "dynamodb_timeout";
+
+        } else if (call->rc == NGX_OK || call->rc == NGX_ERROR) {
+            /* something answered, but not with an HTTP answer we read */
+            call->failure = "dynamodb_answer_unreadable";
+
+        } else {
+            call->failure = "dynamodb_unreachable";
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "ddbm: DynamoDB %s failed: %s (rc %i)",
+                      call->operation, call->failure, call->rc);
+        return NGX_OK;
+    }
+
+    ngx_http_ddbm_allocator(&a, r->pool);
+
+    if (dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
+                         &call->error, &a)
+        != 0)
+    {
+        /* not DynamoDB's JSON (a proxy's HTML page...): say so, not why */
+        call->error.error_type[0] = '\0';
+        ngx_cpystrn((u_char *) call->error.error_message,
+                    (u_char *) "(the answer is not DynamoDB JSON)",
+                    sizeof(call->error.error_message));
+    }
+
+    if (dm_ddb_is_error(&call->error, "TransactionCanceledException")
+        && ngx_strcmp(call->operation, "TransactWriteItems") == 0)
+    {
+        call->result = NGX_HTTP_DDBM_CALL_CANCELED;
+        return NGX_OK;
+    }
+
+    throttled = dm_ddb_is_error(&call->error, "ThrottlingException")
+        || dm_ddb_is_error(&call->error,
+                           "ProvisionedThroughputExceededException")
+        || dm_ddb_is_error(&call->error, "RequestLimitExceeded");
+
+    retryable = throttled || call->status >= 500
+        || dm_ddb_is_error(&call->error, "TransactionConflictException")
+        || dm_ddb_is_error(&call->error, "TransactionInProgressException");
+
+    if (retryable && call->attempts <= dlcf->retries
+        && ctx->attempts < NGX_HTTP_DDBM_MAX_ATTEMPTS)
+    {
+        delay = ngx_http_ddbm_backoff(dlcf->retry_base,
+                                      NGX_HTTP_DDBM_BACKOFF_CAP,
+                                      call->attempts);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "ddbm: DynamoDB %s: %ui %s, retry %ui in %Mms",
+                      call->operation, call->status,
+                      call->error.error_type[0] ? call->error.error_type
+                                                : "server error",
+                      call->attempts, delay);
+
+        call->done = 0;
+        ctx->pending++;
+        ngx_add_timer(&call->retry_timer, delay ? delay : 1);
+
+        return NGX_AGAIN;
+    }
+
+    level = NGX_LOG_ERR;
+
+    if (throttled) {
+        call->http_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        call->failure = "dynamodb_throttled";
+
+    } else if (retryable) {
+        call->http_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        call->failure = "dynamodb_unavailable";
+
+    } else if (dm_ddb_is_error(&call->error, "ResourceNotFoundException")) {
+        call->http_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        call->failure = "dynamodb_table_not_found";
+        level = NGX_LOG_CRIT;
+
+    } else {
+        /* any other 4xx, a cancellation of what is not a transaction too */
+        call->http_status = NGX_HTTP_BAD_GATEWAY;
+        call->failure = "dynamodb_error";
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "ddbm: DynamoDB %s failed after %ui attempt(s): "
+                  "%ui %s: \"%s\"", call->operation, call->attempts,
+                  call->status,
+                  call->error.error_type[0] ? call->error.error_type
+                                            : "(no error type)",
+                  call->error.error_message);
+
+    return NGX_OK;
+}
+
+
+/*
+ * "Exponential backoff and jitter", AWS Architecture Blog, and the AWS
+ * SDKs' standard retry mode (docs.aws.amazon.com/sdkref/latest/guide/
+ * feature-retry-behavior.html): full jitter, a random pause between 0
+ * and min(cap, base * 2^(n-1)).  The shift is clamped so that no retry
+ * count makes it wrap.
+ */
+ngx_msec_t
+ngx_http_ddbm_backoff(ngx_msec_t base, ngx_msec_t cap, ngx_uint_t n)
+{
+    ngx_msec_t  ceiling;
+
+    n = ngx_min(ngx_max(n, 1), 20);
+
+    ceiling = base << (n - 1);
+    if (ceiling > cap || ceiling < base) {
+        ceiling = cap;
+    }
+
+    return (ngx_msec_t) ngx_random() % (ceiling + 1);
+}
+
+
+static void
+ngx_http_ddbm_retry_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_ddbm_call_t  *call;
+
+    call = ev->data;
+    r = call->ctx->request;
+    c = r->connection;
+
+    call->ctx->pending--;
+
+    if (ngx_http_ddbm_issue(call) != NGX_OK) {
+        call->done = 1;
+        call->status = 0;
+        call->rc = NGX_ERROR;
+        ngx_http_post_request(r, NULL);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_ddbm_calls_cleanup(void *data)
+{
+    ngx_http_ddbm_ctx_t  *ctx = data;
+
+    ngx_http_ddbm_stop_timers(ctx);
+}
+
+
+void
+ngx_http_ddbm_stop_timers(ngx_http_ddbm_ctx_t *ctx)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->ncalls; i++) {
+        if (ctx->calls[i]->retry_timer.timer_set) {
+            ngx_del_timer(&ctx->calls[i]->retry_timer);
+            ctx->pending--;
+        }
+    }
+}
+
+
+void
+ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx)
+{
+    /* only between rounds: nothing is in flight, no timer is set */
+    ngx_memzero(ctx->calls, sizeof(ctx->calls));
+    ctx->ncalls = 0;
+}
+
+
+/* ---- answers of calls -------------------------------------------------- */
+
+ngx_http_ddbm_call_t *
+ngx_http_ddbm_find_call(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->ncalls; i++) {
+        if (ctx->calls[i]->tag == tag) {
+            return ctx->calls[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_call_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    ngx_http_ddbm_call_t **callp)
+{
+    ngx_http_ddbm_call_t  *call;
+
+    call = ngx_http_ddbm_find_call(ctx, tag);
+
+    if (call == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                      "ddbm: pattern \"%V\" reads call %ui it never made",
+                      &ctx->pattern->name, tag);
+        return NGX_ERROR;
+    }
+
+    if (call->result != NGX_HTTP_DDBM_CALL_OK) {
+        return ngx_http_ddbm_respond_call_failure(ctx, call);
+    }
+
+    *callp = call;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    dm_item_handler_t *h, dm_ddb_answer_t *answer)
+{
+    ngx_int_t              rc;
+    dm_allocator_t         a;
+    ngx_http_ddbm_call_t  *call;
+
+    rc = ngx_http_ddbm_call_answer(ctx, tag, &call);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_ddbm_allocator(&a, ctx->request->pool);
+
+    if (dm_ddb_read_with(call->answer.data, call->answer.len, h, answer, &a)
+        != 0)
+    {
+        return ngx_http_ddbm_respond_unreadable(ctx, call,
+                                                answer->error_message);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_http_ddbm_call_t *
+ngx_http_ddbm_subrequest_call(ngx_http_request_t *r)
+{
+    if (r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_ddbm_call_done)
+    {
+        return NULL;
+    }
+
+    return r->post_subrequest->data;
+}
