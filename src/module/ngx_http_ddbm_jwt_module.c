@@ -45,6 +45,8 @@ typedef struct {
 
 
 typedef struct {
+    /* the location whose policy gave the verdict: no other may reuse it */
+    ngx_http_ddbm_jwt_loc_conf_t *conf;
     ngx_int_t                    rc;            /* dm_jwt_rc_e or above */
     const char                  *detail;        /* for the log */
     ngx_str_t                    sub;
@@ -90,6 +92,7 @@ static ngx_http_ddbm_jwt_entry_t *ngx_http_ddbm_jwt_cache_find(
     u_char *digest, time_t now);
 static void ngx_http_ddbm_jwt_cache_insert(ngx_uint_t max, u_char *digest,
     dm_jwt_claims_t *claims);
+static void ngx_http_ddbm_jwt_cache_delete(ngx_http_ddbm_jwt_entry_t *e);
 static void ngx_http_ddbm_jwt_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
@@ -105,9 +108,14 @@ static char *ngx_http_ddbm_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_ddbm_jwt_client_id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_ddbm_jwt_keys_cleanup(void *data);
+static void ngx_http_ddbm_jwt_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_http_ddbm_jwt_cache_t  ngx_http_ddbm_jwt_cache;
+
+/* SHA-256 as OpenSSL 3 fetched it, once per worker */
+static EVP_MD                    *ngx_http_ddbm_jwt_sha256;
+static EVP_MD_CTX                *ngx_http_ddbm_jwt_md;
 
 
 static ngx_conf_num_bounds_t  ngx_http_ddbm_jwt_cache_bounds = {
@@ -188,7 +196,7 @@ ngx_module_t  ngx_http_ddbm_jwt_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_ddbm_jwt_exit_process,        /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -222,8 +230,19 @@ ngx_http_ddbm_jwt_access_handler(ngx_http_request_t *r)
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_jwt_module);
 
-    /* CORS preflights carry no credentials: the content handler answers */
-    if (!jlcf->enable || r->method == NGX_HTTP_OPTIONS) {
+    if (!jlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    /*
+     * A CORS preflight carries no credentials, so it passes, but only a
+     * real one (Origin, Access-Control-Request-Method) and only where the
+     * messaging module answers it: never to a backend behind proxy_pass.
+     */
+    if (ngx_http_ddbm_is_preflight(r)
+        && ((ngx_http_ddbm_loc_conf_t *)
+            ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module))->pattern)
+    {
         return NGX_DECLINED;
     }
 
@@ -271,20 +290,23 @@ ngx_http_ddbm_jwt_verify_request(ngx_http_request_t *r)
     ngx_http_ddbm_jwt_loc_conf_t   *jlcf;
     ngx_http_ddbm_jwt_main_conf_t  *jmcf;
 
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_jwt_module);
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_ddbm_jwt_module);
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_jwt_module);
-    if (ctx) {
+
+    if (ctx && ctx->conf == jlcf) {
         return ctx;
     }
 
+    /* none yet, or given under another location's keys and policy */
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_ddbm_jwt_ctx_t));
     if (ctx == NULL) {
         return NULL;
     }
 
+    ctx->conf = jlcf;
     ngx_http_set_ctx(r, ctx, ngx_http_ddbm_jwt_module);
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_jwt_module);
-    jmcf = ngx_http_get_module_main_conf(r, ngx_http_ddbm_jwt_module);
 
     if (jlcf->keys == NULL) {
         ctx->rc = NGX_HTTP_DDBM_JWT_NO_KEYS;
@@ -525,21 +547,25 @@ static ngx_int_t
 ngx_http_ddbm_jwt_digest(u_char *fingerprint, ngx_str_t *token,
     u_char *digest)
 {
-    static EVP_MD      *sha256;
-    static EVP_MD_CTX  *md;
+    EVP_MD      *sha256;
+    EVP_MD_CTX  *md;
 
-    if (md == NULL) {
+    if (ngx_http_ddbm_jwt_md == NULL) {
         sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         md = EVP_MD_CTX_new();
 
         if (sha256 == NULL || md == NULL) {
             EVP_MD_free(sha256);
             EVP_MD_CTX_free(md);
-            sha256 = NULL;
-            md = NULL;
             return NGX_ERROR;
         }
+
+        ngx_http_ddbm_jwt_sha256 = sha256;
+        ngx_http_ddbm_jwt_md = md;
     }
+
+    sha256 = ngx_http_ddbm_jwt_sha256;
+    md = ngx_http_ddbm_jwt_md;
 
     if (EVP_DigestInit_ex(md, sha256, NULL) != 1
         || EVP_DigestUpdate(md, fingerprint, 32) != 1
@@ -550,6 +576,28 @@ ngx_http_ddbm_jwt_digest(u_char *fingerprint, ngx_str_t *token,
     }
 
     return NGX_OK;
+}
+
+
+/* what the worker holds for the cache goes with it */
+static void
+ngx_http_ddbm_jwt_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                *q;
+    ngx_http_ddbm_jwt_entry_t  *e;
+
+    if (ngx_http_ddbm_jwt_cache.ready) {
+        while (!ngx_queue_empty(&ngx_http_ddbm_jwt_cache.lru)) {
+            q = ngx_queue_last(&ngx_http_ddbm_jwt_cache.lru);
+            e = ngx_queue_data(q, ngx_http_ddbm_jwt_entry_t, queue);
+            ngx_http_ddbm_jwt_cache_delete(e);
+        }
+    }
+
+    EVP_MD_CTX_free(ngx_http_ddbm_jwt_md);
+    EVP_MD_free(ngx_http_ddbm_jwt_sha256);
+    ngx_http_ddbm_jwt_md = NULL;
+    ngx_http_ddbm_jwt_sha256 = NULL;
 }
 
 
