@@ -245,6 +245,7 @@ run() {
         'BEGIN { r = d * 1e6 / hz / n;
                  if (c > 0) printf "%.1f %.1f", r, r / c;
                  else printf "%.1f -", r }')
+    # shellcheck disable=SC2086  # cpu_us holds two fields
     printf '%-22s %8s req/s  %7s requests  %5s calls/request  CPU/request %s us, per DynamoDB call %s us\n' \
         "$name" "${rps[$name]}" "$n" "${calls[$name]}" ${cpu_us[$name]}
 }
@@ -290,7 +291,9 @@ base=$(awk -v a="$(echo "${cpu_us[baseline_proxy_pass]:-}" | cut -d' ' -f2)" \
 for r in "${routes[@]}"; do
     r=${r%% *}
     per_call=$(echo "${cpu_us[$r]:-}" | cut -d' ' -f2)
-    [ -n "$base" ] && [ -n "$per_call" ] && [ "$per_call" != - ] || continue
+    if [ -z "$base" ] || [ -z "$per_call" ] || [ "$per_call" = - ]; then
+        continue
+    fi
     awk -v a="$per_call" -v b="$base" -v r="$r" \
         'BEGIN { printf "ratio %-20s NGINX CPU per DynamoDB call = %.2f x plain proxy_pass\n", r, a / b }'
 done
