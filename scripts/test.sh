@@ -5,9 +5,12 @@
 # TAP::Harness run (the engine behind `prove`, so the output is prove's):
 #   build/unit/test_*     compiled TAP programs     (like prove --exec '')
 #   test/sdk/*.py         python3 TAP scripts       (like prove --exec python3)
-#   test/cli/**/*.t, test/docker/**/*.t   Perl
+#   test/cli/**/*.t, test/docker/**/*.t, test/valgrind/**/*.t   Perl
 #   t/**/*.t              Test::Nginx suites        (like prove -r t/)
-# Missing directories are skipped.  Exits non-zero if anything fails.
+# Missing directories are skipped.  Then a second pass runs the t/ suites
+# again with nginx under valgrind memcheck (TEST_NGINX_USE_VALGRIND=1, see
+# t/lib/DdbmValgrind.pm), same DynamoDB Local.  The last line sums both
+# passes: "test.sh: N passed, N failed".  Exits non-zero if anything fails.
 # DynamoDB Local and every nginx the suites started are stopped on exit,
 # on failure and on INT/TERM/HUP.
 #
@@ -18,9 +21,12 @@
 #   TEST_JOBS             parallel test files (default 1: the suites share
 #                         one DynamoDB Local)
 #   TEST_VERBOSE=1        print every TAP line
-#   TEST_TIMEOUT          seconds for the whole run before it is aborted
+#   TEST_TIMEOUT          seconds for the normal pass before it is aborted
 #                         (default 840)
 #   TEST_FILES            run only these files (space separated)
+#   TEST_VALGRIND=0       skip the valgrind pass (=only: run only it)
+#   TEST_VALGRIND_TIMEOUT seconds for the valgrind pass (default 1500)
+#   TEST_VALGRIND_NGINX_TIMEOUT  TEST_NGINX_TIMEOUT in that pass (30)
 # shellcheck disable=SC2317  # functions called from traps
 set -uo pipefail
 set -m      # each background job in its own process group, so a signal
@@ -165,6 +171,12 @@ unset TEST_NGINX_PORT TEST_NGINX_SERVER_PORT TEST_NGINX_SERVROOT \
 [ -x "$TEST_NGINX_BINARY" ] || command -v "$TEST_NGINX_BINARY" >/dev/null \
     || { log "nginx not found: $TEST_NGINX_BINARY" >&2; exit 1; }
 [ -f "$TEST_NGINX_MODULE" ] || log "warning: $TEST_NGINX_MODULE not built"
+# both passes test a copy: a `make build` meanwhile (the checkout is
+# shared) must not rewrite the .so under a starting nginx
+if [ -f "$TEST_NGINX_MODULE" ]; then
+    cp "$TEST_NGINX_MODULE" "$rundir/" || exit 1
+    TEST_NGINX_MODULE=$rundir/${TEST_NGINX_MODULE##*/}
+fi
 [ -x "$DDBM_CLI" ] || log "warning: $DDBM_CLI not built"
 
 # ------------------------------------------------------------- test files
@@ -179,7 +191,7 @@ else
     for f in test/sdk/*.py; do
         [ -f "$f" ] && files+=("$f")
     done
-    for d in test/cli test/docker; do
+    for d in test/cli test/docker test/valgrind; do
         [ -d "$d" ] || continue
         while IFS= read -r f; do files+=("$f"); done \
             < <(find "$d" -name '*.t' -type f | sort)
@@ -235,23 +247,90 @@ for my $desc ($agg->descriptions) {
     $passed += scalar(my @p = $p->passed);
     $failed += $f;
 }
-print "\ntest.sh: $passed passed, $failed failed\n";
+# the counts of this pass, for the summary of both (see below)
+open my $out, '>', $ENV{DDBM_PASS_COUNTS} or die "$ENV{DDBM_PASS_COUNTS}: $!";
+print $out "$passed $failed\n";
+close $out;
 exit($agg->all_passed ? 0 : 1);
 PERL
 
+total_passed=0
+total_failed=0
+rc=0
+
+# run_pass NAME TIMEOUT FILE...: one TAP::Harness run; adds its counts
+run_pass() {
+    local name=$1 limit=$2 r p f start=$SECONDS
+    shift 2
+    local counts=$rundir/counts.$name
+    rm -f "$counts"
+    log "$name pass: $# test files"
+    DDBM_PASS_COUNTS=$counts run_job timeout --kill-after=30 "$limit" \
+        perl -e "$driver" "$@"
+    r=$?
+    if [ "$r" -eq 124 ] || [ "$r" -eq 137 ]; then
+        log "$name pass aborted: it took longer than ${limit}s" >&2
+    fi
+    if read -r p f 2>/dev/null <"$counts"; then
+        total_passed=$((total_passed + p))
+        total_failed=$((total_failed + f))
+    else
+        p=0 f=1
+        total_failed=$((total_failed + 1))
+    fi
+    [ "$r" -eq 0 ] && [ "$f" -eq 0 ] || { r=1; rc=1; }
+    log "$name pass: $p ok, $f not ok, $((SECONDS - start))s" \
+        "($([ "$r" -eq 0 ] && echo PASS || echo FAIL))"
+}
+
 start=$SECONDS
-run_job timeout --kill-after=30 "${TEST_TIMEOUT:-840}" \
-    perl -e "$driver" "${files[@]}"
-rc=$?
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    log "aborted: the tests took longer than ${TEST_TIMEOUT:-840}s" >&2
-    echo "test.sh: 0 passed, 1 failed"
+if [ "${TEST_VALGRIND:-1}" != only ]; then
+    run_pass normal "${TEST_TIMEOUT:-840}" "${files[@]}"
 fi
 
+# the valgrind pass: the Test::Nginx suites (and their plain Perl tests)
+vg_files=()
+for f in "${files[@]}"; do
+    [[ "$f" == t/*.t ]] && vg_files+=("$f")
+done
+if [ "${TEST_VALGRIND:-1}" != 0 ] && [ "${#vg_files[@]}" -gt 0 ]; then
+    vg_counts=$rundir/valgrind-counts
+    : >"$vg_counts"
+    if ! command -v valgrind >/dev/null; then
+        log "valgrind pass: valgrind is not installed" \
+            "(apt-get install valgrind)" >&2
+        total_failed=$((total_failed + 1))
+        rc=1
+    else
+        # valgrind makes nginx many times slower: longer client and
+        # start/stop waits (the runner also scales each block's timeout)
+        TEST_NGINX_USE_VALGRIND=1 \
+        TEST_NGINX_VALGRIND_COUNTS=$vg_counts \
+        TEST_NGINX_TIMEOUT=${TEST_VALGRIND_NGINX_TIMEOUT:-30} \
+            run_pass valgrind "${TEST_VALGRIND_TIMEOUT:-1500}" \
+                "${vg_files[@]}"
+        vg_total=0
+        while read -r vf vn; do
+            [ -n "$vn" ] || continue
+            log "valgrind: $vn error(s) in $vf"
+            vg_total=$((vg_total + vn))
+        done <"$vg_counts"
+        for f in "${vg_files[@]}"; do
+            grep -q "^$f " "$vg_counts" \
+                || log "valgrind: $f ran no nginx under valgrind"
+        done
+        [ -z "${TEST_NGINX_REAL:-}" ] \
+            || log "valgrind: the real Test::Nginx prints valgrind's" \
+                   "reports (above) without checking them"
+        log "valgrind: $vg_total error(s) in total"
+    fi
+fi
+
+echo
+echo "test.sh: $total_passed passed, $total_failed failed"
 if [ "$rc" -eq 0 ]; then
     log "PASS ($((SECONDS - start))s)"
 else
-    log "FAIL (exit $rc, $((SECONDS - start))s)"
-    rc=1
+    log "FAIL ($((SECONDS - start))s)"
 fi
 exit "$rc"
