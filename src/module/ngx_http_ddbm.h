@@ -49,7 +49,6 @@
 /* DynamoDB requests one client request may make, retries included */
 #define NGX_HTTP_DDBM_MAX_ATTEMPTS   100
 #define NGX_HTTP_DDBM_WRITE_RETRIES_MAX  32
-#define NGX_HTTP_DDBM_BACKOFF_CAP    20000     /* ms, as the AWS SDKs */
 #define NGX_HTTP_DDBM_MESSAGE_MAX    1024      /* characters */
 #define NGX_HTTP_DDBM_IDEM_KEY_MAX   255
 #define NGX_HTTP_DDBM_IDEM_TTL       86400
@@ -85,6 +84,7 @@ typedef struct {
     size_t                      body_max;
     ngx_uint_t                  retries;       /* throttling, 5xx */
     ngx_msec_t                  retry_base;
+    ngx_msec_t                  retry_cap;     /* the longest pause */
     ngx_uint_t                  write_retries; /* transaction conflicts */
 
     ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_ddbm.h"
+#include "dm_credentials.h"
 
 
 static void *ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf);
@@ -105,7 +106,7 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       NULL },
 
     { ngx_string("ddbm_retries"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_ddbm_retries,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -190,6 +191,7 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
     conf->body_max = NGX_CONF_UNSET_SIZE;
     conf->retries = NGX_CONF_UNSET_UINT;
     conf->retry_base = NGX_CONF_UNSET_MSEC;
+    conf->retry_cap = NGX_CONF_UNSET_MSEC;
     conf->write_retries = NGX_CONF_UNSET_UINT;
     conf->cors_origins = NGX_CONF_UNSET_PTR;
 
@@ -234,87 +236,91 @@ ngx_http_ddbm_credentials_from_env(ngx_conf_t *cf,
 }
 
 
-/* the AWS shared credentials file: [profile] key = value lines */
+/*
+ * The AWS shared credentials file, read by the core's parser (lines of any
+ * length: a session token is over 1000 bytes).  A relative path is
+ * resolved against the configuration prefix, as ssl_certificate_key is.
+ */
 static char *
 ngx_http_ddbm_credentials_from_file(ngx_conf_t *cf,
     ngx_http_ddbm_credentials_t *c, ngx_str_t *path, ngx_str_t *profile)
 {
-    FILE        *f;
-    char         line[2048], *p, *e, *k, *v;
-    ngx_str_t    s;
-    ngx_uint_t   in_profile, found;
+    char              *rv;
+    const char        *why;
+    ngx_err_t          err;
+    ngx_str_t          s;
+    dm_aws_profile_t   p;
 
-    f = fopen((const char *) path->data, "r");
-    if (f == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "ddbm_credentials: cannot open \"%V\"", path);
+    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    in_profile = 0;
-    found = 0;
+    if (dm_aws_profile_read((const char *) path->data,
+                            DM_AWS_CREDENTIALS_FILE,
+                            (const char *) profile->data, &p)
+        != 0)
+    {
+        err = ngx_errno;
+        dm_aws_profile_free(&p);
 
-    while (fgets(line, sizeof(line), f)) {
-
-        for (p = line; *p == ' ' || *p == '\t'; p++) { /* void */ }
-        for (e = p + ngx_strlen(p);
-             e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '
-                       || e[-1] == '\t');
-             e--)
-        { /* void */ }
-        *e = '\0';
-
-        if (*p == '#' || *p == ';' || *p == '\0') {
-            continue;
-        }
-
-        if (*p == '[') {
-            in_profile = (e - p == (ssize_t) profile->len + 2
-                          && e[-1] == ']'
-                          && ngx_strncmp(p + 1, profile->data, profile->len)
-                             == 0);
-            found |= in_profile;
-            continue;
-        }
-
-        if (!in_profile || (v = strchr(p, '=')) == NULL) {
-            continue;
-        }
-
-        for (k = v; k > p && (k[-1] == ' ' || k[-1] == '\t'); k--) {
-            /* void */
-        }
-        *k = '\0';
-        for (v++; *v == ' ' || *v == '\t'; v++) { /* void */ }
-
-        s.data = (u_char *) v;
-        s.len = ngx_strlen(v);
-
-        if (ngx_strcmp(p, "aws_access_key_id") == 0) {
-            c->creds.access_key_id = ngx_http_ddbm_cstr(cf->pool, &s);
-
-        } else if (ngx_strcmp(p, "aws_secret_access_key") == 0) {
-            c->creds.secret_access_key = ngx_http_ddbm_cstr(cf->pool, &s);
-
-        } else if (ngx_strcmp(p, "aws_session_token") == 0) {
-            c->creds.session_token = ngx_http_ddbm_cstr(cf->pool, &s);
-        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                           "ddbm_credentials: cannot read \"%V\"%s", path,
+                           err == EINVAL ? ": a NUL byte in the file" : "");
+        return NGX_CONF_ERROR;
     }
 
-    fclose(f);
-    ngx_explicit_memzero(line, sizeof(line));
+    rv = NGX_CONF_OK;
 
-    if (!found || c->creds.access_key_id == NULL
-        || c->creds.secret_access_key == NULL)
-    {
+    if (!p.found) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_credentials: no profile \"%V\" in \"%V\"",
+                           profile, path);
+        rv = NGX_CONF_ERROR;
+        goto done;
+    }
+
+    if (p.access_key_id == NULL || p.secret_access_key == NULL) {
+
+        /* say why a profile without keys cannot be used */
+        why = p.role_arn ? " (it uses role_arn, which is not implemented)"
+              : p.sso ? " (it uses SSO, which is not implemented)"
+              : p.credential_process
+                ? " (it uses credential_process, which is not implemented)"
+              : "";
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "ddbm_credentials: no aws_access_key_id and "
                            "aws_secret_access_key for profile \"%V\" in "
-                           "\"%V\"", profile, path);
-        return NGX_CONF_ERROR;
+                           "\"%V\"%s", profile, path, why);
+        rv = NGX_CONF_ERROR;
+        goto done;
     }
 
-    return NGX_CONF_OK;
+    s.data = (u_char *) p.access_key_id;
+    s.len = ngx_strlen(p.access_key_id);
+    c->creds.access_key_id = ngx_http_ddbm_cstr(cf->pool, &s);
+
+    s.data = (u_char *) p.secret_access_key;
+    s.len = ngx_strlen(p.secret_access_key);
+    c->creds.secret_access_key = ngx_http_ddbm_cstr(cf->pool, &s);
+
+    if (p.session_token != NULL) {
+        s.data = (u_char *) p.session_token;
+        s.len = ngx_strlen(p.session_token);
+        c->creds.session_token = ngx_http_ddbm_cstr(cf->pool, &s);
+    }
+
+    if (c->creds.access_key_id == NULL || c->creds.secret_access_key == NULL
+        || (p.session_token != NULL && c->creds.session_token == NULL))
+    {
+        rv = NGX_CONF_ERROR;
+    }
+
+done:
+
+    dm_aws_profile_free(&p);
+
+    return rv;
 }
 
 
@@ -494,12 +500,22 @@ ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     dlcf->retries = n;
 
-    if (cf->args->nelts == 3) {
+    if (cf->args->nelts >= 3) {
         dlcf->retry_base = ngx_parse_time(&value[2], 0);
         if (dlcf->retry_base == (ngx_msec_t) NGX_ERROR
             || dlcf->retry_base == 0)
         {
             return "has an invalid backoff time";
+        }
+    }
+
+    if (cf->args->nelts == 4) {
+        dlcf->retry_cap = ngx_parse_time(&value[3], 0);
+        if (dlcf->retry_cap == (ngx_msec_t) NGX_ERROR
+            || dlcf->retry_cap < dlcf->retry_base)
+        {
+            return "has an invalid longest pause: it must be a time no "
+                   "shorter than the base";
         }
     }
 
@@ -528,6 +544,12 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16384);
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
     ngx_conf_merge_msec_value(conf->retry_base, prev->retry_base, 25);
+    /* 20 s: the AWS SDKs' longest pause between attempts */
+    ngx_conf_merge_msec_value(conf->retry_cap, prev->retry_cap, 20000);
+
+    if (conf->retry_cap < conf->retry_base) {
+        conf->retry_cap = conf->retry_base;
+    }
     ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
 

@@ -798,8 +798,7 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
     if (retryable && call->attempts <= dlcf->retries
         && ctx->attempts < NGX_HTTP_DDBM_MAX_ATTEMPTS)
     {
-        delay = ngx_http_ddbm_backoff(dlcf->retry_base,
-                                      NGX_HTTP_DDBM_BACKOFF_CAP,
+        delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
                                       call->attempts);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,

@@ -679,7 +679,7 @@ ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
      */
     w->pause = throttled
                ? ngx_http_ddbm_backoff(ctx->conf->retry_base,
-                                       NGX_HTTP_DDBM_BACKOFF_CAP, w->attempts)
+                                       ctx->conf->retry_cap, w->attempts)
                : ngx_http_ddbm_backoff(NGX_HTTP_DDBM_RACE_BACKOFF,
                                        NGX_HTTP_DDBM_RACE_BACKOFF_CAP,
                                        w->attempts);

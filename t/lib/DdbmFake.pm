@@ -20,6 +20,9 @@ package DdbmFake;
 #   real        DynamoDB Local's own answer ($TEST_NGINX_DDB_PORT), relayed
 #   canned      what DynamoDB would answer from the seeded data (canned())
 #   throttle, e500, condition, validation     DynamoDB errors
+#   txthrottle  a transaction canceled by throttling (ThrottlingError)
+#   commit-e500 relayed to DynamoDB Local (so it is applied), but
+#               answered 500: the answer lost on its way back
 #   hang, stall, truncated, garbage, cut-json, json-array, not-http
 #               broken answers (see fake_answer())
 # An action may carry how its answer travels, after a colon, joined by
@@ -171,6 +174,9 @@ sub tx_canceled {
             push @reasons, { Code => $code, Message =>
                 $code eq 'ValidationError'
                 ? 'One or more parameter values were invalid'
+                : $code eq 'ThrottlingError'
+                ? 'Throughput exceeds the current capacity for one or more '
+                  . 'global secondary indexes'
                 : 'The conditional request failed' };
         } else {
             push @reasons, { Code => 'None' };
@@ -249,6 +255,11 @@ sub action_answer {
     return tx_canceled($req, 'ConditionalCheckFailed')
         if $action eq 'condition';
     return tx_canceled($req, 'ValidationError') if $action eq 'validation';
+    return tx_canceled($req, 'ThrottlingError') if $action eq 'txthrottle';
+    if ($action eq 'commit-e500') {
+        forward_real($head, $body);
+        return ddb_error(500, 'InternalServerError', 'Internal server error');
+    }
     # accepts, reads, never answers
     return ['', undef] if $action eq 'hang';
     # the status and headers, a part of the body, then nothing more
