@@ -14,6 +14,8 @@
 #define DDBM_WAIT_TRIES      300     /* one DescribeTable a second */
 #define DDBM_WAIT_MS         1000
 #define DDBM_MAX_TAGS        50
+/* the module's idempotency records carry their expiry here (epoch s) */
+#define DDBM_TTL_ATTRIBUTE   "expires_at"
 
 
 int
@@ -213,6 +215,46 @@ ddbm_wait_active(ddbm_client_t *c, const char *table, json_t **desc)
 }
 
 
+/*
+ * DynamoDB deletes an item once its expires_at is past (within about two
+ * days): without it, idempotency records would pile up forever.  Allowed
+ * on an ACTIVE table only.
+ */
+static int
+ddbm_enable_ttl(ddbm_client_t *c, const char *table)
+{
+    int      rc;
+    json_t  *req, *ans;
+
+    req = json_pack("{s:s, s:{s:b, s:s}}",
+                    "TableName", table,
+                    "TimeToLiveSpecification",
+                        "Enabled", 1,
+                        "AttributeName", DDBM_TTL_ATTRIBUTE);
+    if (req == NULL) {
+        ddbm_error("out of memory");
+        return -1;
+    }
+
+    rc = ddbm_ask(c, "UpdateTimeToLive", req, NULL, &ans, NULL);
+
+    json_decref(req);
+
+    if (rc != 0) {
+        ddbm_error("table %s was created, but its TTL on %s is not "
+                   "enabled; enable it with 'aws dynamodb update-time-to-live "
+                   "--table-name %s --time-to-live-specification "
+                   "Enabled=true,AttributeName=%s'", table,
+                   DDBM_TTL_ATTRIBUTE, table, DDBM_TTL_ATTRIBUTE);
+        return -1;
+    }
+
+    json_decref(ans);
+
+    return 0;
+}
+
+
 /* --tag KEY=VALUE, up to DDBM_MAX_TAGS of them */
 typedef struct {
     const char     *tag[DDBM_MAX_TAGS];
@@ -294,11 +336,16 @@ ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
         goto done;
     }
 
+    if (ddbm_enable_ttl(&c, opts->table) != 0) {
+        json_decref(desc);
+        goto done;
+    }
+
     /* what DynamoDB says it created, not what we asked for */
     stream = json_object_get(desc, "StreamSpecification");
 
     printf("table created successfully: %s is ACTIVE at %s (%s; index %s; "
-           "stream %s)\n",
+           "stream %s; ttl " DDBM_TTL_ATTRIBUTE ")\n",
            opts->table, c.url,
            json_object_get(desc, "BillingModeSummary") != NULL
            ? ddbm_jstr(json_object_get(desc, "BillingModeSummary"),

@@ -13,6 +13,7 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
+use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
@@ -128,6 +129,27 @@ sub free_port {
 }
 
 
+# a DynamoDB call the CLI has no subcommand for, straight to DynamoDB Local
+# (which checks the signature's form, not its value; -sharedDb: any key)
+sub ddb_call {
+    my ($operation, $req) = @_;
+    my $res = HTTP::Tiny->new(timeout => 10)->post("$endpoint/", {
+        headers => {
+            'Content-Type'  => 'application/x-amz-json-1.0',
+            'X-Amz-Target'  => "DynamoDB_20120810.$operation",
+            'X-Amz-Date'    => '20260101T000000Z',
+            'Authorization' => 'AWS4-HMAC-SHA256 Credential=local/20260101/'
+                             . 'us-east-1/dynamodb/aws4_request, '
+                             . 'SignedHeaders=host;x-amz-date;x-amz-target, '
+                             . 'Signature=' . ('0' x 64),
+        },
+        content => $json->encode($req),
+    });
+    my $v = eval { $json->decode($res->{content}) } || {};
+    return ($res->{status}, $v);
+}
+
+
 my ($rc, $out, $err);
 my $dropped = 0;
 
@@ -141,8 +163,19 @@ END {
 
 ($rc, $out, $err) = run('schema-load');
 is($rc, 0, 'schema-load exits 0') or diag($err);
-like($out, qr/^table created successfully: \Q$table\E is ACTIVE .*PAY_PER_REQUEST.*index message-group-sk-index.*stream NEW_IMAGE/m,
+like($out, qr/^table created successfully: \Q$table\E is ACTIVE .*PAY_PER_REQUEST.*index message-group-sk-index.*stream NEW_IMAGE; ttl expires_at\)$/m,
      'schema-load says the table is ACTIVE, with what it has');
+
+# the module's idempotency records (IDEM#...) expire through TTL
+{
+    my ($status, $ttl) = ddb_call('DescribeTimeToLive',
+                                  { TableName => $table });
+    is($status, 200, 'DescribeTimeToLive answers 200')
+        or diag($json->encode($ttl));
+    is_deeply($ttl->{TimeToLiveDescription},
+              { TimeToLiveStatus => 'ENABLED', AttributeName => 'expires_at' },
+              'schema-load enabled TTL on expires_at');
+}
 
 ($rc, $out, $err) = run('describe');
 is($rc, 0, 'describe exits 0') or diag($err);
