@@ -41,7 +41,7 @@ sub spew {
 }
 
 SKIP: {
-    Test::More::skip('TEST_NGINX_MODULE is needed (scripts/test.sh)', 11)
+    Test::More::skip('TEST_NGINX_MODULE is needed (scripts/test.sh)', 13)
         if !$module || !-f $module;
 
     my $dir = tempdir('ddbm-cred-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -56,6 +56,10 @@ aws_secret_access_key = default-secret
 aws_access_key_id=AKIDTEST\r
 aws_secret_access_key = test-secret\r
 aws_session_token = $token\r
+
+[empty]
+aws_access_key_id =
+aws_secret_access_key = empty-secret
 
 [assumed]
 role_arn = arn:aws:iam::123456789012:role/ddbm
@@ -122,6 +126,12 @@ _EOC_
     Test::More::like($out,
         qr/ddbm_credentials: no aws_access_key_id and aws_secret_access_key for profile "assumed" in "\Q$dir\E\/conf\/aws-credentials" \(it uses role_arn/,
         '... naming the profile, the file and why');
+
+    ($rc, $out) = $nginx_t->('aws-credentials empty');
+    Test::More::isnt($rc, 0, 'nginx -t fails on an empty key id');
+    Test::More::like($out,
+        qr/ddbm_credentials: no aws_access_key_id and aws_secret_access_key for profile "empty" in "\Q$dir\E\/conf\/aws-credentials" in /,
+        '... naming the profile and the file');
 
     ($rc, $out) = $nginx_t->('. test');
     Test::More::isnt($rc, 0, 'nginx -t fails on a directory');

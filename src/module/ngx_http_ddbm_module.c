@@ -279,8 +279,9 @@ ngx_http_ddbm_credentials_from_file(ngx_conf_t *cf,
         goto done;
     }
 
-    if (p.access_key_id == NULL || p.secret_access_key == NULL) {
-
+    if (p.access_key_id == NULL || p.access_key_id[0] == '\0'
+        || p.secret_access_key == NULL || p.secret_access_key[0] == '\0')
+    {
         /* say why a profile without keys cannot be used */
         why = p.role_arn ? " (it uses role_arn, which is not implemented)"
               : p.sso ? " (it uses SSO, which is not implemented)"
