@@ -151,11 +151,11 @@ fuzz-replay: $(ASAN_REPLAY)
 $(FUZZ_BUILD)/core/%.o: src/core/%.c $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
-	    -c -o $@ $<
+	    -fno-sanitize-recover=all -c -o $@ $<
 
 $(FUZZ_BUILD)/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -Ifuzz \
-	    -o $@ $< $(FUZZ_OBJS) $(CORE_LIBS)
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_OBJS) $(CORE_LIBS)
 
 # one harness includes another's source
 $(ASAN_BUILD)/fuzz/fuzz_jwt_claims $(FUZZ_BUILD)/fuzz_jwt_claims: fuzz/fuzz_jwt.c

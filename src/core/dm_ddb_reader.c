@@ -5,6 +5,7 @@
  */
 
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 #include "dm_ddb.h"
@@ -135,6 +136,12 @@ dm_scalar(dm_reader_t *rd, char type, const unsigned char *v, size_t len)
                 for (n = 0, i = 0; i < len && v[i] >= '0' && v[i] <= '9';
                      i++)
                 {
+                    /* no real Count is near; a huge one must not overflow */
+                    if (n > (LLONG_MAX - 9) / 10) {
+                        n = LLONG_MAX;
+                        break;
+                    }
+
                     n = n * 10 + (v[i] - '0');
                 }
                 a->count = n;

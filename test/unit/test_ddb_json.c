@@ -1,5 +1,6 @@
 /* Unit tests: DynamoDB request bodies and the streaming answer reader. */
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
@@ -328,6 +329,11 @@ main(void)
            "\"z\":null}]",
            "JSON numbers and booleans verbatim, anything else quoted");
     dm_buf_free_malloc(&b);
+
+    /* found by fuzz/fuzz_ddb_reader (UBSan): a Count past long long */
+    s = "{\"Count\":123456789012345678901234567890,\"Items\":[]}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), NULL, &a);
+    ok(rc == 0 && a.count == LLONG_MAX, "a huge Count saturates");
 
     return done_testing();
 }
