@@ -9,6 +9,7 @@
  *   ngx_http_ddbm_answers.c    answers to the client: JSON, errors, CORS
  *   ngx_http_ddbm_dynamodb.c   pool memory for the core, the oversized
  *                              answer filter, the $ddbm_* variables
+ *   ngx_http_ddbm_cache.c      the shared memory cache (ddbm_cache)
  *   ngx_http_ddbm_users.c      the user directory (caller, receiver)
  *   ngx_http_ddbm_groups.c     conversations: members, rows, revision
  *   ngx_http_ddbm_write.c      the message transaction shared by the posts
@@ -49,6 +50,8 @@
 /* DynamoDB requests one client request may make, retries included */
 #define NGX_HTTP_DDBM_MAX_ATTEMPTS   100
 #define NGX_HTTP_DDBM_WRITE_RETRIES_MAX  32
+/* rounds in a row the cache may answer without a call: a loop guard */
+#define NGX_HTTP_DDBM_MAX_ROUNDS     8
 #define NGX_HTTP_DDBM_MESSAGE_MAX    1024      /* characters */
 #define NGX_HTTP_DDBM_IDEM_KEY_MAX   255
 #define NGX_HTTP_DDBM_IDEM_TTL       86400
@@ -66,6 +69,13 @@ typedef struct {
     dm_sigv4_key_cache_t        cache;
     ngx_str_t                   source;        /* for the log: "env" ... */
 } ngx_http_ddbm_credentials_t;
+
+
+typedef struct {
+    ngx_shm_zone_t             *zone;
+    time_t                      user_ttl;
+    time_t                      negative_ttl;
+} ngx_http_ddbm_cache_conf_t;
 
 
 typedef struct {
@@ -88,6 +98,7 @@ typedef struct {
     ngx_uint_t                  write_retries; /* transaction conflicts */
 
     ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */
+    ngx_http_ddbm_cache_conf_t *cache;         /* NULL: no cache */
 } ngx_http_ddbm_loc_conf_t;
 
 
@@ -97,6 +108,7 @@ typedef struct {
     ngx_str_t                   handle;
     ngx_str_t                   display_name;
     ngx_flag_t                  found;
+    ngx_flag_t                  cached;        /* known without a call */
 } ngx_http_ddbm_user_t;
 
 
@@ -123,6 +135,7 @@ struct ngx_http_ddbm_call_s {
     ngx_int_t                   rc;
     ngx_uint_t                  status;        /* DynamoDB's HTTP status */
     ngx_str_t                   answer;
+    ngx_str_t                   cache_key;     /* where its item is kept */
 
     ngx_http_ddbm_call_result_e result;
     dm_ddb_answer_t             error;         /* when not OK */
@@ -162,6 +175,8 @@ struct ngx_http_ddbm_ctx_s {
 
     void                       *data;          /* the pattern's own state */
     ngx_uint_t                  attempts;      /* DynamoDB requests made */
+    ngx_uint_t                  cache_hits;
+    ngx_uint_t                  cache_misses;
 
     unsigned                    waiting:1;     /* for calls, to resume */
     unsigned                    answered:1;    /* finalize is under way */
@@ -285,6 +300,22 @@ ngx_int_t ngx_http_ddbm_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 
 
+/* ---- ngx_http_ddbm_cache.c -------------------------------------------- */
+
+char *ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* NGX_OK with *n values (0: known absent), or NGX_DECLINED (not kept) */
+ngx_int_t ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
+    ngx_str_t *values, ngx_uint_t max, ngx_uint_t *n);
+/* ttl in seconds, 0: until evicted; n 0: known absent */
+void ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
+    ngx_str_t *values, ngx_uint_t n, time_t ttl);
+void ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key);
+/* kind ('S' sub, 'H' handle, 'G' group) and id, in the request pool */
+ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
+    ngx_str_t *id, ngx_str_t *key);
+
+
 /* ---- ngx_http_ddbm_pages.c --------------------------------------------- */
 
 /* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DONE) */
@@ -301,13 +332,17 @@ ngx_int_t ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx,
 
 /* ---- ngx_http_ddbm_users.c --------------------------------------------- */
 
-/* GetItem of USER#SUB#<sub> (the caller) */
+/* GetItem of USER#SUB#<sub> (the caller), unless the cache knows it */
 ngx_int_t ngx_http_ddbm_lookup_caller(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag);
-/* GetItem of USER#HANDLE#<handle>; NGX_DECLINED for an invalid handle */
+/* GetItem of USER#HANDLE#<handle> (or the cache, into user); NGX_DECLINED
+ * for a handle no user can have */
 ngx_int_t ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, ngx_str_t *handle);
-/* reads a user out of a GetItem answer: NGX_OK, or answered (NGX_DONE) */
+    ngx_uint_t tag, ngx_str_t *handle, ngx_http_ddbm_user_t *user);
+/*
+ * The user out of a GetItem answer, or as the cache had it: NGX_OK, or
+ * answered (NGX_DONE)
+ */
 ngx_int_t ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_user_t *user);
 /* the caller, known to the directory: NGX_OK, or answered (401, 5xx) */
@@ -332,11 +367,20 @@ typedef struct {
     ngx_str_t                   member_sk[2];  /* each one's GRP# row sk */
     ngx_uint_t                  nmembers;
     ngx_int_t                   caller;        /* member index, or -1 */
+    ngx_flag_t                  cached;        /* known without a call */
 } ngx_http_ddbm_group_t;
 
-/* GetItem of GRPMETA#<group>, after delay ms (0: now) */
+/*
+ * The conversation g->group: from the cache unless fresh, else a GetItem
+ * of GRPMETA#<group> after delay ms (0: now), read by read_group_meta
+ */
 ngx_int_t ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, ngx_str_t *group, ngx_msec_t delay);
+    ngx_uint_t tag, ngx_http_ddbm_group_t *g, ngx_msec_t delay,
+    ngx_uint_t fresh);
+/* keeps what is known of a conversation (two members) in the cache */
+void ngx_http_ddbm_group_keep(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_group_t *g);
+void ngx_http_ddbm_group_forget(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *group);
 ngx_int_t ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_str_t *group);
 /* NGX_OK: g filled (g->nmembers 0 if unknown); or answered (NGX_DONE) */
@@ -373,6 +417,7 @@ typedef struct {
     ngx_int_t                   message_action;
     ngx_int_t                   idempotency_action;
     ngx_str_t                   response;      /* the answer on success */
+    ngx_str_t                   next_rev;      /* the record's, if done */
     unsigned                    replaying:1;   /* the stored answer */
 } ngx_http_ddbm_write_t;
 

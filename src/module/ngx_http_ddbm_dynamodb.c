@@ -11,6 +11,8 @@
 
 static ngx_int_t ngx_http_ddbm_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_ddbm_request_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 enum {
@@ -19,6 +21,12 @@ enum {
     NGX_HTTP_DDBM_VAR_AUTHORIZATION,
     NGX_HTTP_DDBM_VAR_SECURITY_TOKEN,
     NGX_HTTP_DDBM_VAR_HOST
+};
+
+
+enum {
+    NGX_HTTP_DDBM_VAR_CALLS = 0,
+    NGX_HTTP_DDBM_VAR_CACHE
 };
 
 
@@ -38,6 +46,12 @@ static ngx_http_variable_t  ngx_http_ddbm_vars[] = {
 
     { ngx_string("ddbm_host"), NULL, ngx_http_ddbm_variable,
       NGX_HTTP_DDBM_VAR_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_calls"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_CALLS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_cache"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -249,6 +263,49 @@ ngx_http_ddbm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         v->data = call->ctx->conf->host.data;
         v->len = call->ctx->conf->host.len;
         break;
+    }
+
+    return NGX_OK;
+}
+
+
+/* $ddbm_calls and $ddbm_cache: what the client's request cost, to log */
+static ngx_int_t
+ngx_http_ddbm_request_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char               *p;
+    ngx_http_ddbm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_ddbm_module);
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    if (data == NGX_HTTP_DDBM_VAR_CALLS) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
+        return NGX_OK;
+    }
+
+    if (ctx->cache_hits && ctx->cache_misses) {
+        ngx_str_set(v, "PARTIAL");
+    } else if (ctx->cache_hits) {
+        ngx_str_set(v, "HIT");
+    } else if (ctx->cache_misses) {
+        ngx_str_set(v, "MISS");
+    } else {
+        ngx_str_set(v, "-");
     }
 
     return NGX_OK;

@@ -49,15 +49,117 @@ ngx_http_ddbm_copy(ngx_pool_t *pool, ngx_str_t *dst, const u_char *v,
     ((l) == sizeof(lit) - 1 && ngx_strncmp((n), lit, sizeof(lit) - 1) == 0)
 
 
+#define NGX_HTTP_DDBM_GROUP_VALUES  11
+
+
+/* what the cache keeps of a conversation, in the order of its values */
+static void
+ngx_http_ddbm_group_values(ngx_http_ddbm_group_t *g, ngx_str_t *v)
+{
+    ngx_uint_t  i;
+
+    if (g->has_meta) {
+        ngx_str_set(&v[0], "1");
+    } else {
+        ngx_str_set(&v[0], "0");
+    }
+    v[1] = g->rev;
+    v[2] = g->last_sk;
+    v[3] = g->member_sk[0];
+    v[4] = g->member_sk[1];
+
+    for (i = 0; i < 2; i++) {
+        v[5 + 3 * i] = g->member[i].uuid;
+        v[6 + 3 * i] = g->member[i].handle;
+        v[7 + 3 * i] = g->member[i].display_name;
+    }
+}
+
+
+void
+ngx_http_ddbm_group_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_group_t *g)
+{
+    ngx_str_t  key, v[NGX_HTTP_DDBM_GROUP_VALUES];
+
+    if (ctx->conf->cache == NULL || g->nmembers != 2
+        || ngx_http_ddbm_cache_key(ctx, 'G', &g->group, &key) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_ddbm_group_values(g, v);
+
+    /* members never change; the rest is checked by every write */
+    ngx_http_ddbm_cache_put(ctx, &key, v, NGX_HTTP_DDBM_GROUP_VALUES, 0);
+}
+
+
+void
+ngx_http_ddbm_group_forget(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *group)
+{
+    ngx_str_t  key;
+
+    if (ctx->conf->cache
+        && ngx_http_ddbm_cache_key(ctx, 'G', group, &key) == NGX_OK)
+    {
+        ngx_http_ddbm_cache_delete(ctx, &key);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_group_cached(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_group_t *g)
+{
+    ngx_str_t   key, v[NGX_HTTP_DDBM_GROUP_VALUES];
+    ngx_uint_t  i, n;
+
+    if (ctx->conf->cache == NULL
+        || ngx_http_ddbm_cache_key(ctx, 'G', &g->group, &key) != NGX_OK
+        || ngx_http_ddbm_cache_get(ctx, &key, v, NGX_HTTP_DDBM_GROUP_VALUES,
+                                   &n)
+           != NGX_OK
+        || n != NGX_HTTP_DDBM_GROUP_VALUES)
+    {
+        return NGX_DECLINED;
+    }
+
+    g->has_meta = (v[0].len == 1 && v[0].data[0] == '1');
+    g->rev = v[1];
+    g->last_sk = v[2];
+    g->member_sk[0] = v[3];
+    g->member_sk[1] = v[4];
+
+    for (i = 0; i < 2; i++) {
+        g->member[i].uuid = v[5 + 3 * i];
+        g->member[i].handle = v[6 + 3 * i];
+        g->member[i].display_name = v[7 + 3 * i];
+        g->member[i].found = 1;
+    }
+
+    g->nmembers = 2;
+    g->caller = -1;
+    g->cached = 1;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    ngx_str_t *group, ngx_msec_t delay)
+    ngx_http_ddbm_group_t *g, ngx_msec_t delay, ngx_uint_t fresh)
 {
     char      pk[DM_KEY_MAX];
     dm_buf_t  b;
 
-    if (dm_key_group_meta(pk, sizeof(pk), (const char *) group->data,
-                          group->len)
+    g->cached = 0;
+
+    if (!fresh && ngx_http_ddbm_group_cached(ctx, g) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (dm_key_group_meta(pk, sizeof(pk), (const char *) g->group.data,
+                          g->group.len)
         == 0)
     {
         return NGX_ERROR;
@@ -189,6 +291,10 @@ ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_uint_t        i;
     dm_ddb_answer_t   answer;
 
+    if (g->cached) {
+        return NGX_OK;
+    }
+
     rc = ngx_http_ddbm_read_group(ctx, tag, g, NULL, ngx_http_ddbm_meta_attr,
                                   NULL, &answer);
     if (rc != NGX_OK) {
@@ -215,6 +321,8 @@ ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 
     g->has_meta = 1;
     g->nmembers = 2;
+
+    ngx_http_ddbm_group_keep(ctx, g);
 
     return NGX_OK;
 
@@ -371,6 +479,8 @@ ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     {
         g->last_sk = g->member_sk[1];
     }
+
+    ngx_http_ddbm_group_keep(ctx, g);
 
     return NGX_OK;
 }

@@ -119,6 +119,13 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       offsetof(ngx_http_ddbm_loc_conf_t, write_retries),
       &ngx_http_ddbm_write_retries_bounds },
 
+    { ngx_string("ddbm_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_ddbm_cache_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("ddbm_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_conf_set_str_array_slot,
@@ -194,6 +201,7 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
     conf->retry_cap = NGX_CONF_UNSET_MSEC;
     conf->write_retries = NGX_CONF_UNSET_UINT;
     conf->cors_origins = NGX_CONF_UNSET_PTR;
+    conf->cache = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -553,6 +561,7 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
     ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
 
     if (conf->host.len == 0) {
         /* the regional endpoint's name, NUL-terminated for the signer */

@@ -1,9 +1,10 @@
 /*
  * GET /api/messages/<message_group_uuid>: the newest page of a
  * conversation's messages, returned oldest first, to its participants
- * only.  The caller and the membership record are read in parallel; the
- * page is read only once the caller is known to be a member, so no
- * message of a conversation is ever fetched for anyone else.
+ * only.  The caller and the membership record are read in parallel (or
+ * come from the cache: then the page is the only call); the page is read
+ * only once the caller is known to be a member, so no message of a
+ * conversation is ever fetched for anyone else.
  */
 
 #include "ngx_http_ddbm.h"
@@ -67,7 +68,7 @@ ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
     }
 
     if (ngx_http_ddbm_lookup_caller(ctx, LM_CALLER) != NGX_OK
-        || ngx_http_ddbm_lookup_group_meta(ctx, LM_META, &ctx->arg, 0)
+        || ngx_http_ddbm_lookup_group_meta(ctx, LM_META, &lm->g, 0, 0)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -99,7 +100,7 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
-        if (!lm->g.has_meta) {
+        if (lm->g.nmembers == 0) {
             /* written by the reference's tools only: ask its index */
             ngx_http_ddbm_reset_calls(ctx);
 

@@ -4,8 +4,10 @@
  * without message_group_uuid starts a conversation instead (the
  * reference's "create" mode): see ngx_http_ddbm_pattern_start_conversation.c.
  *
- * Rounds: (caller, conversation item, idempotency record) in parallel;
- * for a conversation only the reference wrote, its rows; the transaction;
+ * Rounds: caller and conversation item in parallel (none when the cache
+ * knows both); for a conversation only the reference wrote, its rows; the
+ * transaction (which also finds an earlier answer to the same
+ * Idempotency-Key: that one is then replayed);
  * on a lost race, the conversation item again after a short pause, as
  * many times as ddbm_write_retries allows.
  */
@@ -16,7 +18,6 @@
 enum {
     PM_CALLER = 0,
     PM_META,
-    PM_IDEM,
     PM_ROWS
 };
 
@@ -85,15 +86,10 @@ ngx_http_ddbm_pm_start(ngx_http_ddbm_ctx_t *ctx)
     w->g.group = group;
     w->message = message;
 
+    /* an earlier answer for the Idempotency-Key: the transaction finds it */
     if (ngx_http_ddbm_lookup_caller(ctx, PM_CALLER) != NGX_OK
-        || ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &group, 0)
+        || ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g, 0, 0)
            != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ctx->idempotency_key.len
-        && ngx_http_ddbm_idempotency_lookup(ctx, PM_IDEM) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -139,17 +135,12 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
-        rc = ngx_http_ddbm_idempotency_replay(ctx, PM_IDEM);
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
-
         rc = ngx_http_ddbm_read_group_meta(ctx, PM_META, &w->g);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        if (w->g.has_meta) {
+        if (w->g.nmembers) {
             return ngx_http_ddbm_pm_write(ctx, w);
         }
 
@@ -179,8 +170,7 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
         /* lost a race: read the conversation again after the pause */
         ngx_http_ddbm_reset_calls(ctx);
 
-        if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g.group,
-                                            w->pause)
+        if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g, w->pause, 1)
             != NGX_OK)
         {
             return NGX_ERROR;

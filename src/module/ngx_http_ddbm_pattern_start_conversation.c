@@ -9,8 +9,7 @@
 
 enum {
     SC_CALLER = 0,
-    SC_RECEIVER,
-    SC_IDEM
+    SC_RECEIVER
 };
 
 enum {
@@ -83,7 +82,8 @@ ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    rc = ngx_http_ddbm_lookup_handle(ctx, SC_RECEIVER, &handle);
+    rc = ngx_http_ddbm_lookup_handle(ctx, SC_RECEIVER, &handle,
+                                     &sc->w.receiver);
 
     if (rc == NGX_DECLINED) {
         /* no user can have such a handle; decided after the caller */
@@ -93,12 +93,7 @@ ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if (ctx->idempotency_key.len
-        && ngx_http_ddbm_idempotency_lookup(ctx, SC_IDEM) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
+    /* an earlier answer for the Idempotency-Key: the transaction finds it */
     return NGX_AGAIN;
 }
 
@@ -142,11 +137,6 @@ ngx_http_ddbm_sc_resume(ngx_http_ddbm_ctx_t *ctx)
 
     rc = ngx_http_ddbm_check_caller(ctx, SC_CALLER);
     if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_ddbm_idempotency_replay(ctx, SC_IDEM);
-    if (rc != NGX_DECLINED) {
         return rc;
     }
 

@@ -9,7 +9,15 @@
 static ngx_int_t
 ngx_http_ddbm_us_start(ngx_http_ddbm_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t              rc;
+    ngx_http_ddbm_user_t  *user;
+
+    user = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_user_t));
+    if (user == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->data = user;
 
     /* "@handle" from a prefix location's last segment */
     if (ctx->arg.len && ctx->arg.data[0] == '@') {
@@ -17,7 +25,7 @@ ngx_http_ddbm_us_start(ngx_http_ddbm_ctx_t *ctx)
         ctx->arg.len--;
     }
 
-    rc = ngx_http_ddbm_lookup_handle(ctx, 0, &ctx->arg);
+    rc = ngx_http_ddbm_lookup_handle(ctx, 0, &ctx->arg, user);
 
     if (rc == NGX_DECLINED) {
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
@@ -25,6 +33,7 @@ ngx_http_ddbm_us_start(ngx_http_ddbm_ctx_t *ctx)
                                            "no user has this handle");
     }
 
+    /* none may be under way: the cache knew the handle */
     return rc == NGX_OK ? NGX_AGAIN : NGX_ERROR;
 }
 
@@ -34,14 +43,16 @@ ngx_http_ddbm_us_resume(ngx_http_ddbm_ctx_t *ctx)
 {
     ngx_int_t              rc;
     dm_buf_t               b;
-    ngx_http_ddbm_user_t   user;
+    ngx_http_ddbm_user_t  *user;
 
-    rc = ngx_http_ddbm_read_user(ctx, 0, &user);
+    user = ctx->data;
+
+    rc = ngx_http_ddbm_read_user(ctx, 0, user);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (!user.found) {
+    if (!user->found) {
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_NOT_FOUND,
                                            "user_not_found",
                                            "no user has this handle");
@@ -50,11 +61,12 @@ ngx_http_ddbm_us_resume(ngx_http_ddbm_ctx_t *ctx)
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
 
     dm_buf_append_str(&b, "{\"uuid\":");
-    dm_buf_json_string(&b, user.uuid.data, user.uuid.len);
+    dm_buf_json_string(&b, user->uuid.data, user->uuid.len);
     dm_buf_append_str(&b, ",\"handle\":");
-    dm_buf_json_string(&b, user.handle.data, user.handle.len);
+    dm_buf_json_string(&b, user->handle.data, user->handle.len);
     dm_buf_append_str(&b, ",\"display_name\":");
-    dm_buf_json_string(&b, user.display_name.data, user.display_name.len);
+    dm_buf_json_string(&b, user->display_name.data,
+                       user->display_name.len);
     dm_buf_append_str(&b, "}");
 
     if (b.failed) {

@@ -360,6 +360,17 @@ ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
 static void
 ngx_http_ddbm_after(ngx_http_ddbm_ctx_t *ctx, ngx_int_t rc)
 {
+    ngx_uint_t  rounds;
+
+    /* a round the cache answered whole needs no wait: go on at once */
+    for (rounds = 0;
+         rc == NGX_AGAIN && ctx->pending == 0
+         && rounds < NGX_HTTP_DDBM_MAX_ROUNDS;
+         rounds++)
+    {
+        rc = ctx->pattern->resume(ctx);
+    }
+
     if (rc == NGX_DONE) {
         /* answered: the request may be gone */
         return;

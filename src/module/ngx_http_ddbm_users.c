@@ -13,11 +13,36 @@ typedef struct {
 } ngx_http_ddbm_user_reader_t;
 
 
+/*
+ * The user under kind + id: from the cache (user->cached, found or known
+ * not to exist), or a GetItem of pk issued, to be read by read_user.
+ */
 static ngx_int_t
 ngx_http_ddbm_get_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    const char *pk)
+    u_char kind, ngx_str_t *id, const char *pk, ngx_http_ddbm_user_t *user)
 {
-    dm_buf_t  b;
+    dm_buf_t               b;
+    ngx_str_t              key, v[3];
+    ngx_uint_t             n;
+    ngx_http_ddbm_call_t  *call;
+
+    if (ngx_http_ddbm_cache_key(ctx, kind, id, &key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_ddbm_cache_get(ctx, &key, v, 3, &n) == NGX_OK) {
+        ngx_memzero(user, sizeof(ngx_http_ddbm_user_t));
+        user->cached = 1;
+
+        if (n == 3) {
+            user->uuid = v[0];
+            user->handle = v[1];
+            user->display_name = v[2];
+            user->found = 1;
+        }
+
+        return NGX_OK;
+    }
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
 
@@ -28,7 +53,14 @@ ngx_http_ddbm_get_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         return NGX_ERROR;
     }
 
-    return ngx_http_ddbm_call(ctx, tag, "GetItem", &b) ? NGX_OK : NGX_ERROR;
+    call = ngx_http_ddbm_call(ctx, tag, "GetItem", &b);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->cache_key = key;
+
+    return NGX_OK;
 }
 
 
@@ -44,13 +76,14 @@ ngx_http_ddbm_lookup_caller(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
         return NGX_ERROR;
     }
 
-    return ngx_http_ddbm_get_user(ctx, tag, pk);
+    return ngx_http_ddbm_get_user(ctx, tag, 'S', &ctx->sub, pk,
+                                  &ctx->caller);
 }
 
 
 ngx_int_t
 ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    ngx_str_t *handle)
+    ngx_str_t *handle, ngx_http_ddbm_user_t *user)
 {
     char  pk[DM_KEY_MAX];
 
@@ -61,7 +94,7 @@ ngx_http_ddbm_lookup_handle(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         return NGX_DECLINED;
     }
 
-    return ngx_http_ddbm_get_user(ctx, tag, pk);
+    return ngx_http_ddbm_get_user(ctx, tag, 'H', handle, pk, user);
 }
 
 
@@ -110,10 +143,15 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_user_t *user)
 {
     ngx_int_t                     rc;
+    ngx_str_t                     v[3];
     dm_ddb_answer_t               answer;
     dm_item_handler_t             h;
     ngx_http_ddbm_call_t         *call;
     ngx_http_ddbm_user_reader_t   ur;
+
+    if (user->cached) {
+        return NGX_OK;
+    }
 
     ngx_memzero(user, sizeof(ngx_http_ddbm_user_t));
 
@@ -130,14 +168,19 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         return rc;
     }
 
+    call = ngx_http_ddbm_find_call(ctx, tag);
+
     if (answer.nitems == 0) {
+        /* unknown for a while: a stranger's retries cost no reads */
+        ngx_http_ddbm_cache_put(ctx, &call->cache_key, NULL, 0,
+                                ctx->conf->cache
+                                ? ctx->conf->cache->negative_ttl : 0);
         return NGX_OK;
     }
 
     if (!dm_uuid_valid((const char *) user->uuid.data, user->uuid.len)
         || user->handle.len == 0)
     {
-        (void) ngx_http_ddbm_call_answer(ctx, tag, &call);
         return ngx_http_ddbm_respond_unreadable(ctx, call,
                                                 "a user directory item has "
                                                 "no valid user_uuid or "
@@ -145,6 +188,14 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     }
 
     user->found = 1;
+
+    v[0] = user->uuid;
+    v[1] = user->handle;
+    v[2] = user->display_name;
+
+    ngx_http_ddbm_cache_put(ctx, &call->cache_key, v, 3,
+                            ctx->conf->cache ? ctx->conf->cache->user_ttl
+                                             : 0);
 
     return NGX_OK;
 }

@@ -463,6 +463,13 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
 
     p = ngx_sprintf((u_char *) rev, "%i", r + 1);
     *p = '\0';
+
+    w->next_rev.len = p - (u_char *) rev;
+    w->next_rev.data = ngx_pnalloc(ctx->request->pool, w->next_rev.len);
+    if (w->next_rev.data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(w->next_rev.data, rev, w->next_rev.len);
     p = ngx_sprintf((u_char *) old_rev, "%i", r);
     *p = '\0';
 
@@ -561,6 +568,34 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
 }
 
 
+/* the conversation as the transaction left it, for the next write */
+static void
+ngx_http_ddbm_write_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w)
+{
+    ngx_http_ddbm_group_t  g;
+
+    g = w->g;
+
+    if (w->new_group) {
+        g.member[0] = ctx->caller;
+        g.member[1] = w->receiver;
+
+    } else {
+        g.member[g.caller] = ctx->caller;
+    }
+
+    g.nmembers = 2;
+    g.has_meta = 1;
+    g.rev = w->next_rev;
+    g.last_sk.data = (u_char *) w->sk;
+    g.last_sk.len = DM_TIME_LEN;
+    g.member_sk[0] = g.last_sk;
+    g.member_sk[1] = g.last_sk;
+
+    ngx_http_ddbm_group_keep(ctx, &g);
+}
+
+
 ngx_int_t
 ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w)
@@ -589,9 +624,13 @@ ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     }
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK) {
+        ngx_http_ddbm_write_keep(ctx, w);
         return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, w->response.data,
                                      w->response.len);
     }
+
+    /* whatever the cache knew of the conversation may be out of date */
+    ngx_http_ddbm_group_forget(ctx, &w->g.group);
 
     if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
         return ngx_http_ddbm_respond_call_failure(ctx, call);

@@ -59,7 +59,10 @@ sub start {
     mkdir "$dir/logs";
     my $conf = _expand(
           "load_module \$TEST_NGINX_MODULE;\n"
-        . "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+        . "daemon off;\n"
+        . ($opt{workers}
+           ? "master_process on;\nworker_processes $opt{workers};\n"
+           : "master_process off;\nworker_processes 1;\n")
         . "pid $dir/logs/nginx.pid;\n"
         . "error_log $dir/logs/error.log " . ($opt{log_level} || 'info')
         . ";\n"
@@ -111,6 +114,29 @@ sub start {
 }
 
 sub port { $_[0]{port} }
+
+# reloads the configuration (start with workers => N): SIGHUP to the
+# master, then waits until the old workers are gone
+sub reload {
+    my ($self) = @_;
+    my @old = $self->workers;
+    kill 'HUP', $self->{pid};
+    for (1 .. $Wait * 20) {
+        my %now = map { $_ => 1 } $self->workers;
+        return 1 if %now && !grep { $now{$_} } @old;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# the worker processes' pids (a master's children)
+sub workers {
+    my ($self) = @_;
+    my $pid = $self->{pid} or return ();
+    open my $fh, '<', "/proc/$pid/task/$pid/children" or return ();
+    my $list = <$fh> // '';
+    return grep { /^\d+$/ } split ' ', $list;
+}
 
 sub error_log {
     my ($self) = @_;
