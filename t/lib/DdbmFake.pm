@@ -34,6 +34,15 @@ package DdbmFake;
 #   cut         (chunked) the connection closes half-way through the body
 #   noend       (chunked) the whole body, but never the last chunk: the
 #               connection closes instead
+#
+# The soak (bench/soak.sh) uses a mode of its own: /random/<p>/<id> relays
+# every call to DynamoDB Local, except that with probability <p> (0..1) it
+# answers with a fault drawn from @RANDOM_FAULTS instead (a fault that only
+# a transaction can have is given to TransactWriteItems only).  With
+# $ENV{DDBM_FAKE_STATS} set, what it did (calls per operation and action,
+# seconds spent relaying) is written to that file, at most 0.5 s late;
+# with $ENV{DDBM_FAKE_LOG} set, one line per fault is appended to it;
+# $ENV{DDBM_FAKE_FAULTS} (comma separated) keeps only those faults.
 # Plain Perl with no Test::Nginx in it, so it works under both runners.
 
 use strict;
@@ -282,11 +291,98 @@ sub action_answer {
     return (404, "fake: unknown action $action");
 }
 
+# the faults of /random/<p>/<id>: [action, weight, transactions only]
+# (no "canned": it answers from the suites' seed, not from the table, so
+# a canned transaction would be acknowledged without being stored)
+our @RANDOM_FAULTS = (
+    ['throttle', 10], ['e500', 10], ['commit-e500', 10],
+    ['txthrottle', 6, 1], ['condition', 6, 1], ['validation', 2, 1],
+    ['hang', 3], ['stall', 3], ['truncated', 4], ['garbage', 3],
+    ['cut-json', 3], ['json-array', 3], ['not-http', 3],
+    ['real:chunked', 6], ['real:chunked+cut', 6], ['real:chunked+noend', 4],
+    ['real:drip', 2], ['throttle:drip', 1],
+);
+
+my %RandomCount;            # "<operation> <action>" => calls
+my ($random_busy, $random_since, $random_written) = (0, undef, 0);
+
+sub random_fault {
+    my ($target) = @_;
+    # $ENV{DDBM_FAKE_FAULTS}: only these (comma separated)
+    my %only = map { $_ => 1 } split /,/, $ENV{DDBM_FAKE_FAULTS} // '';
+    my @fit = grep { (!$_->[2] || $target eq 'TransactWriteItems')
+                     && (!%only || $only{ $_->[0] }) } @RANDOM_FAULTS;
+    return 'e500' if !@fit;
+    my $total = 0;
+    $total += $_->[1] for @fit;
+    my $x = rand $total;
+    for my $f (@fit) {
+        return $f->[0] if ($x -= $f->[1]) < 0;
+    }
+    return $fit[-1][0];
+}
+
+# the counts, for bench/soak.sh: "<operation> <action> <calls>" lines and
+# "busy <seconds relaying>" (a fake that relays all the time is the
+# bottleneck), replaced atomically
+sub random_stats_flush {
+    my ($force) = @_;
+    my $file = $ENV{DDBM_FAKE_STATS} or return;
+    my $now = Time::HiRes::time();
+    return if !$force && $now - $random_written < 0.5;
+    $random_written = $now;
+    open my $fh, '>', "$file.tmp" or return;
+    print $fh "$_ $RandomCount{$_}\n" for sort keys %RandomCount;
+    printf $fh "busy %.3f\nelapsed %.3f\n", $random_busy,
+        $now - ($random_since // $now);
+    close $fh;
+    rename "$file.tmp", $file;
+}
+
+# with $ENV{DDBM_FAKE_LOG}: one line per fault, "<time> <operation>
+# <action> <message text of a transaction>", to find what a fault did
+my $random_log;
+sub random_log {
+    my ($target, $action, $body) = @_;
+    my $file = $ENV{DDBM_FAKE_LOG} or return;
+    if (!$random_log) {
+        open $random_log, '>>', $file or return;
+        $random_log->autoflush(1);
+    }
+    my ($text) = $body =~ /"message":\{"S":"((?:[^"\\]|\\.)*)"/;
+    printf $random_log "%.6f %s %s %s\n", Time::HiRes::time(),
+        $target || '-', $action, $text // '-';
+}
+
+# /random/<p>/<id>: DynamoDB Local's answer, or with probability <p> a
+# fault, answered as /all/<fault>/random would be
+sub random_answer {
+    my ($path, $target, $head, $body) = @_;
+    my ($p) = $path =~ m{^/random/([0-9.]+)/}
+        or return ([[http_answer(404, "fake: bad path $path"), 0]], 1);
+    $random_since //= Time::HiRes::time();
+    my $action = rand() < $p ? random_fault($target) : 'real';
+    $RandomCount{ ($target || '-') . " $action" }++;
+    random_log($target, $action, $body) if $action ne 'real';
+    my $t0 = Time::HiRes::time();
+    my @out;
+    if ($action eq 'real') {
+        # the common case, without decoding the request
+        @out = ([[forward_real($head, $body), 0]], 1);
+    } else {
+        @out = fake_answer("/all/$action/random", $target, $head, $body);
+    }
+    $random_busy += Time::HiRes::time() - $t0;
+    return @out;
+}
+
 # One request on /<mode>/<actions>/<id>: returns the pieces to send
 # ([bytes, pause in seconds before them], ...) and whether to close after
 # them (undef: send them and never answer more).
 sub fake_answer {
     my ($path, $target, $head, $body) = @_;
+    return random_answer($path, $target, $head, $body)
+        if $path =~ m{^/random/};
     my ($mode, $list) = $path =~ m{^/(all|tx|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
         return ([[http_answer(404, "fake: bad path $path"), 0]], 1);
     my $req = eval { JSON::PP::decode_json($body) } || {};
@@ -337,6 +433,7 @@ sub serve {
 
     while (1) {
         POSIX::_exit(0) if getppid() != $parent;
+        random_stats_flush() if %RandomCount;
         my $now = Time::HiRes::time();
         my $wait = 0.5;
         my @ready;
