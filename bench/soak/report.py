@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The soak's final summary (bench/soak.sh): wrk's lanes, the faults the
+fakes injected, the workers' RSS (linear fit after warm-up), the error
+log, the table check (check.json).  Exit 1 when anything failed."""
+
+import argparse
+import collections
+import json
+import os
+import re
+import sys
+
+
+def fit(points):
+    """Least-squares slope of y over x."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(p[0] for p in points) / n
+    my = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - mx) ** 2 for p in points)
+    if sxx == 0:
+        return 0.0
+    return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--nfakes", type=int, required=True)
+    ap.add_argument("--total", type=int, required=True)
+    ap.add_argument("--t-start", type=float, required=True)
+    ap.add_argument("--t-end", type=float, required=True)
+    ap.add_argument("--workers-start", default="")
+    ap.add_argument("--workers-end", default="")
+    ap.add_argument("--check-rc", type=int, required=True)
+    a = ap.parse_args()
+    d = a.dir
+    fails = []
+    out = []
+
+    def row(name, value):
+        out.append("| %-44s | %s" % (name, value))
+
+    # wrk's lanes
+    answers = 0
+    lanes = {}
+    for lane in ("mix", "denied"):
+        text = open(os.path.join(d, "wrk-%s.out" % lane)).read()
+        m = re.search(r"^soak-lane (.*)$", text, re.M)
+        if not m:
+            fails.append("wrk lane %s printed no summary" % lane)
+            continue
+        f = dict(kv.split("=", 1) for kv in m.group(1).split(" ")
+                 if "=" in kv)
+        lanes[lane] = f
+        answers += int(f["answers"])
+        if int(f["unexpected"]) > 0:
+            fails.append("%s lane: %s unexpected statuses (first %s)"
+                         % (lane, f["unexpected"], f["first_unexpected"]))
+        errs = sum(int(f[k]) for k in ("connect", "read", "write",
+                                       "timeout"))
+        if errs:
+            fails.append("%s lane: %d socket errors/timeouts" % (lane, errs))
+    secs = a.t_end - a.t_start
+    row("requests answered (wrk, both lanes)",
+        "%d of %d asked" % (answers, a.total))
+    if answers < a.total:
+        fails.append("only %d of %d requests answered" % (answers, a.total))
+    row("duration, throughput", "%.0f s, %.0f req/s" % (secs,
+                                                          answers / secs))
+    for lane, f in lanes.items():
+        row("  %s lane statuses" % lane, f["statuses"])
+
+    # faults
+    kinds = collections.Counter()
+    calls = 0
+    busy = []
+    for i in range(1, a.nfakes + 1):
+        p = os.path.join(d, "fake%d.stats" % i)
+        if not os.path.exists(p):
+            fails.append("fake %d wrote no statistics" % i)
+            continue
+        st = {}
+        for line in open(p):
+            parts = line.split()
+            if parts[0] in ("busy", "elapsed"):
+                st[parts[0]] = float(parts[1])
+                continue
+            op, action, n = parts[0], parts[1], int(parts[2])
+            calls += n
+            if action != "real":
+                kinds[action] += n
+        if st.get("elapsed"):
+            busy.append("%.0f%%" % (100 * st["busy"] / st["elapsed"]))
+    faults = sum(kinds.values())
+    row("calls through the fakes", "%d (%d relayed, %d faulted); fakes busy "
+        "relaying %s of the time" % (calls, calls - faults, faults,
+                                     "/".join(busy)))
+    row("faults injected by kind", ", ".join(
+        "%s %d" % kv for kv in sorted(kinds.items(), key=lambda x: -x[1])))
+
+    # RSS: per worker, (requests, kB) after the first 10% of the run
+    samples = collections.defaultdict(list)
+    served0 = None
+    for line in open(os.path.join(d, "rss.log")):
+        parts = line.split()
+        if len(parts) < 2 or parts[1] == "-":
+            continue
+        served = int(parts[1])
+        served0 = served if served0 is None else served0
+        for pid, rss in zip(parts[2::2], parts[3::2]):
+            samples[pid].append((served - served0, int(rss)))
+    for pid, pts in sorted(samples.items()):
+        if not pts:
+            continue
+        span = pts[-1][0]
+        after = [p for p in pts if p[0] >= span * 0.1] or pts
+        slope = fit(after) * 100000
+        growth = 100.0 * (after[-1][1] - after[0][1]) / after[0][1]
+        row("worker %s RSS" % pid,
+            "start %d kB, after warm-up %d kB, end %d kB; slope %.1f kB "
+            "per 100k requests, growth %.1f%% (%d samples)"
+            % (pts[0][1], after[0][1], pts[-1][1], slope, growth, len(pts)))
+
+    # the workers and the error log
+    if a.workers_start.split() != a.workers_end.split():
+        fails.append("workers changed: %s -> %s" % (a.workers_start,
+                                                    a.workers_end))
+    levels = collections.Counter()
+    crashes = []
+    alerts = []
+    for line in open(os.path.join(d, "logs", "error.log"),
+                     errors="replace"):
+        m = re.search(r"\[(\w+)\]", line)
+        if m:
+            levels[m.group(1)] += 1
+        if "exited on signal" in line:
+            crashes.append(line.strip())
+        elif "[alert]" in line or "[emerg]" in line:
+            alerts.append(line.strip())
+    row("error log lines by level", ", ".join(
+        "%s %d" % kv for kv in sorted(levels.items())) or "none")
+    row("worker crashes (exited on signal)", len(crashes))
+    row("[alert]/[emerg] lines", len(alerts))
+    if crashes:
+        fails.append("%d worker crash(es): %s" % (len(crashes), crashes[0]))
+    if alerts:
+        fails.append("%d [alert]/[emerg]: %s" % (len(alerts), alerts[0]))
+    cores = os.listdir(os.path.join(d, "cores"))
+    if cores:
+        fails.append("core dumps: %s" % cores)
+
+    # the table
+    cj = os.path.join(d, "check.json")
+    if os.path.exists(cj):
+        c = json.load(open(cj))
+        row("acknowledged posts (unique; answers incl. replays)",
+            "%d (%d, %d replayed)" % (c["acknowledged_posts"],
+                                       c["ack_answers"], c["ack_replayed"]))
+        row("stored messages of this run", c["run_messages_stored"])
+        row("lost (acknowledged, not stored)", "%d%s" % (c["lost"], (
+            " (faults on their transactions: %s)" % ", ".join(
+                "%s %d" % kv for kv in sorted(c["lost_by_fault"].items()))
+            ) if c["lost"] else ""))
+        row("duplicated (acknowledged / any, stored twice)",
+            "%d / %d" % (c["duplicated_acknowledged"], c["duplicated_any"]))
+        row("rows not at the latest message", c["rows_not_latest"])
+        row("orphan rows / orphan messages",
+            "%d / %d" % (c["orphan_rows"], c["orphan_messages"]))
+        row("idempotency violations (records of unstored)",
+            "%d (%d)" % (c["idem_violations"], c["idem_orphans"]))
+        row("200 answers where a denial was due", c["denied_200"])
+        row("conversations, items scanned",
+            "%d, %d" % (c["conversations"], c["items"]))
+        for k, n in sorted(c["violations"].items()):
+            fails.append("violation: %s: %d" % (k, n))
+    if a.check_rc != 0 and not any(f.startswith("violation") for f in fails):
+        fails.append("the table check failed (check.out)")
+
+    print("+" + "-" * 78)
+    print("| ddbm soak")
+    print("+" + "-" * 78)
+    print("\n".join(out))
+    print("+" + "-" * 78)
+    if fails:
+        print("soak: FAILED:")
+        for f in fails:
+            print("  " + f)
+        return 1
+    print("soak: PASSED: no crash, no alert, every invariant held")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
