@@ -87,6 +87,13 @@ bench: deps
 	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh
 
+# not part of `make test`: SOAK_REQUESTS (1000000) requests with random
+# DynamoDB faults, then the table checked (bench/soak.sh)
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@bash bench/soak.sh
+
 clean:
 	rm -rf $(BUILD)
 
