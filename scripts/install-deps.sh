@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 debs=(build-essential nginx nginx-dev libssl-dev libjansson-dev libyajl-dev
       libcurl4-openssl-dev libtest-base-perl libtest-longstring-perl
       libwww-perl liburi-perl python3 python3-botocore openjdk-17-jre-headless
-      nodejs npm wrk curl ca-certificates valgrind)
+      nodejs npm wrk curl ca-certificates valgrind python3-prometheus-client)
 
 missing=()
 for p in "${debs[@]}"; do

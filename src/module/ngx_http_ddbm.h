@@ -82,6 +82,7 @@ typedef struct {
     ngx_str_t                   table;
     ngx_str_t                   region;
     ngx_str_t                   host;          /* signed and sent */
+    ngx_array_t                *allowed_regions; /* ngx_str_t; NULL: any */
     ngx_str_t                   backend;       /* internal location */
     ngx_http_ddbm_credentials_t *credentials;
 
@@ -131,6 +132,7 @@ struct ngx_http_ddbm_call_s {
     ngx_str_t                   target;
 
     ngx_http_request_t         *sr;
+    ngx_msec_t                  start;         /* of the attempt */
     ngx_uint_t                  attempts;
     ngx_int_t                   rc;
     ngx_uint_t                  status;        /* DynamoDB's HTTP status */
@@ -177,6 +179,11 @@ struct ngx_http_ddbm_ctx_s {
     ngx_uint_t                  attempts;      /* DynamoDB requests made */
     ngx_uint_t                  cache_hits;
     ngx_uint_t                  cache_misses;
+    ngx_uint_t                  retries;
+    ngx_msec_t                  wait_start;    /* calls under way since */
+    ngx_msec_t                  ddb_time;      /* spent waiting on them */
+    const char                 *error;         /* the code answered */
+    ngx_str_t                   request_ids;   /* DynamoDB's, comma joined */
 
     unsigned                    waiting:1;     /* for calls, to resume */
     unsigned                    answered:1;    /* finalize is under way */
@@ -199,6 +206,8 @@ struct ngx_http_ddbm_pattern_s {
 
 
 extern ngx_module_t             ngx_http_ddbm_module;
+/* every pattern, NULL-terminated */
+extern ngx_http_ddbm_pattern_t *ngx_http_ddbm_patterns[];
 
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_health;
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_conversations;
@@ -314,6 +323,22 @@ void ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key);
 /* kind ('S' sub, 'H' handle, 'G' group) and id, in the request pool */
 ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
     ngx_str_t *id, ngx_str_t *key);
+
+
+/* ---- ngx_http_ddbm_metrics.c ------------------------------------------ */
+
+/* the shared zone of the counters, made once whoever asks first */
+ngx_int_t ngx_http_ddbm_metrics_zone(ngx_conf_t *cf);
+char *ngx_http_ddbm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_ddbm_metrics_attempt(ngx_http_ddbm_call_t *call,
+    ngx_msec_t ms);
+void ngx_http_ddbm_metrics_error(ngx_http_ddbm_call_t *call,
+    const char *kind, ngx_uint_t throttled, ngx_uint_t retried);
+void ngx_http_ddbm_metrics_cache(ngx_uint_t hit);
+/* a refused token: a dm_jwt_rc_e, or negative when there was none */
+void ngx_http_ddbm_metrics_jwt(ngx_int_t rc);
+/* the log phase handler: routes' status classes and latency */
+ngx_int_t ngx_http_ddbm_metrics_log(ngx_http_request_t *r);
 
 
 /* ---- ngx_http_ddbm_pages.c --------------------------------------------- */

@@ -99,6 +99,8 @@ ngx_http_ddbm_respond_error(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t status,
 {
     dm_buf_t  b;
 
+    ctx->error = code;
+
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
 
     dm_buf_append_str(&b, "{\"error\":");

@@ -373,6 +373,7 @@ ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     if (copy == NULL) {
         ctx->cache_misses++;
+        ngx_http_ddbm_metrics_cache(0);
         return NGX_DECLINED;
     }
 
@@ -383,6 +384,7 @@ ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     }
 
     ctx->cache_hits++;
+    ngx_http_ddbm_metrics_cache(1);
 
     return NGX_OK;
 }

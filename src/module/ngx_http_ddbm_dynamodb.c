@@ -26,7 +26,11 @@ enum {
 
 enum {
     NGX_HTTP_DDBM_VAR_CALLS = 0,
-    NGX_HTTP_DDBM_VAR_CACHE
+    NGX_HTTP_DDBM_VAR_CACHE,
+    NGX_HTTP_DDBM_VAR_DDB_TIME,
+    NGX_HTTP_DDBM_VAR_RETRIES,
+    NGX_HTTP_DDBM_VAR_ERROR,
+    NGX_HTTP_DDBM_VAR_REQUEST_IDS
 };
 
 
@@ -52,6 +56,18 @@ static ngx_http_variable_t  ngx_http_ddbm_vars[] = {
 
     { ngx_string("ddbm_cache"), NULL, ngx_http_ddbm_request_variable,
       NGX_HTTP_DDBM_VAR_CACHE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_ddb_time"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_DDB_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_retries"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_RETRIES, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_error"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("ddbm_request_ids"), NULL, ngx_http_ddbm_request_variable,
+      NGX_HTTP_DDBM_VAR_REQUEST_IDS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -269,12 +285,13 @@ ngx_http_ddbm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-/* $ddbm_calls and $ddbm_cache: what the client's request cost, to log */
+/* what the client's request cost and how it ended, for the access log */
 static ngx_int_t
 ngx_http_ddbm_request_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char               *p;
+    ngx_uint_t            n;
     ngx_http_ddbm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_ddbm_module);
@@ -287,14 +304,40 @@ ngx_http_ddbm_request_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
 
-    if (data == NGX_HTTP_DDBM_VAR_CALLS) {
+    switch (data) {
+
+    case NGX_HTTP_DDBM_VAR_CALLS:
+    case NGX_HTTP_DDBM_VAR_DDB_TIME:
+    case NGX_HTTP_DDBM_VAR_RETRIES:
+        n = (data == NGX_HTTP_DDBM_VAR_CALLS) ? ctx->attempts
+            : (data == NGX_HTTP_DDBM_VAR_RETRIES) ? ctx->retries
+            : ctx->ddb_time;
+
         p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         v->data = p;
-        v->len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
+        v->len = ngx_sprintf(p, "%ui", n) - p;
+        return NGX_OK;
+
+    case NGX_HTTP_DDBM_VAR_ERROR:
+        if (ctx->error == NULL) {
+            ngx_str_set(v, "-");
+        } else {
+            v->data = (u_char *) ctx->error;
+            v->len = ngx_strlen(ctx->error);
+        }
+        return NGX_OK;
+
+    case NGX_HTTP_DDBM_VAR_REQUEST_IDS:
+        if (ctx->request_ids.len == 0) {
+            ngx_str_set(v, "-");
+        } else {
+            v->data = ctx->request_ids.data;
+            v->len = ctx->request_ids.len;
+        }
         return NGX_OK;
     }
 

@@ -255,6 +255,9 @@ ngx_http_ddbm_jwt_access_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    ngx_http_ddbm_metrics_jwt(ctx->rc == NGX_HTTP_DDBM_JWT_NO_TOKEN
+                              ? -1 : ctx->rc);
+
     if (ctx->rc == NGX_HTTP_DDBM_JWT_NO_TOKEN) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "ddbm_jwt: no bearer token%s%s, answered 401",

@@ -20,6 +20,10 @@ static char *ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_ddbm_allowed_regions(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_ddbm_check_regions(ngx_conf_t *cf,
+    ngx_http_ddbm_loc_conf_t *conf);
 static ngx_int_t ngx_http_ddbm_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ddbm_postconfiguration(ngx_conf_t *cf);
 
@@ -29,7 +33,7 @@ static ngx_conf_num_bounds_t  ngx_http_ddbm_write_retries_bounds = {
 };
 
 
-static ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
+ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
     &ngx_http_ddbm_pattern_health,
     &ngx_http_ddbm_pattern_list_conversations,
     &ngx_http_ddbm_pattern_list_messages,
@@ -68,6 +72,13 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, host),
+      NULL },
+
+    { ngx_string("ddbm_allowed_regions"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_ddbm_allowed_regions,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("ddbm_backend"),
@@ -118,6 +129,13 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, write_retries),
       &ngx_http_ddbm_write_retries_bounds },
+
+    { ngx_string("ddbm_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_ddbm_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("ddbm_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -202,6 +220,7 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
     conf->write_retries = NGX_CONF_UNSET_UINT;
     conf->cors_origins = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
+    conf->allowed_regions = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -454,6 +473,10 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_ddbm_handler;
 
+    if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -532,6 +555,185 @@ ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * ddbm_allowed_regions region ...: data residency.  The merge refuses a
+ * ddbm_region, or a region named by ddbm_endpoint_host, outside the list.
+ */
+static char *
+ngx_http_ddbm_allowed_regions(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_ddbm_loc_conf_t  *dlcf = conf;
+
+    ngx_str_t   *value, *r;
+    ngx_uint_t   i;
+
+    if (dlcf->allowed_regions != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    dlcf->allowed_regions = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(ngx_str_t));
+    if (dlcf->allowed_regions == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            return "takes region names, not an empty string";
+        }
+
+        r = ngx_array_push(dlcf->allowed_regions);
+        if (r == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *r = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_region_allowed(ngx_array_t *allowed, ngx_str_t *region)
+{
+    ngx_str_t   *r;
+    ngx_uint_t   i;
+
+    r = allowed->elts;
+
+    for (i = 0; i < allowed->nelts; i++) {
+        if (r[i].len == region->len
+            && ngx_strncasecmp(r[i].data, region->data, region->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The region an AWS endpoint name says, or an empty string for a name that
+ * is not AWS's (DynamoDB Local, a proxy of one's own); NGX_ERROR for an
+ * AWS name whose region cannot be told.  Understood: dynamodb.<region>.
+ * amazonaws.com[.cn], dynamodb-fips.<region>..., dynamodb.<region>.api.aws
+ * and VPC interface endpoints, vpce-....dynamodb.<region>.vpce.amazonaws.com.
+ */
+static ngx_int_t
+ngx_http_ddbm_host_region(ngx_str_t *host, ngx_str_t *region)
+{
+    u_char  *p, *end, *label, *next;
+    size_t   len;
+
+    ngx_str_null(region);
+
+    p = host->data;
+    end = host->data + host->len;
+
+    /* without the port */
+    for (label = end; label > p; label--) {
+        if (label[-1] == ':') {
+            end = label - 1;
+            break;
+        }
+        if (label[-1] < '0' || label[-1] > '9') {
+            break;
+        }
+    }
+
+    if (end > p && end[-1] == '.') {
+        end--;
+    }
+
+    len = end - p;
+
+#define ddbm_ends_with(s)                                                    \
+    (len > sizeof(s) - 1                                                     \
+     && ngx_strncasecmp(end - (sizeof(s) - 1), (u_char *) s,                 \
+                        sizeof(s) - 1) == 0)
+
+    if (!ddbm_ends_with(".amazonaws.com") && !ddbm_ends_with(".amazonaws.com.cn")
+        && !ddbm_ends_with(".api.aws"))
+    {
+        return NGX_OK;
+    }
+
+#undef ddbm_ends_with
+
+    /* the label after "dynamodb" (or "dynamodb-fips") is the region */
+    for (label = p; label < end; label = next + 1) {
+        next = ngx_strlchr(label, end, '.');
+        if (next == NULL) {
+            break;
+        }
+
+        if ((next - label == sizeof("dynamodb") - 1
+             && ngx_strncasecmp(label, (u_char *) "dynamodb",
+                                sizeof("dynamodb") - 1) == 0)
+            || (next - label == sizeof("dynamodb-fips") - 1
+                && ngx_strncasecmp(label, (u_char *) "dynamodb-fips",
+                                   sizeof("dynamodb-fips") - 1) == 0))
+        {
+            label = next + 1;
+            next = ngx_strlchr(label, end, '.');
+
+            /* a region looks like eu-west-1: a dash, a digit at the end */
+            if (next == NULL || next == label
+                || ngx_strlchr(label, next, '-') == NULL
+                || next[-1] < '0' || next[-1] > '9')
+            {
+                return NGX_ERROR;
+            }
+
+            region->data = label;
+            region->len = next - label;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_http_ddbm_check_regions(ngx_conf_t *cf, ngx_http_ddbm_loc_conf_t *conf)
+{
+    ngx_str_t  region;
+
+    if (!ngx_http_ddbm_region_allowed(conf->allowed_regions, &conf->region)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_region \"%V\" is not in "
+                           "ddbm_allowed_regions", &conf->region);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_ddbm_host_region(&conf->host, &region) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_endpoint_host \"%V\": cannot tell its "
+                           "region, and ddbm_allowed_regions is set",
+                           &conf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    if (region.len
+        && !ngx_http_ddbm_region_allowed(conf->allowed_regions, &region))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_endpoint_host \"%V\" is in region \"%V\", "
+                           "which is not in ddbm_allowed_regions",
+                           &conf->host, &region);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -562,9 +764,19 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
+    ngx_conf_merge_ptr_value(conf->allowed_regions, prev->allowed_regions,
+                             NULL);
+
+    if (conf->pattern == NULL) {
+        return NGX_CONF_OK;
+    }
 
     if (conf->host.len == 0) {
-        /* the regional endpoint's name, NUL-terminated for the signer */
+        /*
+         * the regional endpoint's name, NUL-terminated for the signer; made
+         * here, where the pattern is, so that it follows a ddbm_region set
+         * in this location rather than an outer level's
+         */
         p = ngx_pnalloc(cf->pool, sizeof("dynamodb..amazonaws.com")
                                   + conf->region.len);
         if (p == NULL) {
@@ -576,8 +788,11 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                      &conf->region) - p - 1;
     }
 
-    if (conf->pattern == NULL) {
-        return NGX_CONF_OK;
+    /* checked where DynamoDB is called, with what this location inherits */
+    if (conf->allowed_regions != NULL
+        && ngx_http_ddbm_check_regions(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->credentials == NULL) {
@@ -634,9 +849,21 @@ ngx_http_ddbm_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
     if (ngx_http_ddbm_answer_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_ddbm_metrics_log;
 
     return ngx_http_ddbm_request_body_filter_init(cf);
 }

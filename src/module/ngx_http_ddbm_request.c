@@ -36,6 +36,10 @@ static ngx_uint_t ngx_http_ddbm_answer_complete(ngx_http_upstream_t *u,
 static ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
 static void ngx_http_ddbm_retry_handler(ngx_event_t *ev);
 static void ngx_http_ddbm_calls_cleanup(void *data);
+static const char *ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call);
+static void ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n);
+static void ngx_http_ddbm_keep_request_id(ngx_http_ddbm_call_t *call,
+    ngx_http_upstream_t *u);
 
 
 static ngx_http_request_body_filter_pt  ngx_http_ddbm_next_request_body_filter;
@@ -500,7 +504,7 @@ ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 
     if (delay) {
         /* the retry timer issues it: counted as pending until then */
-        ctx->pending++;
+        ngx_http_ddbm_pending(ctx, 1);
         ngx_add_timer(&call->retry_timer, delay);
         return call;
     }
@@ -610,8 +614,9 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     call->answer.len = 0;
     call->answer.data = NULL;
 
-    ctx->pending++;
+    ngx_http_ddbm_pending(ctx, 1);
     ctx->attempts++;
+    call->start = ngx_current_msec;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "ddbm: DynamoDB %s, attempt %ui, %uz bytes: \"%V\"",
@@ -637,7 +642,9 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     call->in_flight = 0;
     call->done = 1;
-    call->ctx->pending--;
+    ngx_http_ddbm_pending(call->ctx, -1);
+
+    ngx_http_ddbm_metrics_attempt(call, ngx_current_msec - call->start);
 
     call->rc = rc;
     call->status = sr->headers_out.status;
@@ -647,6 +654,9 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (u == NULL || u->state == NULL || u->headers_in.status_n == 0) {
         /* no answer from DynamoDB: the status is NGINX's own */
         call->status = 0;
+
+    } else {
+        ngx_http_ddbm_keep_request_id(call, u);
     }
 
     if (sr->out && sr->out->buf && !call->too_large) {
@@ -723,6 +733,7 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                       "ddbm: DynamoDB %s answer of more than %O bytes does "
                       "not fit subrequest_output_buffer_size of \"%V\"",
                       call->operation, call->received, &dlcf->backend);
+        ngx_http_ddbm_metrics_error(call, "too_large", 0, 0);
         return NGX_OK;
     }
 
@@ -749,6 +760,9 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                           call->timed_out ? "timed out" : "closed",
                           call->answer.len);
         }
+
+        ngx_http_ddbm_metrics_error(call, call->timed_out ? "timeout"
+                                                          : "cut_short", 0, 0);
         return NGX_OK;
     }
 
@@ -774,6 +788,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "ddbm: DynamoDB %s failed: %s (rc %i)",
                       call->operation, call->failure, call->rc);
+        ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
+                                    0, 0);
         return NGX_OK;
     }
 
@@ -794,6 +810,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         && ngx_strcmp(call->operation, "TransactWriteItems") == 0)
     {
         call->result = NGX_HTTP_DDBM_CALL_CANCELED;
+        ngx_http_ddbm_metrics_error(call, "TransactionCanceledException",
+                                    0, 0);
         return NGX_OK;
     }
 
@@ -819,8 +837,12 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                                                 : "server error",
                       call->attempts, delay);
 
+        ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
+                                    throttled, 1);
+        ctx->retries++;
+
         call->done = 0;
-        ctx->pending++;
+        ngx_http_ddbm_pending(ctx, 1);
         ngx_add_timer(&call->retry_timer, delay ? delay : 1);
 
         return NGX_AGAIN;
@@ -855,7 +877,107 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                                             : "(no error type)",
                   call->error.error_message);
 
+    ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
+                                throttled, 0);
+
     return NGX_OK;
+}
+
+
+/* what an attempt that failed ended as, for the metrics */
+static const char *
+ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call)
+{
+    if (call->status == 0 || call->status == NGX_HTTP_OK) {
+        if (call->rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+            return "timeout";
+        }
+
+        return (call->rc == NGX_OK || call->rc == NGX_ERROR) ? "unreadable"
+                                                             : "unreachable";
+    }
+
+    if (call->error.error_type[0]) {
+        return call->error.error_type;
+    }
+
+    return call->status >= 500 ? "http_5xx" : "other";
+}
+
+
+/*
+ * Calls under way, retry timers included; the time they keep the request
+ * waiting is $ddbm_ddb_time.
+ */
+static void
+ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n)
+{
+    if (n > 0 && ctx->pending == 0) {
+        ctx->wait_start = ngx_current_msec;
+    }
+
+    ctx->pending += n;
+
+    if (n < 0 && ctx->pending == 0) {
+        ctx->ddb_time += ngx_current_msec - ctx->wait_start;
+    }
+}
+
+
+/* DynamoDB's x-amzn-RequestId of each answer, for $ddbm_request_ids */
+static void
+ngx_http_ddbm_keep_request_id(ngx_http_ddbm_call_t *call,
+    ngx_http_upstream_t *u)
+{
+    u_char               *p;
+    ngx_uint_t            i;
+    ngx_list_part_t      *part;
+    ngx_table_elt_t      *h;
+    ngx_http_ddbm_ctx_t  *ctx;
+
+    ctx = call->ctx;
+    part = &u->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("x-amzn-RequestId") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amzn-RequestId",
+                               h[i].key.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (ctx->request_ids.len + 1 + h[i].value.len > 1024) {
+        return;
+    }
+
+    p = ngx_pnalloc(ctx->request->pool,
+                    ctx->request_ids.len + 1 + h[i].value.len);
+    if (p == NULL) {
+        return;
+    }
+
+    ctx->request_ids.data = ngx_cpymem(p, ctx->request_ids.data,
+                                       ctx->request_ids.len);
+    if (ctx->request_ids.len) {
+        *ctx->request_ids.data++ = ',';
+    }
+
+    ctx->request_ids.data = ngx_cpymem(ctx->request_ids.data, h[i].value.data,
+                                       h[i].value.len);
+    ctx->request_ids.len = ctx->request_ids.data - p;
+    ctx->request_ids.data = p;
 }
 
 
@@ -893,7 +1015,7 @@ ngx_http_ddbm_retry_handler(ngx_event_t *ev)
     r = call->ctx->request;
     c = r->connection;
 
-    call->ctx->pending--;
+    ngx_http_ddbm_pending(call->ctx, -1);
 
     if (ngx_http_ddbm_issue(call) != NGX_OK) {
         call->done = 1;
@@ -923,7 +1045,7 @@ ngx_http_ddbm_stop_timers(ngx_http_ddbm_ctx_t *ctx)
     for (i = 0; i < ctx->ncalls; i++) {
         if (ctx->calls[i]->retry_timer.timer_set) {
             ngx_del_timer(&ctx->calls[i]->retry_timer);
-            ctx->pending--;
+            ngx_http_ddbm_pending(ctx, -1);
         }
     }
 }

@@ -1,0 +1,744 @@
+/*
+ * Metrics: counters and histograms in one shared memory zone that every
+ * worker adds to without a lock (atomic adds), read by a location with
+ * ddbm_status in the Prometheus text format (0.0.4), or as JSON with
+ * ?format=json.
+ *
+ *   per DynamoDB operation and table: attempts, errors by type,
+ *   throttles, retries, a latency histogram per attempt;
+ *   per API route: requests by status class, a latency histogram;
+ *   the cache's hits and misses; the credentials' source; token refusals
+ *   by reason.
+ *
+ * The zone is made when the configuration has a ddbm_pattern or a
+ * ddbm_status, and a reload keeps its counts (counters only grow).
+ */
+
+#include "ngx_http_ddbm.h"
+#include "dm_jwt.h"
+
+
+#define NGX_HTTP_DDBM_METRICS_ZONE     "ddbm_metrics"
+#define NGX_HTTP_DDBM_METRICS_SIZE     (128 * 1024)
+#define NGX_HTTP_DDBM_METRICS_VERSION  1
+
+#define NGX_HTTP_DDBM_TABLES_MAX       8
+#define NGX_HTTP_DDBM_ROUTES           6
+#define NGX_HTTP_DDBM_BUCKETS          12
+#define NGX_HTTP_DDBM_JWT_REASONS      16
+
+
+static const char  *ngx_http_ddbm_operations[] = {
+    "GetItem", "Query", "TransactWriteItems", "DescribeTable", "other"
+};
+
+#define NGX_HTTP_DDBM_OPS                                                    \
+    (sizeof(ngx_http_ddbm_operations) / sizeof(ngx_http_ddbm_operations[0]))
+
+
+/* what an attempt can end as: DynamoDB's error types and our own */
+static const char  *ngx_http_ddbm_error_types[] = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailableException",
+    "TransactionCanceledException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "ConditionalCheckFailedException",
+    "ResourceNotFoundException",
+    "ValidationException",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "other",                               /* any other DynamoDB type */
+    "http_5xx",                            /* a 5xx without a type */
+    "timeout",
+    "unreachable",
+    "unreadable",
+    "too_large",
+    "cut_short"
+};
+
+#define NGX_HTTP_DDBM_ERRORS                                                 \
+    (sizeof(ngx_http_ddbm_error_types) / sizeof(ngx_http_ddbm_error_types[0]))
+
+
+/* upper bounds of the latency buckets, ms; the last one is +Inf */
+static const ngx_msec_t  ngx_http_ddbm_buckets[NGX_HTTP_DDBM_BUCKETS - 1] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000
+};
+
+
+typedef struct {
+    ngx_atomic_t                 bucket[NGX_HTTP_DDBM_BUCKETS];
+    ngx_atomic_t                 sum_ms;
+    ngx_atomic_t                 count;
+} ngx_http_ddbm_histogram_t;
+
+
+typedef struct {
+    ngx_atomic_t                 attempts;
+    ngx_atomic_t                 throttles;
+    ngx_atomic_t                 retries;
+    ngx_atomic_t                 errors[NGX_HTTP_DDBM_ERRORS];
+    ngx_http_ddbm_histogram_t    latency;
+} ngx_http_ddbm_op_metrics_t;
+
+
+typedef struct {
+    ngx_atomic_t                 status[5];    /* 1xx .. 5xx */
+    ngx_http_ddbm_histogram_t    latency;
+} ngx_http_ddbm_route_metrics_t;
+
+
+typedef struct {
+    ngx_uint_t                   version;
+    ngx_atomic_t                 ntables;
+    u_char                       table[NGX_HTTP_DDBM_TABLES_MAX][256];
+    ngx_http_ddbm_op_metrics_t   op[NGX_HTTP_DDBM_TABLES_MAX]
+                                   [NGX_HTTP_DDBM_OPS];
+    ngx_http_ddbm_route_metrics_t  route[NGX_HTTP_DDBM_ROUTES];
+    ngx_atomic_t                 cache_hits;
+    ngx_atomic_t                 cache_misses;
+    ngx_atomic_t                 jwt_refused[NGX_HTTP_DDBM_JWT_REASONS];
+    ngx_atomic_t                 jwt_no_token;
+} ngx_http_ddbm_metrics_t;
+
+
+/* the worker's view of the zone (set in each cycle's init, then forked) */
+static ngx_http_ddbm_metrics_t  *ngx_http_ddbm_metrics;
+
+
+static ngx_int_t ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_ddbm_status_handler(ngx_http_request_t *r);
+
+
+/* ---- configuration ----------------------------------------------------- */
+
+ngx_int_t
+ngx_http_ddbm_metrics_zone(ngx_conf_t *cf)
+{
+    ngx_str_t        name;
+    ngx_shm_zone_t  *zone;
+
+    ngx_str_set(&name, NGX_HTTP_DDBM_METRICS_ZONE);
+
+    zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_DDBM_METRICS_SIZE,
+                                 &ngx_http_ddbm_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_ddbm_metrics_init_zone;
+    zone->data = (void *) 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t          *shpool;
+    ngx_http_ddbm_metrics_t  *m;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    m = shpool->data;
+
+    if (data && m && m->version == NGX_HTTP_DDBM_METRICS_VERSION) {
+        /* a reload: the counts go on */
+        ngx_http_ddbm_metrics = m;
+        return NGX_OK;
+    }
+
+    m = ngx_slab_alloc(shpool, sizeof(ngx_http_ddbm_metrics_t));
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(m, sizeof(ngx_http_ddbm_metrics_t));
+    m->version = NGX_HTTP_DDBM_METRICS_VERSION;
+
+    shpool->data = m;
+    ngx_http_ddbm_metrics = m;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_ddbm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_ddbm_status_handler;
+
+    if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ---- counting ---------------------------------------------------------- */
+
+static void
+ngx_http_ddbm_observe(ngx_http_ddbm_histogram_t *h, ngx_msec_t ms)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_DDBM_BUCKETS - 1; i++) {
+        if (ms <= ngx_http_ddbm_buckets[i]) {
+            break;
+        }
+    }
+
+    /* buckets are kept apart; the exposition makes them cumulative */
+    (void) ngx_atomic_fetch_add(&h->bucket[i], 1);
+    (void) ngx_atomic_fetch_add(&h->sum_ms, ms);
+    (void) ngx_atomic_fetch_add(&h->count, 1);
+}
+
+
+/* the table's slot: tables are few, found by name, added on first use */
+static ngx_http_ddbm_op_metrics_t *
+ngx_http_ddbm_op_metrics(ngx_str_t *table, const char *operation)
+{
+    ngx_uint_t                i, n, op;
+    ngx_http_ddbm_metrics_t  *m;
+
+    m = ngx_http_ddbm_metrics;
+    if (m == NULL) {
+        return NULL;
+    }
+
+    for (op = 0; op < NGX_HTTP_DDBM_OPS - 1; op++) {
+        if (ngx_strcmp(operation, ngx_http_ddbm_operations[op]) == 0) {
+            break;
+        }
+    }
+
+    n = ngx_min(m->ntables, NGX_HTTP_DDBM_TABLES_MAX);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_strlen(m->table[i]) == table->len
+            && ngx_strncmp(m->table[i], table->data, table->len) == 0)
+        {
+            return &m->op[i][op];
+        }
+    }
+
+    if (table->len >= sizeof(m->table[0])) {
+        return NULL;
+    }
+
+    /* a slot claimed atomically; two workers may name a table twice */
+    i = ngx_atomic_fetch_add(&m->ntables, 1);
+    if (i >= NGX_HTTP_DDBM_TABLES_MAX) {
+        return NULL;
+    }
+
+    ngx_memcpy(m->table[i], table->data, table->len);
+    m->table[i][table->len] = '\0';
+
+    return &m->op[i][op];
+}
+
+
+void
+ngx_http_ddbm_metrics_attempt(ngx_http_ddbm_call_t *call, ngx_msec_t ms)
+{
+    ngx_http_ddbm_op_metrics_t  *om;
+
+    om = ngx_http_ddbm_op_metrics(&call->ctx->conf->table, call->operation);
+    if (om == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&om->attempts, 1);
+    ngx_http_ddbm_observe(&om->latency, ms);
+}
+
+
+/* kind: one of ngx_http_ddbm_error_types, or a DynamoDB "__type" */
+void
+ngx_http_ddbm_metrics_error(ngx_http_ddbm_call_t *call, const char *kind,
+    ngx_uint_t throttled, ngx_uint_t retried)
+{
+    ngx_uint_t                   i;
+    ngx_http_ddbm_op_metrics_t  *om;
+
+    om = ngx_http_ddbm_op_metrics(&call->ctx->conf->table, call->operation);
+    if (om == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_HTTP_DDBM_ERRORS; i++) {
+        if (ngx_strcmp(kind, ngx_http_ddbm_error_types[i]) == 0) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_DDBM_ERRORS) {
+        i = 13;    /* "other" */
+    }
+
+    (void) ngx_atomic_fetch_add(&om->errors[i], 1);
+
+    if (throttled) {
+        (void) ngx_atomic_fetch_add(&om->throttles, 1);
+    }
+
+    if (retried) {
+        (void) ngx_atomic_fetch_add(&om->retries, 1);
+    }
+}
+
+
+void
+ngx_http_ddbm_metrics_cache(ngx_uint_t hit)
+{
+    if (ngx_http_ddbm_metrics) {
+        (void) ngx_atomic_fetch_add(hit ? &ngx_http_ddbm_metrics->cache_hits
+                                        : &ngx_http_ddbm_metrics->cache_misses,
+                                    1);
+    }
+}
+
+
+void
+ngx_http_ddbm_metrics_jwt(ngx_int_t rc)
+{
+    ngx_http_ddbm_metrics_t  *m;
+
+    m = ngx_http_ddbm_metrics;
+    if (m == NULL) {
+        return;
+    }
+
+    if (rc < 0) {
+        (void) ngx_atomic_fetch_add(&m->jwt_no_token, 1);
+
+    } else if (rc < NGX_HTTP_DDBM_JWT_REASONS) {
+        (void) ngx_atomic_fetch_add(&m->jwt_refused[rc], 1);
+    }
+}
+
+
+/* the log phase: every answer of an API location, whoever gave it */
+ngx_int_t
+ngx_http_ddbm_metrics_log(ngx_http_request_t *r)
+{
+    ngx_int_t                       ms;
+    ngx_uint_t                      i, status;
+    ngx_time_t                     *tp;
+    ngx_http_ddbm_loc_conf_t       *dlcf;
+    ngx_http_ddbm_route_metrics_t  *rm;
+
+    if (ngx_http_ddbm_metrics == NULL || r != r->main) {
+        return NGX_OK;
+    }
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+    if (dlcf->pattern == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+        if (ngx_http_ddbm_patterns[i] == dlcf->pattern) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_DDBM_ROUTES) {
+        return NGX_OK;
+    }
+
+    rm = &ngx_http_ddbm_metrics->route[i];
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+    if (status >= 100 && status < 600) {
+        (void) ngx_atomic_fetch_add(&rm->status[status / 100 - 1], 1);
+    }
+
+    tp = ngx_timeofday();
+    ms = (ngx_int_t) ((tp->sec - r->start_sec) * 1000
+                      + (tp->msec - r->start_msec));
+
+    ngx_http_ddbm_observe(&rm->latency, (ngx_msec_t) ngx_max(ms, 0));
+
+    return NGX_OK;
+}
+
+
+/* ---- the status page --------------------------------------------------- */
+
+#define ngx_http_ddbm_load(a)  ((ngx_atomic_uint_t) *(a))
+
+
+static void
+ngx_http_ddbm_prom_histogram(dm_buf_t *b, const char *name,
+    const char *labels, ngx_http_ddbm_histogram_t *h)
+{
+    u_char             line[512], *p;
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  cumulative;
+
+    cumulative = 0;
+
+    for (i = 0; i < NGX_HTTP_DDBM_BUCKETS; i++) {
+        cumulative += ngx_http_ddbm_load(&h->bucket[i]);
+
+        if (i < NGX_HTTP_DDBM_BUCKETS - 1) {
+            p = ngx_snprintf(line, sizeof(line),
+                             "%s_bucket{%s,le=\"%.3f\"} %uA\n", name, labels,
+                             (double) ngx_http_ddbm_buckets[i] / 1000,
+                             cumulative);
+        } else {
+            p = ngx_snprintf(line, sizeof(line),
+                             "%s_bucket{%s,le=\"+Inf\"} %uA\n", name, labels,
+                             cumulative);
+        }
+
+        dm_buf_append(b, (const char *) line, p - line);
+    }
+
+    p = ngx_snprintf(line, sizeof(line), "%s_sum{%s} %.3f\n%s_count{%s} %uA\n",
+                     name, labels,
+                     (double) ngx_http_ddbm_load(&h->sum_ms) / 1000,
+                     name, labels, ngx_http_ddbm_load(&h->count));
+    dm_buf_append(b, (const char *) line, p - line);
+}
+
+
+static void
+ngx_http_ddbm_prom_line(dm_buf_t *b, const char *name, const char *labels,
+    ngx_atomic_uint_t value)
+{
+    u_char  line[512], *p;
+
+    p = ngx_snprintf(line, sizeof(line), "%s{%s} %uA\n", name, labels,
+                     value);
+    dm_buf_append(b, (const char *) line, p - line);
+}
+
+
+static void
+ngx_http_ddbm_prom_help(dm_buf_t *b, const char *name, const char *type,
+    const char *help)
+{
+    dm_buf_append_str(b, "# HELP ");
+    dm_buf_append_str(b, name);
+    dm_buf_append_str(b, " ");
+    dm_buf_append_str(b, help);
+    dm_buf_append_str(b, "\n# TYPE ");
+    dm_buf_append_str(b, name);
+    dm_buf_append_str(b, " ");
+    dm_buf_append_str(b, type);
+    dm_buf_append_str(b, "\n");
+}
+
+
+/* the Prometheus text exposition format, version 0.0.4 */
+static void
+ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
+{
+    u_char                       labels[512], *p;
+    ngx_uint_t                   t, o, i, n, k;
+    ngx_http_ddbm_metrics_t     *m;
+    ngx_http_ddbm_op_metrics_t  *om;
+
+    static const char  *kinds[] = { "attempts", "throttles", "retries" };
+    static const char  *help[] = {
+        "DynamoDB requests sent, retries included.",
+        "DynamoDB requests throttled.",
+        "DynamoDB requests retried."
+    };
+    static const char  *statuses[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+    m = ngx_http_ddbm_metrics;
+    n = ngx_min(m->ntables, NGX_HTTP_DDBM_TABLES_MAX);
+
+    for (k = 0; k < 3; k++) {
+        p = ngx_snprintf(labels, sizeof(labels),
+                         "ddbm_dynamodb_%s_total%Z", kinds[k]);
+        ngx_http_ddbm_prom_help(b, (char *) labels, "counter", help[k]);
+
+        for (t = 0; t < n; t++) {
+            for (o = 0; o < NGX_HTTP_DDBM_OPS; o++) {
+                om = &m->op[t][o];
+                p = ngx_snprintf(labels, sizeof(labels),
+                                 "operation=\"%s\",table=\"%s\"%Z",
+                                 ngx_http_ddbm_operations[o], m->table[t]);
+                ngx_http_ddbm_prom_line(b, k == 0 ? "ddbm_dynamodb_attempts_total"
+                                          : k == 1 ? "ddbm_dynamodb_throttles_total"
+                                          : "ddbm_dynamodb_retries_total",
+                                        (char *) labels,
+                                        k == 0 ? om->attempts
+                                        : k == 1 ? om->throttles
+                                        : om->retries);
+            }
+        }
+    }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_dynamodb_errors_total", "counter",
+                            "DynamoDB requests that failed, by error type.");
+
+    for (t = 0; t < n; t++) {
+        for (o = 0; o < NGX_HTTP_DDBM_OPS; o++) {
+            om = &m->op[t][o];
+
+            for (i = 0; i < NGX_HTTP_DDBM_ERRORS; i++) {
+                if (om->errors[i] == 0) {
+                    continue;
+                }
+
+                p = ngx_snprintf(labels, sizeof(labels),
+                                 "operation=\"%s\",table=\"%s\",type=\"%s\"%Z",
+                                 ngx_http_ddbm_operations[o], m->table[t],
+                                 ngx_http_ddbm_error_types[i]);
+                ngx_http_ddbm_prom_line(b, "ddbm_dynamodb_errors_total",
+                                        (char *) labels, om->errors[i]);
+            }
+        }
+    }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_dynamodb_attempt_duration_seconds",
+                            "histogram",
+                            "Time from sending a DynamoDB request to its "
+                            "answer.");
+
+    for (t = 0; t < n; t++) {
+        for (o = 0; o < NGX_HTTP_DDBM_OPS; o++) {
+            p = ngx_snprintf(labels, sizeof(labels),
+                             "operation=\"%s\",table=\"%s\"%Z",
+                             ngx_http_ddbm_operations[o], m->table[t]);
+            ngx_http_ddbm_prom_histogram(b,
+                                   "ddbm_dynamodb_attempt_duration_seconds",
+                                   (char *) labels, &m->op[t][o].latency);
+        }
+    }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_api_requests_total", "counter",
+                            "API requests answered, by route and status "
+                            "class.");
+
+    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+        for (k = 0; k < 5; k++) {
+            p = ngx_snprintf(labels, sizeof(labels),
+                             "route=\"%V\",status=\"%s\"%Z",
+                             &ngx_http_ddbm_patterns[i]->name, statuses[k]);
+            ngx_http_ddbm_prom_line(b, "ddbm_api_requests_total",
+                                    (char *) labels, m->route[i].status[k]);
+        }
+    }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_api_request_duration_seconds",
+                            "histogram",
+                            "Time from an API request to its answer.");
+
+    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+        p = ngx_snprintf(labels, sizeof(labels), "route=\"%V\"%Z",
+                         &ngx_http_ddbm_patterns[i]->name);
+        ngx_http_ddbm_prom_histogram(b, "ddbm_api_request_duration_seconds",
+                                     (char *) labels, &m->route[i].latency);
+    }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_cache_lookups_total", "counter",
+                            "ddbm_cache lookups, by result.");
+    ngx_http_ddbm_prom_line(b, "ddbm_cache_lookups_total", "result=\"hit\"",
+                            m->cache_hits);
+    ngx_http_ddbm_prom_line(b, "ddbm_cache_lookups_total", "result=\"miss\"",
+                            m->cache_misses);
+
+    ngx_http_ddbm_prom_help(b, "ddbm_credentials_info", "gauge",
+                            "The source of this location's AWS "
+                            "credentials.");
+    p = ngx_snprintf(labels, sizeof(labels), "source=\"%V\"%Z",
+                     dlcf->credentials ? &dlcf->credentials->source
+                                       : &(ngx_str_t) ngx_string("none"));
+    ngx_http_ddbm_prom_line(b, "ddbm_credentials_info", (char *) labels, 1);
+
+    ngx_http_ddbm_prom_help(b, "ddbm_jwt_refusals_total", "counter",
+                            "Access tokens refused, by reason.");
+    ngx_http_ddbm_prom_line(b, "ddbm_jwt_refusals_total",
+                            "reason=\"no token\"", m->jwt_no_token);
+
+    for (i = 1; i <= DM_JWT_INTERNAL && i < NGX_HTTP_DDBM_JWT_REASONS; i++) {
+        p = ngx_snprintf(labels, sizeof(labels), "reason=\"%s\"%Z",
+                         dm_jwt_reason((dm_jwt_rc_e) i));
+        ngx_http_ddbm_prom_line(b, "ddbm_jwt_refusals_total",
+                                (char *) labels, m->jwt_refused[i]);
+    }
+
+    (void) p;
+}
+
+
+static void
+ngx_http_ddbm_json_counter(dm_buf_t *b, const char *name,
+    ngx_atomic_uint_t value, ngx_uint_t comma)
+{
+    u_char  line[128], *p;
+
+    p = ngx_snprintf(line, sizeof(line), "%s\"%s\":%uA", comma ? "," : "",
+                     name, value);
+    dm_buf_append(b, (const char *) line, p - line);
+}
+
+
+/* the same counts as JSON, for what does not speak Prometheus */
+static void
+ngx_http_ddbm_json(dm_buf_t *b)
+{
+    ngx_uint_t                   t, o, i, n, first;
+    ngx_http_ddbm_metrics_t     *m;
+    ngx_http_ddbm_op_metrics_t  *om;
+
+    m = ngx_http_ddbm_metrics;
+    n = ngx_min(m->ntables, NGX_HTTP_DDBM_TABLES_MAX);
+
+    dm_buf_append_str(b, "{\"dynamodb\":[");
+
+    for (t = 0, first = 1; t < n; t++) {
+        for (o = 0; o < NGX_HTTP_DDBM_OPS; o++) {
+            om = &m->op[t][o];
+
+            if (!first) {
+                dm_buf_append_str(b, ",");
+            }
+            first = 0;
+
+            dm_buf_append_str(b, "{\"table\":");
+            dm_buf_json_string(b, m->table[t], ngx_strlen(m->table[t]));
+            dm_buf_append_str(b, ",\"operation\":\"");
+            dm_buf_append_str(b, ngx_http_ddbm_operations[o]);
+            dm_buf_append_str(b, "\"");
+            ngx_http_ddbm_json_counter(b, "attempts", om->attempts, 1);
+            ngx_http_ddbm_json_counter(b, "throttles", om->throttles, 1);
+            ngx_http_ddbm_json_counter(b, "retries", om->retries, 1);
+            dm_buf_append_str(b, ",\"errors\":{");
+
+            for (i = 0; i < NGX_HTTP_DDBM_ERRORS; i++) {
+                ngx_http_ddbm_json_counter(b, ngx_http_ddbm_error_types[i],
+                                           om->errors[i], i > 0);
+            }
+
+            dm_buf_append_str(b, "}");
+            ngx_http_ddbm_json_counter(b, "latency_ms_sum",
+                                       om->latency.sum_ms, 1);
+            ngx_http_ddbm_json_counter(b, "latency_count",
+                                       om->latency.count, 1);
+            dm_buf_append_str(b, "}");
+        }
+    }
+
+    dm_buf_append_str(b, "],\"routes\":{");
+
+    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+        if (i) {
+            dm_buf_append_str(b, ",");
+        }
+
+        dm_buf_json_string(b, ngx_http_ddbm_patterns[i]->name.data,
+                           ngx_http_ddbm_patterns[i]->name.len);
+        dm_buf_append_str(b, ":{");
+        ngx_http_ddbm_json_counter(b, "1xx", m->route[i].status[0], 0);
+        ngx_http_ddbm_json_counter(b, "2xx", m->route[i].status[1], 1);
+        ngx_http_ddbm_json_counter(b, "3xx", m->route[i].status[2], 1);
+        ngx_http_ddbm_json_counter(b, "4xx", m->route[i].status[3], 1);
+        ngx_http_ddbm_json_counter(b, "5xx", m->route[i].status[4], 1);
+        ngx_http_ddbm_json_counter(b, "latency_ms_sum",
+                                   m->route[i].latency.sum_ms, 1);
+        ngx_http_ddbm_json_counter(b, "latency_count",
+                                   m->route[i].latency.count, 1);
+        dm_buf_append_str(b, "}");
+    }
+
+    dm_buf_append_str(b, "},\"cache\":{");
+    ngx_http_ddbm_json_counter(b, "hits", m->cache_hits, 0);
+    ngx_http_ddbm_json_counter(b, "misses", m->cache_misses, 1);
+    dm_buf_append_str(b, "},\"jwt_refusals\":{");
+    ngx_http_ddbm_json_counter(b, "no token", m->jwt_no_token, 0);
+
+    for (i = 1; i <= DM_JWT_INTERNAL && i < NGX_HTTP_DDBM_JWT_REASONS; i++) {
+        ngx_http_ddbm_json_counter(b, dm_jwt_reason((dm_jwt_rc_e) i),
+                                   m->jwt_refused[i], 1);
+    }
+
+    dm_buf_append_str(b, "}}");
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  format;
+    ngx_buf_t                 *out;
+    ngx_chain_t                cl;
+    dm_buf_t                   b;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_ddbm_metrics == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+
+    ngx_http_ddbm_buf_init(&b, r->pool);
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
+        && format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)
+    {
+        ngx_http_ddbm_json(&b);
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+
+    } else {
+        ngx_http_ddbm_prometheus(&b, dlcf);
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    if (b.failed) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out = ngx_calloc_buf(r->pool);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out->pos = b.data;
+    out->last = b.data + b.len;
+    out->memory = 1;
+    out->last_buf = 1;
+
+    cl.buf = out;
+    cl.next = NULL;
+
+    return ngx_http_output_filter(r, &cl);
+}

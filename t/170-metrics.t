@@ -1,0 +1,193 @@
+# ddbm_status and the access log variables against a scripted scenario:
+# every counter named below must hold exactly what the scenario did, the
+# exposition must parse with the Prometheus client's own parser (Debian's
+# python3-prometheus-client), and ?format=json must say the same.
+#
+#   GET /api/message_groups: the caller's GetItem throttled twice, then
+#     answered; the Query answered           -> 200
+#   GET /api/message_groups without identity -> 401
+#   GET /health, DynamoDB answering 500, no retries -> 503
+#   GET /api/users/@bayko/short twice (ddbm_cache): one miss, one hit
+#   GET /jwt (ddbm_jwt on) without a token, then with a malformed one ->
+#     401 twice
+# Plain Test::More: one nginx over many requests.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use File::Temp qw(tempdir);
+use DdbmTest;
+use DdbmModule;
+use DdbmFake;
+use DdbmServer;
+
+my $python = '/usr/bin/python3';
+plan skip_all => "Debian's python3-prometheus-client is needed "
+               . '(scripts/install-deps.sh installs it)'
+    if system("$python -c 'import prometheus_client.parser' 2>/dev/null");
+
+my $json = JSON::PP->new->canonical;
+my %SUB = %DdbmModule::SUB;
+
+ddbm_fresh_table('ddbm_t170');
+seed_table();
+DdbmFake::start();
+
+my $dir = tempdir('ddbm-t170-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+ddbm_cli('dev-keys', '--dir', "$dir/keys");
+
+my $table = $ENV{TEST_NGINX_DDB_TABLE};
+my $fake = DdbmFake::location('64k');
+$fake =~ s/\$TEST_NGINX_SCRIPT_PORT/$ENV{TEST_NGINX_SCRIPT_PORT}/g;
+
+my $srv = DdbmServer->start(
+    http_config => <<"_EOC_",
+    log_format ddbm '\$uri \$status calls=\$ddbm_calls retries=\$ddbm_retries '
+                    'error=\$ddbm_error cache=\$ddbm_cache '
+                    'time=\$ddbm_ddb_time ids=\$ddbm_request_ids';
+    ddbm_cache zone=t170:1m;
+_EOC_
+    config => <<"_EOC_");
+$fake
+        access_log $dir/access.log ddbm;
+
+        location = /api/message_groups {
+            ddbm_pattern list_conversations;
+            ddbm_backend /_fake/all/throttle,throttle,real,real/m1;
+            ddbm_retries 3 2ms;
+        }
+        location = /health {
+            ddbm_pattern health;
+            ddbm_backend /_fake/DescribeTable/e500/m2;
+            ddbm_retries 0;
+        }
+        location ~ ^/api/users/@([^/]+)/short\$ {
+            ddbm_pattern user_short \$1;
+        }
+        location = /jwt {
+            ddbm_jwt on;
+            ddbm_jwt_jwks $dir/keys/jwks.json;
+            ddbm_jwt_issuer https://example.invalid/pool;
+            ddbm_jwt_client_id client;
+            empty_gif;
+        }
+        location = /status {
+            ddbm_status;
+            access_log off;
+        }
+_EOC_
+
+my @want = (
+    ['/api/message_groups', { 'X-Test-Sub' => $SUB{andrewbrown} }, 200],
+    ['/api/message_groups', {}, 401],
+    ['/health', {}, 503],
+    ['/api/users/@bayko/short', {}, 200],
+    ['/api/users/@bayko/short', {}, 200],
+    ['/jwt', {}, 401],
+    ['/jwt', { Authorization => 'Bearer not.a.token' }, 401],
+);
+
+for my $w (@want) {
+    my ($path, $h, $status) = @$w;
+    my $r = $srv->request(GET => $path, $h);
+    is($r->{status}, $status, "GET $path: $status") or diag($r->{body});
+}
+
+# ---- the exposition, parsed by the Prometheus client ---------------------
+
+my $res = $srv->request(GET => '/status');
+is($res->{status}, 200, 'GET /status: 200');
+like($res->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4},
+     'the text exposition format, version 0.0.4');
+
+open my $fh, '>', "$dir/status.txt" or die $!;
+print $fh $res->{body};
+close $fh;
+
+# every sample as "name{sorted labels} value", by the client's parser
+my $parsed = `$python - '$dir/status.txt' 2>&1 <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+for family in text_string_to_metric_families(text):
+    for s in family.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("%s{%s} %s" % (s.name, labels, repr(float(s.value))))
+PY
+`;
+is($?, 0, 'the exposition parses') or diag($parsed);
+
+my %sample;
+for (split /\n/, $parsed) {
+    my ($k, $v) = /^(.*) (\S+)$/ or next;
+    $sample{$k} = $v;
+}
+
+sub sample_is {
+    my ($key, $value) = @_;
+    is($sample{$key}, sprintf('%.1f', $value), "$key = $value");
+}
+
+my $op = "table=$table";
+sample_is("ddbm_dynamodb_attempts_total{operation=GetItem,$op}", 4);
+sample_is("ddbm_dynamodb_throttles_total{operation=GetItem,$op}", 2);
+sample_is("ddbm_dynamodb_retries_total{operation=GetItem,$op}", 2);
+sample_is("ddbm_dynamodb_errors_total{operation=GetItem,$op,"
+          . "type=ThrottlingException}", 2);
+sample_is("ddbm_dynamodb_attempts_total{operation=Query,$op}", 1);
+sample_is("ddbm_dynamodb_attempts_total{operation=DescribeTable,$op}", 1);
+sample_is("ddbm_dynamodb_errors_total{operation=DescribeTable,$op,"
+          . "type=InternalServerError}", 1);
+sample_is("ddbm_dynamodb_retries_total{operation=DescribeTable,$op}", 0);
+sample_is("ddbm_dynamodb_attempt_duration_seconds_count{operation=GetItem,"
+          . "$op}", 4);
+sample_is("ddbm_dynamodb_attempt_duration_seconds_bucket{le=+Inf,"
+          . "operation=Query,$op}", 1);
+sample_is('ddbm_api_requests_total{route=list_conversations,status=2xx}', 1);
+sample_is('ddbm_api_requests_total{route=list_conversations,status=4xx}', 1);
+sample_is('ddbm_api_requests_total{route=health,status=5xx}', 1);
+sample_is('ddbm_api_requests_total{route=user_short,status=2xx}', 2);
+sample_is('ddbm_api_request_duration_seconds_count{route=user_short}', 2);
+sample_is('ddbm_cache_lookups_total{result=hit}', 1);
+sample_is('ddbm_cache_lookups_total{result=miss}', 2);
+sample_is('ddbm_credentials_info{source=static}', 1);
+sample_is('ddbm_jwt_refusals_total{reason=no token}', 1);
+sample_is('ddbm_jwt_refusals_total{reason=malformed}', 1);
+
+# ---- the same counts as JSON --------------------------------------------
+
+$res = $srv->request(GET => '/status?format=json');
+my $j = eval { $json->decode($res->{body}) };
+ok($j, '?format=json: JSON') or diag($res->{body});
+my ($get) = grep { $_->{operation} eq 'GetItem' && $_->{table} eq $table }
+            @{ $j->{dynamodb} || [] };
+is_deeply([ @{ $get || {} }{qw(attempts throttles retries)},
+            $get && $get->{errors}{ThrottlingException} ],
+          [4, 2, 2, 2], 'JSON: GetItem attempts, throttles, retries, errors');
+is($j->{routes}{health}{'5xx'}, 1, 'JSON: health 5xx');
+is_deeply($j->{cache}, { hits => 1, misses => 2 }, 'JSON: the cache');
+is($j->{jwt_refusals}{malformed}, 1, 'JSON: token refusals');
+
+# ---- the access log ---------------------------------------------------
+
+$srv->stop;
+open $fh, '<', "$dir/access.log" or die "$dir/access.log: $!";
+my @log = <$fh>;
+close $fh;
+
+like($log[0], qr{^/api/message_groups 200 calls=4 retries=2 error=- },
+     'access log: calls and retries of the throttled request');
+like($log[0], qr/ ids=[0-9a-zA-Z-]+,[0-9a-zA-Z-]+$/,
+     "access log: DynamoDB Local's two request ids");
+like($log[0], qr/ time=(\d+) /, 'access log: time spent on DynamoDB');
+like($log[1], qr{^/api/message_groups 401 calls=0 retries=0 error=- },
+     'access log: the 401 made no call');
+like($log[2], qr{^/health 503 calls=1 retries=0 error=dynamodb_unavailable },
+     'access log: the error code answered');
+like($log[3], qr{ cache=MISS }, 'access log: the first lookup missed');
+like($log[4], qr{^/api/users/\@bayko/short 200 calls=0 .* cache=HIT },
+     'access log: the second hit');
+
+done_testing();
