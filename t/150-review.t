@@ -11,6 +11,9 @@
 #    capped by ddbm_retries' third argument;
 #  - a chunked client body is refused once it passes ddbm_body_max, before
 #    NGINX buffers it to a file.
+# And the AWS SDKs' standard retry mode: a retry quota shared by the
+# workers (ddbm_retry_quota), DynamoDB's x-amz-retry-after, and no retry
+# past ddbm_request_timeout.
 # The configuration bounds (ddbm_write_retries, ddbm_retries) are checked
 # with nginx -t in t/151-config.t.
 
@@ -276,3 +279,68 @@ my $chunk = "x" x 4096;
 [qr/\[info\] .* ddbm: request body over ddbm_body_max 1024, answered 413/]
 --- no_error_log eval
 ["buffered to a temporary file", "[alert]", "exited on signal"]
+
+
+
+=== TEST 12: the retry quota is shared and runs out: a retry costs 5 of ddbm_retry_quota
+A bucket of 10: the first request retries twice (10 tokens), its third
+failure finds the bucket empty; the second request gets no retry at all.
+--- http_config
+    ddbm_retry_quota 10;
+--- config
+    location = /throttled {
+        ddbm_pattern health;
+        ddbm_backend /_fake/DescribeTable/throttle/t12;
+        ddbm_retries 3 1ms;
+        add_header X-Calls $ddbm_calls always;
+    }
+--- request eval
+["GET /throttled", "GET /throttled"]
+--- error_code eval
+[503, 503]
+--- response_headers eval
+["X-Calls: 3", "X-Calls: 1"]
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB DescribeTable: no retry, the retry quota is spent/]
+--- no_error_log eval
+["retry 3 in", "[alert]", "exited on signal"]
+
+
+
+=== TEST 13: x-amz-retry-after sets the pause before the retry
+--- config
+    location = /throttled {
+        ddbm_pattern health;
+        ddbm_backend /_fake/DescribeTable/throttle-ra,canned/t13;
+        ddbm_retries 3 1ms;
+    }
+--- request
+GET /throttled
+--- error_code: 200
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB DescribeTable: 400 ThrottlingException, retry 1 in 150ms/]
+--- no_error_log eval
+["[alert]", "exited on signal"]
+
+
+
+=== TEST 14: no retry that would pass ddbm_request_timeout: 503 at once
+The pause asked for (150 ms) would end after the request's 100 ms.
+--- config
+    location = /throttled {
+        ddbm_pattern health;
+        ddbm_backend /_fake/DescribeTable/throttle-ra,canned/t14;
+        ddbm_retries 3 1ms;
+        ddbm_request_timeout 100ms;
+        add_header X-Calls $ddbm_calls always;
+    }
+--- request
+GET /throttled
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+X-Calls: 1
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB DescribeTable: no retry, ddbm_request_timeout would pass/]
+--- no_error_log eval
+["retry 1 in", "[alert]", "exited on signal"]

@@ -49,6 +49,9 @@
 #define NGX_HTTP_DDBM_MAX_CALLS      8         /* at once, per round */
 /* DynamoDB requests one client request may make, retries included */
 #define NGX_HTTP_DDBM_MAX_ATTEMPTS   100
+/* the AWS SDKs' standard mode: a bucket of 500, 5 a retry, 1 back a win */
+#define NGX_HTTP_DDBM_RETRY_QUOTA    500
+#define NGX_HTTP_DDBM_RETRY_COST     5
 #define NGX_HTTP_DDBM_WRITE_RETRIES_MAX  32
 /* rounds in a row the cache may answer without a call: a loop guard */
 #define NGX_HTTP_DDBM_MAX_ROUNDS     8
@@ -96,6 +99,7 @@ typedef struct {
     ngx_uint_t                  retries;       /* throttling, 5xx */
     ngx_msec_t                  retry_base;
     ngx_msec_t                  retry_cap;     /* the longest pause */
+    ngx_msec_t                  request_timeout; /* no retry past it */
     ngx_uint_t                  write_retries; /* transaction conflicts */
 
     ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */
@@ -146,6 +150,7 @@ struct ngx_http_ddbm_call_s {
 
     ngx_event_t                 retry_timer;
     off_t                       received;      /* answer bytes so far */
+    ngx_msec_t                  retry_after;   /* x-amz-retry-after, ms */
 
     unsigned                    in_flight:1;
     unsigned                    done:1;
@@ -180,6 +185,7 @@ struct ngx_http_ddbm_ctx_s {
     ngx_uint_t                  cache_hits;
     ngx_uint_t                  cache_misses;
     ngx_uint_t                  retries;
+    ngx_msec_t                  deadline;      /* ddbm_request_timeout */
     ngx_msec_t                  wait_start;    /* calls under way since */
     ngx_msec_t                  ddb_time;      /* spent waiting on them */
     const char                 *error;         /* the code answered */
@@ -335,6 +341,12 @@ void ngx_http_ddbm_metrics_attempt(ngx_http_ddbm_call_t *call,
 void ngx_http_ddbm_metrics_error(ngx_http_ddbm_call_t *call,
     const char *kind, ngx_uint_t throttled, ngx_uint_t retried);
 void ngx_http_ddbm_metrics_cache(ngx_uint_t hit);
+char *ngx_http_ddbm_retry_quota(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* a retry's tokens from the shared quota: 1 taken, 0 refused */
+ngx_uint_t ngx_http_ddbm_retry_quota_take(ngx_http_ddbm_call_t *call,
+    ngx_uint_t cost);
+void ngx_http_ddbm_retry_quota_give(ngx_uint_t n);
 /* a refused token: a dm_jwt_rc_e, or negative when there was none */
 void ngx_http_ddbm_metrics_jwt(ngx_int_t rc);
 /* the log phase handler: routes' status classes and latency */

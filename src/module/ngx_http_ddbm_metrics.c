@@ -81,6 +81,7 @@ typedef struct {
     ngx_atomic_t                 attempts;
     ngx_atomic_t                 throttles;
     ngx_atomic_t                 retries;
+    ngx_atomic_t                 quota_refusals;
     ngx_atomic_t                 errors[NGX_HTTP_DDBM_ERRORS];
     ngx_http_ddbm_histogram_t    latency;
 } ngx_http_ddbm_op_metrics_t;
@@ -103,16 +104,23 @@ typedef struct {
     ngx_atomic_t                 cache_misses;
     ngx_atomic_t                 jwt_refused[NGX_HTTP_DDBM_JWT_REASONS];
     ngx_atomic_t                 jwt_no_token;
+    ngx_atomic_t                 retry_tokens;  /* the retry quota left */
 } ngx_http_ddbm_metrics_t;
 
 
 /* the worker's view of the zone (set in each cycle's init, then forked) */
 static ngx_http_ddbm_metrics_t  *ngx_http_ddbm_metrics;
 
+/* ddbm_retry_quota: the size of the bucket all workers draw retries from */
+static ngx_uint_t                ngx_http_ddbm_retry_quota_max =
+                                     NGX_HTTP_DDBM_RETRY_QUOTA;
+
 
 static ngx_int_t ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_ddbm_status_handler(ngx_http_request_t *r);
+static ngx_http_ddbm_op_metrics_t *ngx_http_ddbm_op_metrics(
+    ngx_str_t *table, const char *operation);
 
 
 /* ---- configuration ----------------------------------------------------- */
@@ -149,7 +157,11 @@ ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     m = shpool->data;
 
     if (data && m && m->version == NGX_HTTP_DDBM_METRICS_VERSION) {
-        /* a reload: the counts go on */
+        /* a reload: the counts go on, the quota within its new size */
+        if (m->retry_tokens > ngx_http_ddbm_retry_quota_max) {
+            m->retry_tokens = ngx_http_ddbm_retry_quota_max;
+        }
+
         ngx_http_ddbm_metrics = m;
         return NGX_OK;
     }
@@ -161,6 +173,7 @@ ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_memzero(m, sizeof(ngx_http_ddbm_metrics_t));
     m->version = NGX_HTTP_DDBM_METRICS_VERSION;
+    m->retry_tokens = ngx_http_ddbm_retry_quota_max;
 
     shpool->data = m;
     ngx_http_ddbm_metrics = m;
@@ -182,6 +195,86 @@ ngx_http_ddbm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_ddbm_retry_quota(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n > 100000) {
+        return "takes a number of tokens from 0 to 100000";
+    }
+
+    ngx_http_ddbm_retry_quota_max = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The AWS SDKs' standard retry mode (docs.aws.amazon.com/sdkref/latest/
+ * guide/feature-retry-behavior.html): a retry takes tokens from a bucket
+ * shared by every worker, and is refused when too few are left, so that a
+ * failing table is not hammered; a success puts some back.
+ */
+ngx_uint_t
+ngx_http_ddbm_retry_quota_take(ngx_http_ddbm_call_t *call, ngx_uint_t cost)
+{
+    ngx_atomic_uint_t            left;
+    ngx_http_ddbm_op_metrics_t  *om;
+
+    if (ngx_http_ddbm_metrics == NULL) {
+        return 1;
+    }
+
+    for ( ;; ) {
+        left = ngx_http_ddbm_metrics->retry_tokens;
+
+        if (left < cost) {
+            om = ngx_http_ddbm_op_metrics(&call->ctx->conf->table,
+                                          call->operation);
+            if (om) {
+                (void) ngx_atomic_fetch_add(&om->quota_refusals, 1);
+            }
+
+            return 0;
+        }
+
+        if (ngx_atomic_cmp_set(&ngx_http_ddbm_metrics->retry_tokens, left,
+                               left - cost))
+        {
+            return 1;
+        }
+    }
+}
+
+
+void
+ngx_http_ddbm_retry_quota_give(ngx_uint_t n)
+{
+    ngx_atomic_uint_t  left;
+
+    if (ngx_http_ddbm_metrics == NULL) {
+        return;
+    }
+
+    for ( ;; ) {
+        left = ngx_http_ddbm_metrics->retry_tokens;
+
+        if (left >= ngx_http_ddbm_retry_quota_max
+            || ngx_atomic_cmp_set(&ngx_http_ddbm_metrics->retry_tokens, left,
+                                  ngx_min(left + n,
+                                          ngx_http_ddbm_retry_quota_max)))
+        {
+            return;
+        }
+    }
 }
 
 
@@ -422,8 +515,13 @@ ngx_http_ddbm_prom_line(dm_buf_t *b, const char *name, const char *labels,
 {
     u_char  line[512], *p;
 
-    p = ngx_snprintf(line, sizeof(line), "%s{%s} %uA\n", name, labels,
-                     value);
+    if (labels[0] == '\0') {
+        p = ngx_snprintf(line, sizeof(line), "%s %uA\n", name, value);
+
+    } else {
+        p = ngx_snprintf(line, sizeof(line), "%s{%s} %uA\n", name, labels,
+                         value);
+    }
     dm_buf_append(b, (const char *) line, p - line);
 }
 
@@ -448,23 +546,25 @@ ngx_http_ddbm_prom_help(dm_buf_t *b, const char *name, const char *type,
 static void
 ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
 {
-    u_char                       labels[512], *p;
+    u_char                       labels[512], name[64], *p;
     ngx_uint_t                   t, o, i, n, k;
     ngx_http_ddbm_metrics_t     *m;
     ngx_http_ddbm_op_metrics_t  *om;
 
-    static const char  *kinds[] = { "attempts", "throttles", "retries" };
+    static const char  *kinds[] = { "attempts", "throttles", "retries",
+                                    "retry_quota_refusals" };
     static const char  *help[] = {
         "DynamoDB requests sent, retries included.",
         "DynamoDB requests throttled.",
-        "DynamoDB requests retried."
+        "DynamoDB requests retried.",
+        "Retries refused because the shared retry quota ran out."
     };
     static const char  *statuses[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 
     m = ngx_http_ddbm_metrics;
     n = ngx_min(m->ntables, NGX_HTTP_DDBM_TABLES_MAX);
 
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
         p = ngx_snprintf(labels, sizeof(labels),
                          "ddbm_dynamodb_%s_total%Z", kinds[k]);
         ngx_http_ddbm_prom_help(b, (char *) labels, "counter", help[k]);
@@ -475,16 +575,21 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
                 p = ngx_snprintf(labels, sizeof(labels),
                                  "operation=\"%s\",table=\"%s\"%Z",
                                  ngx_http_ddbm_operations[o], m->table[t]);
-                ngx_http_ddbm_prom_line(b, k == 0 ? "ddbm_dynamodb_attempts_total"
-                                          : k == 1 ? "ddbm_dynamodb_throttles_total"
-                                          : "ddbm_dynamodb_retries_total",
-                                        (char *) labels,
+                p = ngx_snprintf(name, sizeof(name),
+                                 "ddbm_dynamodb_%s_total%Z", kinds[k]);
+                ngx_http_ddbm_prom_line(b, (char *) name, (char *) labels,
                                         k == 0 ? om->attempts
                                         : k == 1 ? om->throttles
-                                        : om->retries);
+                                        : k == 2 ? om->retries
+                                        : om->quota_refusals);
             }
         }
     }
+
+    ngx_http_ddbm_prom_help(b, "ddbm_dynamodb_retry_quota_tokens", "gauge",
+                            "Tokens left in the shared retry quota.");
+    ngx_http_ddbm_prom_line(b, "ddbm_dynamodb_retry_quota_tokens", "",
+                            m->retry_tokens);
 
     ngx_http_ddbm_prom_help(b, "ddbm_dynamodb_errors_total", "counter",
                             "DynamoDB requests that failed, by error type.");
@@ -622,6 +727,8 @@ ngx_http_ddbm_json(dm_buf_t *b)
             ngx_http_ddbm_json_counter(b, "attempts", om->attempts, 1);
             ngx_http_ddbm_json_counter(b, "throttles", om->throttles, 1);
             ngx_http_ddbm_json_counter(b, "retries", om->retries, 1);
+            ngx_http_ddbm_json_counter(b, "retry_quota_refusals",
+                                       om->quota_refusals, 1);
             dm_buf_append_str(b, ",\"errors\":{");
 
             for (i = 0; i < NGX_HTTP_DDBM_ERRORS; i++) {
@@ -663,7 +770,9 @@ ngx_http_ddbm_json(dm_buf_t *b)
     dm_buf_append_str(b, "},\"cache\":{");
     ngx_http_ddbm_json_counter(b, "hits", m->cache_hits, 0);
     ngx_http_ddbm_json_counter(b, "misses", m->cache_misses, 1);
-    dm_buf_append_str(b, "},\"jwt_refusals\":{");
+    dm_buf_append_str(b, "}");
+    ngx_http_ddbm_json_counter(b, "retry_quota_tokens", m->retry_tokens, 1);
+    dm_buf_append_str(b, ",\"jwt_refusals\":{");
     ngx_http_ddbm_json_counter(b, "no token", m->jwt_no_token, 0);
 
     for (i = 1; i <= DM_JWT_INTERNAL && i < NGX_HTTP_DDBM_JWT_REASONS; i++) {

@@ -123,6 +123,20 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("ddbm_retry_quota"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_ddbm_retry_quota,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("ddbm_request_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ddbm_loc_conf_t, request_timeout),
+      NULL },
+
     { ngx_string("ddbm_write_retries"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -217,6 +231,7 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
     conf->retries = NGX_CONF_UNSET_UINT;
     conf->retry_base = NGX_CONF_UNSET_MSEC;
     conf->retry_cap = NGX_CONF_UNSET_MSEC;
+    conf->request_timeout = NGX_CONF_UNSET_MSEC;
     conf->write_retries = NGX_CONF_UNSET_UINT;
     conf->cors_origins = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
@@ -761,6 +776,9 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->retry_cap < conf->retry_base) {
         conf->retry_cap = conf->retry_base;
     }
+
+    ngx_conf_merge_msec_value(conf->request_timeout, prev->request_timeout,
+                              15000);
     ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);

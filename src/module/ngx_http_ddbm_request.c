@@ -37,8 +37,10 @@ static ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
 static void ngx_http_ddbm_retry_handler(ngx_event_t *ev);
 static void ngx_http_ddbm_calls_cleanup(void *data);
 static const char *ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call);
+static ngx_uint_t ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call,
+    ngx_msec_t delay);
 static void ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n);
-static void ngx_http_ddbm_keep_request_id(ngx_http_ddbm_call_t *call,
+static void ngx_http_ddbm_keep_headers(ngx_http_ddbm_call_t *call,
     ngx_http_upstream_t *u);
 
 
@@ -336,6 +338,7 @@ ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
     dlcf = ctx->conf;
 
     r->write_event_handler = ngx_http_ddbm_wake;
+    ctx->deadline = ngx_current_msec + dlcf->request_timeout;
 
     if (ctx->pattern->takes_arg) {
         if (dlcf->pattern_arg) {
@@ -610,6 +613,7 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     call->incomplete = 0;
     call->timed_out = 0;
     call->received = 0;
+    call->retry_after = 0;
     call->status = 0;
     call->answer.len = 0;
     call->answer.data = NULL;
@@ -656,7 +660,7 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         call->status = 0;
 
     } else {
-        ngx_http_ddbm_keep_request_id(call, u);
+        ngx_http_ddbm_keep_headers(call, u);
     }
 
     if (sr->out && sr->out->buf && !call->too_large) {
@@ -768,6 +772,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 
     if (call->status == NGX_HTTP_OK && call->rc != NGX_ERROR) {
         call->result = NGX_HTTP_DDBM_CALL_OK;
+        ngx_http_ddbm_retry_quota_give(call->attempts == 1
+                                       ? 1 : NGX_HTTP_DDBM_RETRY_COST);
         return NGX_OK;
     }
 
@@ -824,12 +830,18 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         || dm_ddb_is_error(&call->error, "TransactionConflictException")
         || dm_ddb_is_error(&call->error, "TransactionInProgressException");
 
-    if (retryable && call->attempts <= dlcf->retries
-        && ctx->attempts < NGX_HTTP_DDBM_MAX_ATTEMPTS)
-    {
-        delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
-                                      call->attempts);
+    delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
+                                  call->attempts);
 
+    if (call->retry_after) {
+        /* DynamoDB's own word on when to come back, within our cap */
+        delay = ngx_min(call->retry_after, dlcf->retry_cap);
+    }
+
+    if (retryable && call->attempts <= dlcf->retries
+        && ctx->attempts < NGX_HTTP_DDBM_MAX_ATTEMPTS
+        && ngx_http_ddbm_retry_allowed(call, delay))
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "ddbm: DynamoDB %s: %ui %s, retry %ui in %Mms",
                       call->operation, call->status,
@@ -884,6 +896,32 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 }
 
 
+/* no retry past the request's deadline, nor beyond the shared quota */
+static ngx_uint_t
+ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call, ngx_msec_t delay)
+{
+    ngx_http_ddbm_ctx_t  *ctx;
+
+    ctx = call->ctx;
+
+    if ((ngx_msec_int_t) (ngx_current_msec + delay - ctx->deadline) > 0) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "ddbm: DynamoDB %s: no retry, ddbm_request_timeout "
+                      "would pass", call->operation);
+        return 0;
+    }
+
+    if (!ngx_http_ddbm_retry_quota_take(call, NGX_HTTP_DDBM_RETRY_COST)) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "ddbm: DynamoDB %s: no retry, the retry quota is "
+                      "spent", call->operation);
+        return 0;
+    }
+
+    return 1;
+}
+
+
 /* what an attempt that failed ended as, for the metrics */
 static const char *
 ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call)
@@ -924,12 +962,15 @@ ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n)
 }
 
 
-/* DynamoDB's x-amzn-RequestId of each answer, for $ddbm_request_ids */
+/*
+ * From DynamoDB's headers: x-amzn-RequestId, for $ddbm_request_ids, and
+ * x-amz-retry-after (ms), the pause DynamoDB asks for before a retry.
+ */
 static void
-ngx_http_ddbm_keep_request_id(ngx_http_ddbm_call_t *call,
-    ngx_http_upstream_t *u)
+ngx_http_ddbm_keep_headers(ngx_http_ddbm_call_t *call, ngx_http_upstream_t *u)
 {
     u_char               *p;
+    ngx_int_t             n;
     ngx_uint_t            i;
     ngx_list_part_t      *part;
     ngx_table_elt_t      *h;
@@ -950,34 +991,40 @@ ngx_http_ddbm_keep_request_id(ngx_http_ddbm_call_t *call,
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("x-amzn-RequestId") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amzn-RequestId",
+        if (h[i].key.len == sizeof("x-amz-retry-after") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz-retry-after",
                                h[i].key.len) == 0)
         {
-            break;
+            n = ngx_atoi(h[i].value.data, h[i].value.len);
+            call->retry_after = (n > 0) ? (ngx_msec_t) n : 0;
+            continue;
         }
-    }
 
-    if (ctx->request_ids.len + 1 + h[i].value.len > 1024) {
-        return;
-    }
+        if (h[i].key.len != sizeof("x-amzn-RequestId") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "x-amzn-RequestId",
+                               h[i].key.len) != 0
+            || ctx->request_ids.len + 1 + h[i].value.len > 1024)
+        {
+            continue;
+        }
 
-    p = ngx_pnalloc(ctx->request->pool,
-                    ctx->request_ids.len + 1 + h[i].value.len);
-    if (p == NULL) {
-        return;
-    }
+        p = ngx_pnalloc(ctx->request->pool,
+                        ctx->request_ids.len + 1 + h[i].value.len);
+        if (p == NULL) {
+            return;
+        }
 
-    ctx->request_ids.data = ngx_cpymem(p, ctx->request_ids.data,
-                                       ctx->request_ids.len);
-    if (ctx->request_ids.len) {
-        *ctx->request_ids.data++ = ',';
-    }
+        ngx_memcpy(p, ctx->request_ids.data, ctx->request_ids.len);
+        n = ctx->request_ids.len;
 
-    ctx->request_ids.data = ngx_cpymem(ctx->request_ids.data, h[i].value.data,
-                                       h[i].value.len);
-    ctx->request_ids.len = ctx->request_ids.data - p;
-    ctx->request_ids.data = p;
+        if (n) {
+            p[n++] = ',';
+        }
+
+        ngx_memcpy(p + n, h[i].value.data, h[i].value.len);
+        ctx->request_ids.data = p;
+        ctx->request_ids.len = n + h[i].value.len;
+    }
 }
 
 

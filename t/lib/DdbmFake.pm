@@ -21,6 +21,7 @@ package DdbmFake;
 #   canned      what DynamoDB would answer from the seeded data (canned())
 #   throttle, e500, condition, validation     DynamoDB errors
 #   txthrottle  a transaction canceled by throttling (ThrottlingError)
+#   throttle-ra a ThrottlingException with x-amz-retry-after: 150 (ms)
 #   commit-e500 relayed to DynamoDB Local (so it is applied), but
 #               answered 500: the answer lost on its way back
 #   hang, stall, truncated, garbage, cut-json, json-array, not-http
@@ -265,6 +266,14 @@ sub action_answer {
         if $action eq 'condition';
     return tx_canceled($req, 'ValidationError') if $action eq 'validation';
     return tx_canceled($req, 'ThrottlingError') if $action eq 'txthrottle';
+    if ($action eq 'throttle-ra') {
+        my ($status, $body) = ddb_error(400, 'ThrottlingException',
+                                        'Rate of requests exceeds the '
+                                        . 'allowed throughput.');
+        my $raw = http_answer($status, $body);
+        $raw =~ s/\r\n\r\n/\r\nx-amz-retry-after: 150\r\n\r\n/;
+        return [$raw, 1];
+    }
     if ($action eq 'commit-e500') {
         forward_real($head, $body);
         return ddb_error(500, 'InternalServerError', 'Internal server error');
