@@ -139,6 +139,29 @@ def main():
             crashes.append(line.strip())
         elif "[alert]" in line or "[emerg]" in line:
             alerts.append(line.strip())
+    # 2 s timeouts (proxy_read_timeout): at a fake, a "hang"/"stall" or a
+    # call queued behind the fake's relays (a fake too busy to keep up)
+    fake_ports = set()
+    for i in range(1, a.nfakes + 1):
+        p = os.path.join(d, "fake%d.port" % i)
+        if os.path.exists(p):
+            fake_ports.add(open(p).read().strip())
+    timeouts = collections.Counter()
+    for line in open(os.path.join(d, "logs", "error.log"),
+                     errors="replace"):
+        if "upstream timed out" in line:
+            m = re.search(r'upstream: "http://127\.0\.0\.1:(\d+)', line)
+            port = m.group(1) if m else "?"
+            timeouts["fakes" if port in fake_ports
+                     else "DynamoDB Local"] += 1
+    row("upstream timeouts (2 s) at the fakes / at DynamoDB Local",
+        "%d (%d hang/stall faults) / %d" % (
+            timeouts["fakes"], kinds["hang"] + kinds["stall"],
+            timeouts["DynamoDB Local"]))
+    if any(float(b.rstrip("%")) > 80 for b in busy):
+        row("NOTE", "a fake was busy relaying over 80% of the time: calls "
+            "queued behind it timed out (more timeouts than hang/stall); "
+            "raise SOAK_DIRECT_WEIGHT or SOAK_FAKES")
     row("error log lines by level", ", ".join(
         "%s %d" % kv for kv in sorted(levels.items())) or "none")
     row("worker crashes (exited on signal)", len(crashes))
