@@ -53,6 +53,15 @@ like($compose, qr{dockerfile: docker/Dockerfile}, 'compose builds our image');
 like($compose, qr{condition: service_completed_successfully},
      'NGINX starts after the schema is loaded');
 unlike($compose, qr/\t/, 'no tabs in YAML');
+for my $var (qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+                AWS_REGION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE
+                AWS_CONTAINER_CREDENTIALS_RELATIVE_URI))
+{
+    like($compose, qr/^\s+$var: \$\{$var:-\}$/m,
+         "compose passes $var through from the host");
+}
+cmp_ok(join('.', map { sprintf '%03d', $_ } split /\./, $version), 'ge',
+       '001.030.000', "the pinned NGINX is a current stable release (>= 1.30)");
 
 # the configuration the image renders
 my $conf = `sh docker/render-conf.sh nginx.conf.example`;
