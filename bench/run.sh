@@ -1,50 +1,97 @@
 #!/usr/bin/env bash
-# Load benchmark: NGINX CPU per request, and per DynamoDB call, of every API
-# route against a plain proxy_pass of a DynamoDB Query, measured in the
-# same run on the same NGINX worker (wrk on loopback, bounded runs).
+# Load benchmark: every API route through the module (ddbm_cache on, warm)
+# against a plain NGINX proxy_pass of the same DynamoDB call(s) to the same
+# backend, on two backends, in one run, printed as one markdown table:
+#
+#   local   DynamoDB Local (scripts/ddb-local.sh), warmed up first
+#   canned  a separate NGINX (bench/canned.conf: its own master and worker,
+#           so its CPU is not the module's) answering every call from
+#           fixtures fetched from DynamoDB Local at the start of the run
 #
 #   make bench                # or: bash bench/run.sh [seconds per run]
 #
-# Figures are ratios to the baseline measured in this run: the machines are
-# shared and noisy, absolute times are not comparable between runs.
+# Per route and backend: req/s, p50/p99 latency (wrk --latency), the module
+# NGINX worker's CPU per request (/proc utime+stime, one worker), DynamoDB
+# calls per request (one access log line per call, in the module's internal
+# location and in the baseline's alike), and the ratios to the baseline run
+# just before it.  Token verification (ddbm_jwt, bench/jwt.sh's dev keys)
+# off and on.  Then the worker's RSS before and after BENCH_RSS_REQUESTS
+# requests (list messages, canned backend), and the targets, met or not.
+# Figures are ratios to baselines measured in this run: the machines are
+# shared and noisy, absolute figures are not comparable between runs.
 #
 # Every answer is checked against the status its route must give
-# (t/load/routes.lua), and the worker is watched: a worker that dies
-# (`exited on signal` in the error log, or another worker pid) or an
-# unexpected status is reported as a failure for that route, the other
-# routes still run, and the script exits 1.
+# (t/load/routes.lua; the baseline: 2xx), and the worker is watched: a
+# worker that dies (`exited on signal` in the error log, or another worker
+# pid) or an unexpected status is reported as a failure for that run, the
+# other runs still happen, and the script exits 1.  A missed target is
+# reported, not a failure.
 #
-# Environment: BENCH_CONNECTIONS (16), BENCH_WARMUP (seconds, 3),
-# BENCH_ROUTES (only these routes, space separated), NGINX_BINARY,
-# DDBM_MODULE (the .so to measure: build/ngx_http_ddbm_module.so).
+# Environment: BENCH_SECONDS (6; or the first argument), BENCH_WARMUP
+# (seconds before each measured run, 2), BENCH_DDB_WARMUP (seconds of load
+# on a fresh DynamoDB Local before anything is measured, 30),
+# BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_BACKENDS ("local
+# canned"), BENCH_ROUTES (only these routes, space separated),
+# BENCH_RSS_REQUESTS (1000000; 0 skips the phase), NGINX_BINARY,
+# DDBM_MODULE (the .so to measure: build/ngx_http_ddbm_module.so),
+# BENCH_KEEP (set: keep the work directory, its logs and fixtures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-secs=${1:-10}
+secs=${1:-${BENCH_SECONDS:-6}}
+warmup=${BENCH_WARMUP:-2}
+ddb_warmup=${BENCH_DDB_WARMUP:-30}
+threads=${BENCH_THREADS:-2}
 conns=${BENCH_CONNECTIONS:-16}
-warmup=${BENCH_WARMUP:-3}
+backends=${BENCH_BACKENDS:-local canned}
+rss_requests=${BENCH_RSS_REQUESTS:-1000000}
 nginx=${NGINX_BINARY:-/usr/sbin/nginx}
 module=${DDBM_MODULE:-$top/build/ngx_http_ddbm_module.so}
 cli=$top/build/ddbm
 lua=$top/t/load/routes.lua
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbm-bench.XXXXXX")
+chmod 755 "$work"       # the canned backend's worker (nobody) reads fixtures
 table=bench
+started=$(date +%s)
 
 command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 1; }
 [ -x "$cli" ] && [ -f "$module" ] \
     || { echo "bench: run make build first" >&2; exit 1; }
 
 cleanup() {
-    [ -s "$work/nginx.pid" ] && kill -QUIT "$(cat "$work/nginx.pid")" 2>/dev/null
+    local f
+    for f in "$work/nginx.pid" "$work/canned.pid"; do
+        [ -s "$f" ] && kill -QUIT "$(cat "$f")" 2>/dev/null
+    done
     bash scripts/ddb-local.sh stop "$work/ddb.pid" >/dev/null 2>&1 || true
     sleep 0.5
-    rm -rf "$work"
+    if [ -n "${BENCH_KEEP:-}" ]; then
+        echo "bench: kept $work" >&2
+    else
+        rm -rf "$work"
+    fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM        # after the running command; EXIT cleans up
 
-ddb_port=$(bash scripts/free-port.sh)
-http_port=$(bash scripts/free-port.sh "$ddb_port")
+port() {    # a free loopback port none of the others took (the caller
+            # adds it to ports: this runs in a subshell)
+    bash scripts/free-port.sh "${ports[@]}"
+}
+ports=("$(bash scripts/free-port.sh)")
+ddb_port=${ports[0]}
+canned_port=$(port); ports+=("$canned_port")
+record_port=$(port); ports+=("$record_port")
+back_port=$(port); ports+=("$back_port")
+p_record=$(port); ports+=("$p_record")
+declare -A mport
+for b in local canned; do
+    for j in off on; do
+        mport[$b-$j]=$(port); ports+=("${mport[$b-$j]}")
+    done
+done
+
 DDB_LOCAL_WATCH_PID=$$ bash scripts/ddb-local.sh start "$ddb_port" \
     "$work/ddb.pid" "$work/ddb.log" >/dev/null
 
@@ -58,27 +105,36 @@ B=8fa3c183-b83e-47b8-b41e-68081e5ff801     # bayko
 L=7d62a217-66bb-4d2e-be24-ddb1b04128f9     # londo, in no conversation yet
 G=5ae290ed-55d1-47a0-bc6d-fe2bc2700399
 
+# tokens for ddbm_jwt on, as bench/jwt.sh makes them
+"$cli" dev-keys --dir "$work/keys" >/dev/null
+tok() { "$cli" mint-token --dir "$work/keys" --sub "$1" --ttl 7200; }
+tA=$(tok "$A"); tB=$(tok "$B"); tL=$(tok "$L")
+
+# the canned backend (and its recorder, which proxies to DynamoDB Local)
+mkdir -p "$work/fixtures" "$work/logs"
+sed -e "s|@WORK@|$work|g" -e "s|@CANNED_PORT@|$canned_port|g" \
+    -e "s|@RECORD_PORT@|$record_port|g" -e "s|@BACK_PORT@|$back_port|g" \
+    -e "s|@DDB_PORT@|$ddb_port|g" bench/canned.conf > "$work/canned.conf"
+"$nginx" -p "$work" -c "$work/canned.conf" -e "$work/canned-error.log"
+
 # a private copy: a rebuild that rewrites build/*.so under a running NGINX
 # crashes its workers (SIGBUS), which would pass for a module bug
 cp "$module" "$work/ngx_http_ddbm_module.so"
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<CONF
-load_module $work/ngx_http_ddbm_module.so;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/body;
-    proxy_temp_path $work/proxy;
-    upstream dynamodb { server 127.0.0.1:$ddb_port; keepalive 64; }
-    ddbm_table $table;
-    ddbm_endpoint_host 127.0.0.1:$ddb_port;
-    ddbm_credentials static local local;
-    ddbm_identity \$http_x_bench_sub;
+
+# server PORT UPSTREAM JWT CACHE: the API on PORT, its DynamoDB calls to
+# UPSTREAM; JWT on: identity from a verified token, else from X-Bench-Sub
+# shellcheck disable=SC2016  # NGINX variables, not the shell's
+server() {
+    local port=$1 up=$2 jwt=$3 cache=$4 identity='$http_x_bench_sub' auth=
+    if [ "$jwt" = on ]; then
+        identity='$ddbm_jwt_sub'
+        auth='ddbm_jwt on;'
+    fi
+    cat <<CONF
     server {
-        listen 127.0.0.1:$http_port;
+        listen 127.0.0.1:$port backlog=1024;
+        ddbm_identity $identity;
+        ddbm_cache $cache;
         # one log line per DynamoDB call, buffered, in both the module's
         # internal location and the baseline, so both pay the same: the
         # number of calls per request is counted, not assumed
@@ -86,7 +142,7 @@ http {
             internal;
             log_subrequest on;
             access_log $work/logs/calls.log combined buffer=64k flush=1s;
-            proxy_pass http://dynamodb/;
+            proxy_pass http://$up/;
             proxy_http_version 1.1;
             proxy_pass_request_headers off;
             proxy_set_header Connection "";
@@ -98,28 +154,63 @@ http {
             proxy_set_header Authorization \$ddbm_authorization;
             subrequest_output_buffer_size 1m;
         }
-        # the baseline: the client sends a signed DynamoDB call, NGINX
-        # proxies it with the same keepalive pool
+        # the baseline: the client sends the DynamoDB call, NGINX proxies
+        # it with the same keepalive pool and returns the answer as is
         location = /baseline {
             access_log $work/logs/calls.log combined buffer=64k flush=1s;
-            proxy_pass http://dynamodb/;
+            proxy_pass http://$up/;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
         location = /health { ddbm_pattern health; }
-        location = /api/message_groups { ddbm_pattern list_conversations; }
-        location /api/messages/ { ddbm_pattern list_messages; }
-        location = /api/messages { ddbm_pattern post_message; }
+        location = /api/message_groups { $auth ddbm_pattern list_conversations; }
+        location /api/messages/ { $auth ddbm_pattern list_messages; }
+        location = /api/messages { $auth ddbm_pattern post_message; }
         location ~ ^/api/users/@([^/]+)/short\$ { ddbm_pattern user_short \$1; }
     }
-}
 CONF
+}
+
+{
+    cat <<CONF
+load_module $work/ngx_http_ddbm_module.so;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/body;
+    proxy_temp_path $work/proxy;
+    upstream local { server 127.0.0.1:$ddb_port; keepalive 64; }
+    upstream canned { server 127.0.0.1:$canned_port; keepalive 64; }
+    upstream record { server 127.0.0.1:$record_port; keepalive 64; }
+    ddbm_table $table;
+    ddbm_endpoint_host 127.0.0.1:$ddb_port;
+    ddbm_credentials static local local;
+    ddbm_jwt_jwks $work/keys/jwks.json;
+    ddbm_jwt_issuer https://cognito-idp.us-east-1.amazonaws.com/us-east-1_DevPool1;
+    ddbm_jwt_client_id ddbmdevclient;
+CONF
+    # one cache per backend: a canned transaction "succeeds" without
+    # touching DynamoDB Local, so their records' revisions differ
+    for b in local canned; do
+        for j in off on; do
+            server "${mport[$b-$j]}" "$b" "$j" "zone=$b:10m"
+        done
+    done
+    # the set-up's server: no cache, so every call is made (and recorded)
+    server "$p_record" record off off
+    echo "}"
+} > "$work/nginx.conf"
 "$nginx" -p "$work" -c "$work/nginx.conf" -e "$work/logs/error.log"
 for _ in $(seq 1 50); do
-    [ -s "$work/nginx.pid" ] && break
+    [ -s "$work/nginx.pid" ] && [ -s "$work/canned.pid" ] && break
     sleep 0.1
 done
 master=$(cat "$work/nginx.pid")
+canned_master=$(cat "$work/canned.pid")
 
 worker_now() {  # the worker's pid (the master runs one)
     pgrep -P "$master" | head -n 1
@@ -129,20 +220,103 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 
+# ---- set-up, through the recorder (DynamoDB Local) -----------------------
+
+R=http://127.0.0.1:$p_record
+rec_at=0
+# recorded: the record log's lines since the last call (the calls made
+# since) into $new
+new=
+recorded() {
+    local lines
+    sleep 0.3                   # the recorder logs when its request ends
+    lines=$(wc -l < "$work/record.log")
+    new=$(tail -n +"$((rec_at + 1))" "$work/record.log" | head -n "$((lines - rec_at))")
+    rec_at=$lines
+}
+post() {    # post SUB BODY: the answer
+    curl -sf "$R/api/messages" -H "X-Bench-Sub: $1" -d "$2"
+}
+: > "$work/record.log"
+
 # conversations of andrewbrown and bayko for the update-mode posts: one
 # conversation under 16 writers at once answers some 503 (busy, by design)
 groups=$G
 for _ in $(seq 1 31); do
-    g=$(curl -sf "http://127.0.0.1:$http_port/api/messages" -H "X-Bench-Sub: $A" \
-            -d '{"message":"bench","handle":"bayko"}' \
+    g=$(post "$A" '{"message":"bench","handle":"bayko"}' \
         | sed -n 's/.*"message_group_uuid":"\([^"]*\)".*/\1/p')
     [ -n "$g" ] || { echo "bench: could not start a conversation" >&2; exit 1; }
     groups=$groups,$g
 done
-# one post, so the seeded conversation has the module's record (3 calls a
-# read, as every conversation the module wrote)
-curl -sf "http://127.0.0.1:$http_port/api/messages" -H "X-Bench-Sub: $A" \
-    -d "{\"message\":\"bench\",\"message_group_uuid\":\"$G\"}" >/dev/null
+# posts to the seeded conversation (12 messages): the module's record, and
+# a full page of 20 for the list of messages
+for i in $(seq 1 9); do
+    post "$([ $((i % 2)) = 0 ] && echo "$A" || echo "$B")" \
+        "{\"message\":\"bench $i\",\"message_group_uuid\":\"$G\"}" >/dev/null \
+        || { echo "bench: could not post to $G" >&2; exit 1; }
+done
+recorded
+
+# the call(s) each route makes on its warm path, as the module sends them:
+# the baselines' bodies (tab separated: fixture, target, body)
+declare -A base_target base_body base_what
+take() {    # take NAME PATTERN WHAT: the last recorded call matching PATTERN
+    local line
+    recorded
+    line=$(printf '%s\n' "$new" | grep -E "$2" | tail -n 1 || true)
+    [ -n "$line" ] || { echo "bench: no recorded call for $1 ($2)" >&2; exit 1; }
+    base_target[$1]=$(printf '%s' "$line" | cut -f2 | sed 's/^DynamoDB_20120810\.//')
+    base_body[$1]=$(printf '%s' "$line" | cut -f3-)
+    base_what[$1]=$3
+}
+post "$A" "{\"message\":\"bench\",\"message_group_uuid\":\"$G\"}" >/dev/null
+take post_update '^TransactWriteItems' 'TransactWriteItems (update)'
+post "$L" '{"message":"bench","handle":"andrewbrown"}' >/dev/null
+take post_create '^TransactWriteItems' 'TransactWriteItems (create)'
+curl -sf "$R/health" >/dev/null
+take health '^DescribeTable' 'DescribeTable'
+curl -sf "$R/api/users/@bayko/short" >/dev/null
+take user_short '^GetItem-USER#HANDLE#bayko' 'GetItem (cold path: warm is 0 calls)'
+curl -sf "$R/api/message_groups" -H "X-Bench-Sub: $A" >/dev/null
+take list_conversations '^Query-GRP#' 'Query GRP#'
+curl -sf "$R/api/messages/$G" -H "X-Bench-Sub: $A" >/dev/null
+take list_messages "^Query-MSG#$G" 'Query MSG#'
+
+# every other call the routes make cold, for the canned backend's fixtures
+IFS=, read -r -a glist <<< "$groups"
+for g in "${glist[@]}"; do
+    curl -sf -o /dev/null "$R/api/messages/$g" -H "X-Bench-Sub: $B"
+done
+nobody=0badc0de-0000-4000-8000-000000000000
+curl -s -o /dev/null "$R/api/message_groups" -H "X-Bench-Sub: $B"
+curl -s -o /dev/null "$R/api/message_groups" -H "X-Bench-Sub: $L"
+curl -s -o /dev/null "$R/api/message_groups" -H "X-Bench-Sub: $nobody"
+curl -s -o /dev/null "$R/api/messages/$G" -H "X-Bench-Sub: $L"
+curl -s -o /dev/null "$R/api/messages/$nobody" -H "X-Bench-Sub: $A"
+curl -s -o /dev/null "$R/api/messages" -H "X-Bench-Sub: $L" \
+    -d "{\"message\":\"x\",\"message_group_uuid\":\"$G\"}"
+recorded
+
+# the fixtures: each call's answer from DynamoDB Local, now that the data
+# is complete (a 20-item page of the seeded conversation, ...); every
+# transaction "succeeds"
+echo '{}' > "$work/fixtures/TransactWriteItems.json"
+nfix=0
+while IFS=$'\t' read -r name target body; do
+    case $name in TransactWriteItems|unknown) continue ;; esac
+    [ -f "$work/fixtures/$name.json" ] && continue
+    code=$(curl -s -o "$work/fixtures/$name.json" -w '%{http_code}' \
+           "$DDBM_ENDPOINT/" -H "X-Amz-Target: $target" \
+           -H 'Content-Type: application/x-amz-json-1.0' \
+           -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00' \
+           --data-binary "$body")
+    [ "$code" = 200 ] || { echo "bench: fixture $name: DynamoDB Local answered $code" >&2; exit 1; }
+    nfix=$((nfix + 1))
+done < "$work/record.log"
+items=$(grep -o '"message_uuid"' "$work/fixtures/Query-MSG#$G.json" | wc -l)
+echo "bench: $nfix fixtures from DynamoDB Local (the messages page: $items items)"
+
+# ---- measuring -------------------------------------------------------------
 
 cpu_ticks() {   # utime + stime of the worker, in clock ticks; empty if gone
     awk '{ print $14 + $15 }' "/proc/$worker/stat" 2>/dev/null || true
@@ -161,6 +335,8 @@ crashed() {
     now=$(worker_now || true)
     kill -0 "$master" 2>/dev/null \
         || { echo "bench: FAIL: the NGINX master is gone during $what" >&2; exit 1; }
+    kill -0 "$canned_master" 2>/dev/null \
+        || { echo "bench: FAIL: the canned backend is gone during $what" >&2; exit 1; }
     if [ -n "$lines" ] || [ "$now" != "$worker" ]; then
         echo "bench: FAIL: $what: the NGINX worker $worker died" \
              "($(echo "$lines" | grep -c 'exited on signal') x 'exited on signal';" \
@@ -181,27 +357,29 @@ calls_logged() {    # DynamoDB calls logged so far (the buffer flushes at 1s)
     wc -l < "$work/logs/calls.log" 2>/dev/null || echo 0
 }
 
-# run NAME LUA_ROUTE PATH [VAR=VALUE...]: warm-up, then the measured run;
-# LUA_ROUTE "baseline" is bench/baseline.lua, else a route of routes.lua
-declare -A rps cpu_us calls
+ms() {  # wrk's latency (12.5us, 1.2ms, 1.05s) in milliseconds
+    awk -v v="$1" 'BEGIN {
+        u = v; sub(/^[0-9.]+/, "", u); x = v + 0
+        if (u == "us") x /= 1000; else if (u == "s") x *= 1000;
+        else if (u == "m") x *= 60000
+        printf "%.2f", x }'
+}
+
+# run KEY URL SCRIPT [VAR=VALUE...]: warm-up, then the measured run; the
+# figures go to rps, p50, p99, cpu, calls under KEY
+declare -A rps p50 p99 cpu calls
 failures=()
 run() {
-    local name=$1 route=$2 path=$3 script out rc t0 t1 n c0 c1 line
+    local key=$1 url=$2 script=$3 out rc t0 t1 n c0 c1 line
     shift 3
-    if [ "$route" = baseline ]; then
-        script=$top/bench/baseline.lua
-    else
-        script=$lua
-    fi
-    # routes.lua reads its parameters from the environment
-    local -a envs=(LOAD_ROUTE="$route" LOAD_SUB_HEADER=X-Bench-Sub
-                   LOAD_THREADS=1 LOAD_TAG="bench-$name" "$@")
+    local -a envs=(LOAD_SUB_HEADER=X-Bench-Sub LOAD_THREADS="$threads"
+                   LOAD_TAG="bench-$key" "$@")
 
     rc=0
-    env "${envs[@]}" wrk -t1 -c"$conns" -d"${warmup}s" --timeout 10s \
-        -s "$script" "http://127.0.0.1:$http_port$path" >/dev/null 2>&1 || rc=$?
-    if crashed "$name (warm-up)"; then
-        failures+=("$name: worker crash (warm-up)")
+    env "${envs[@]}" wrk -t"$threads" -c"$conns" -d"${warmup}s" --timeout 10s \
+        -s "$script" "$url" >/dev/null 2>&1 || rc=$?
+    if crashed "$key (warm-up)"; then
+        failures+=("$key: worker crash (warm-up)")
         return
     fi
 
@@ -209,12 +387,12 @@ run() {
     c0=$(calls_logged)
     t0=$(cpu_ticks)
     rc=0
-    out=$(env "${envs[@]}" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s \
-              -s "$script" "http://127.0.0.1:$http_port$path" 2>&1) || rc=$?
+    out=$(env "${envs[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" \
+              --timeout 10s --latency -s "$script" "$url" 2>&1) || rc=$?
     t1=$(cpu_ticks)
-    if crashed "$name" || [ -z "$t0" ] || [ -z "$t1" ]; then
-        failures+=("$name: worker crash")
-        printf '%-22s CRASHED (no figures)\n' "$name"
+    if crashed "$key" || [ -z "$t0" ] || [ -z "$t1" ]; then
+        failures+=("$key: worker crash")
+        printf '%-36s CRASHED (no figures)\n' "$key"
         return
     fi
     sleep 1.2
@@ -222,85 +400,228 @@ run() {
 
     n=$(echo "$out" | awk '/requests in/ { print $1 }')
     line=$(echo "$out" | grep '^ddbm-load ' || true)
-    if [ "$route" = baseline ]; then
-        # DynamoDB Local's answer: anything but 200 is a broken baseline
-        if echo "$out" | grep -q 'Non-2xx'; then
-            failures+=("$name: $(echo "$out" | grep 'Non-2xx')")
+    if [ "$script" = "$top/bench/baseline.lua" ]; then
+        # the backend's answer: anything but 2xx is a broken baseline
+        if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
+            failures+=("$key: $(echo "$out" | grep 'Non-2xx\|Socket errors' | tr -s ' ')")
         fi
     elif [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-        failures+=("$name: unexpected statuses: ${line:-wrk exited with $rc}")
-        echo "bench: FAIL: $name: ${line:-$out}" >&2
+        failures+=("$key: unexpected statuses: ${line:-wrk exited with $rc}")
+        echo "bench: FAIL: $key: ${line:-$out}" >&2
     fi
     if [ -z "$n" ] || [ "$n" -eq 0 ]; then
-        failures+=("$name: no request completed")
+        failures+=("$key: no request completed")
         return
     fi
 
-    rps[$name]=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
-    calls[$name]=$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.2f", c / n }')
-    # ticks are 1/CLK_TCK s: microseconds of worker CPU per request, and
-    # per DynamoDB call when the route makes any
-    cpu_us[$name]=$(awk -v d=$((t1 - t0)) -v n="$n" -v c="${calls[$name]}" \
-        -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { r = d * 1e6 / hz / n;
-                 if (c > 0) printf "%.1f %.1f", r, r / c;
-                 else printf "%.1f -", r }')
-    # shellcheck disable=SC2086  # cpu_us holds two fields
-    printf '%-22s %8s req/s  %7s requests  %5s calls/request  CPU/request %s us, per DynamoDB call %s us\n' \
-        "$name" "${rps[$name]}" "$n" "${calls[$name]}" ${cpu_us[$name]}
+    rps[$key]=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+    p50[$key]=$(ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+    p99[$key]=$(ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+    calls[$key]=$(awk -v c=$((c1 - c0)) -v n="$n" 'BEGIN { printf "%.2f", c / n }')
+    # ticks are 1/CLK_TCK s: microseconds of worker CPU per request
+    cpu[$key]=$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+    printf '%-36s %9s req/s %8s requests  p50 %7s ms  p99 %8s ms  %5s calls/req  CPU %7s us/req\n' \
+        "$key" "${rps[$key]}" "$n" "${p50[$key]}" "${p99[$key]}" \
+        "${calls[$key]}" "${cpu[$key]}"
+}
+
+baseline() {    # baseline KEY BACKEND ROUTE
+    local -a extra=()
+    [ "${base_target[$3]}" = TransactWriteItems ] && extra=(BASELINE_UNIQUE=1)
+    run "$1" "http://127.0.0.1:${mport[$2-off]}/baseline" "$top/bench/baseline.lua" \
+        BASELINE_TARGET="${base_target[$3]}" BASELINE_BODY="${base_body[$3]}" \
+        "${extra[@]}"
 }
 
 wanted() {
     [ -z "${BENCH_ROUTES:-}" ] || [[ " $BENCH_ROUTES " == *" $1 "* ]]
 }
 
-export BENCH_SUB=$A BENCH_GROUP=$G BENCH_TABLE=$table   # baseline.lua
-echo "bench: ${secs}s per run (${warmup}s warm-up), $conns connections, one NGINX worker, DynamoDB Local"
+# the routes: name, routes.lua route, jwt too (a baseline is the route's
+# warm call, recorded above; the error routes have none), parameters where
+# @AB@ @L@ are the callers (subs, or tokens with ddbm_jwt on)
+routes=(
+  "health               health               -   base"
+  "user_short           user_short           -   base  LOAD_HANDLE=bayko"
+  "list_conversations   list_conversations   jwt base  LOAD_SUBS=@AB@"
+  "list_messages        list_messages        jwt base  LOAD_SUBS=@AB@ LOAD_GROUPS=$G"
+  "post_update          post_update          jwt base  LOAD_SUBS=@AB@ LOAD_GROUPS=$groups"
+  "post_create          post_create          jwt base  LOAD_SUBS=@L@ LOAD_HANDLE=andrewbrown"
+  "401_no_identity      no_identity          -   -"
+  "401_unknown_identity unknown_identity     -   -"
+  "403_not_member_read  not_member_read      -   -     LOAD_SUBS=@L@ LOAD_GROUPS=$G"
+  "403_not_member_post  not_member_post      -   -     LOAD_SUBS=@L@ LOAD_GROUPS=$G"
+  "404_unknown_group    unknown_conversation -   -     LOAD_SUBS=@A@"
+  "422_blank_message    blank_message        -   -     LOAD_SUBS=@A@ LOAD_GROUPS=$G"
+)
+
+# params JWT WORD...: the parameters with the callers filled in
+params() {
+    local jwt=$1 w
+    shift
+    for w in "$@"; do
+        if [ "$jwt" = on ]; then
+            w=${w//@AB@/Bearer $tA,Bearer $tB}
+            w=${w//@A@/Bearer $tA}
+            w=${w//@L@/Bearer $tL}
+        else
+            w=${w//@AB@/$A,$B}
+            w=${w//@A@/$A}
+            w=${w//@L@/$L}
+        fi
+        printf '%s\n' "$w"
+    done
+}
+
+echo "bench: ${secs}s per run (${warmup}s warm-up before each), wrk -t$threads -c$conns, one module NGINX worker, ddbm_cache on; backends: $backends"
 crashed "set-up" && failures+=("set-up: worker crash")
 
-run baseline_proxy_pass baseline /baseline
-# name                  routes.lua route      parameters
-routes=(
-  "health               health"
-  "user_short           user_short            LOAD_HANDLE=bayko"
-  "list_conversations   list_conversations    LOAD_SUBS=$A,$B"
-  "list_messages        list_messages         LOAD_SUBS=$A,$B LOAD_GROUPS=$G"
-  "401_no_identity      no_identity"
-  "401_unknown_identity unknown_identity"
-  "403_not_member_read  not_member_read       LOAD_SUBS=$L LOAD_GROUPS=$G"
-  "403_not_member_post  not_member_post       LOAD_SUBS=$L LOAD_GROUPS=$G"
-  "404_unknown_group    unknown_conversation  LOAD_SUBS=$A"
-  "422_blank_message    blank_message         LOAD_SUBS=$A LOAD_GROUPS=$G"
-  "post_update          post_update           LOAD_SUBS=$A,$B LOAD_GROUPS=$groups"
-  "post_create          post_create           LOAD_SUBS=$L LOAD_HANDLE=andrewbrown"
-)
-for r in "${routes[@]}"; do
-    # shellcheck disable=SC2086  # the parameters are words
-    set -- $r
-    wanted "$1" || continue
-    run "$1" "$2" / "${@:3}"
+for backend in $backends; do
+    if [ "$backend" = local ]; then
+        # a fresh DynamoDB Local (a JVM) is several times slower than a warm
+        # one: load it with the measured calls first
+        each=$(( (ddb_warmup + 2) / 3 ))
+        echo "bench: warming DynamoDB Local up (${each}s x 3)"
+        for r in list_messages list_conversations post_update; do
+            env BASELINE_TARGET="${base_target[$r]}" BASELINE_BODY="${base_body[$r]}" \
+                BASELINE_UNIQUE="$([ "$r" = post_update ] && echo 1 || echo 0)" \
+                LOAD_THREADS="$threads" \
+                wrk -t"$threads" -c"$conns" -d"${each}s" --timeout 10s \
+                -s bench/baseline.lua "http://127.0.0.1:${mport[local-off]}/baseline" \
+                >/dev/null 2>&1 || true
+        done
+    fi
+    for r in "${routes[@]}"; do
+        # shellcheck disable=SC2086  # the parameters are words
+        set -- $r
+        name=$1 lroute=$2 jwt=$3 base=$4
+        shift 4
+        wanted "$name" || continue
+        [ "$base" = base ] && baseline "$backend/$name/baseline" "$backend" "$name"
+        mapfile -t ps < <(params off "$@")
+        run "$backend/$name/off" "http://127.0.0.1:${mport[$backend-off]}" "$lua" \
+            LOAD_ROUTE="$lroute" "${ps[@]}"
+        if [ "$jwt" = jwt ]; then
+            mapfile -t ps < <(params on "$@")
+            run "$backend/$name/on" "http://127.0.0.1:${mport[$backend-on]}" "$lua" \
+                LOAD_ROUTE="$lroute" LOAD_SUB_HEADER=Authorization "${ps[@]}"
+        fi
+    done
 done
 
-# the baseline again, after the routes: DynamoDB Local is warmer now and
-# the ratios use the mean of both, so the order of the runs matters less
-run baseline_again baseline /baseline
-base=$(awk -v a="$(echo "${cpu_us[baseline_proxy_pass]:-}" | cut -d' ' -f2)" \
-           -v b="$(echo "${cpu_us[baseline_again]:-}" | cut -d' ' -f2)" \
-           'BEGIN { if (a > 0 && b > 0) printf "%.1f", (a + b) / 2 }')
-[ -n "$base" ] && echo "baseline: $base us of NGINX CPU per DynamoDB call (mean of both runs)"
-for r in "${routes[@]}"; do
-    r=${r%% *}
-    per_call=$(echo "${cpu_us[$r]:-}" | cut -d' ' -f2)
-    if [ -z "$base" ] || [ -z "$per_call" ] || [ "$per_call" = - ]; then
-        continue
+# ---- memory: the worker's RSS over many requests ---------------------------
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$worker/status" 2>/dev/null || true; }
+rss_before='' rss_after='' rss_done=0
+if [ "$rss_requests" -gt 0 ]; then
+    echo "bench: RSS: $rss_requests requests of list_messages, canned backend"
+    renv=(LOAD_ROUTE=list_messages LOAD_SUB_HEADER=X-Bench-Sub LOAD_THREADS="$threads"
+          LOAD_SUBS="$A,$B" LOAD_GROUPS="$G")
+    env "${renv[@]}" wrk -t"$threads" -c"$conns" -d"${warmup}s" -s "$lua" \
+        "http://127.0.0.1:${mport[canned-off]}" >/dev/null 2>&1 || true
+    rss_before=$(rss_kb)
+    rss_pid=$worker
+    chunk=20
+    while [ "$rss_done" -lt "$rss_requests" ]; do
+        rc=0
+        out=$(env "${renv[@]}" wrk -t"$threads" -c"$conns" -d"${chunk}s" \
+                  --timeout 10s -s "$lua" "http://127.0.0.1:${mport[canned-off]}" 2>&1) || rc=$?
+        n=$(echo "$out" | awk '/requests in/ { print $1 }')
+        if crashed "RSS phase" || [ "$rc" -ne 0 ] || [ -z "$n" ] || [ "$n" -eq 0 ]; then
+            failures+=("RSS phase: $(echo "$out" | grep '^ddbm-load ' || echo "wrk exited with $rc")")
+            break
+        fi
+        rss_done=$((rss_done + n))
+        # the last chunk just long enough (at this chunk's rate, +10%)
+        chunk=$(awk -v left=$((rss_requests - rss_done)) -v n="$n" -v c="$chunk" \
+                'BEGIN { s = int(left / (n / c) * 1.1) + 1; print (s < 30 ? s : 30) }')
+    done
+    [ "$worker" = "$rss_pid" ] && rss_after=$(rss_kb)
+fi
+
+# ---- the report ------------------------------------------------------------
+
+ratio() {   # ratio A B: A / B, or "-" when either is missing
+    awk -v a="${1:-}" -v b="${2:-}" \
+        'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+echo
+echo "| backend | route | ddbm_jwt | DynamoDB calls/req | req/s | p50 ms | p99 ms | worker CPU µs/req | req/s × base | p99 × base | CPU × base |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+row() {     # row KEY BACKEND LABEL JWT BASEKEY
+    local k=$1 b=$5
+    if [ -z "${rps[$k]:-}" ]; then
+        echo "| $2 | $3 | $4 | failed | | | | | | | |"
+        return
     fi
-    awk -v a="$per_call" -v b="$base" -v r="$r" \
-        'BEGIN { printf "ratio %-20s NGINX CPU per DynamoDB call = %.2f x plain proxy_pass\n", r, a / b }'
+    echo "| $2 | $3 | $4 | ${calls[$k]} | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | ${cpu[$k]} | $(ratio "${rps[$k]}" "${rps[$b]:-}") | $(ratio "${p99[$k]}" "${p99[$b]:-}") | $(ratio "${cpu[$k]}" "${cpu[$b]:-}") |"
+}
+for backend in $backends; do
+    for r in "${routes[@]}"; do
+        # shellcheck disable=SC2086
+        set -- $r
+        name=$1 jwt=$3 base=$4
+        wanted "$name" || continue
+        bk=-
+        if [ "$base" = base ]; then
+            bk=$backend/$name/baseline
+            row "$bk" "$backend" "*proxy_pass: ${base_what[$name]}*" "-" -
+        fi
+        row "$backend/$name/off" "$backend" "$name" off "$bk"
+        [ "$jwt" = jwt ] && row "$backend/$name/on" "$backend" "$name" on "$bk"
+    done
 done
+
+echo
+echo "Targets (ratios to the plain proxy_pass measured just before, same run):"
+target() {  # target LABEL VALUE OP LIMIT
+    local v=$2
+    if [ "$v" = - ] || [ -z "$v" ]; then
+        echo "- $1: not measured"
+    elif awk -v v="$v" -v l="$4" -v op="$3" \
+            'BEGIN { exit !(op == ">=" ? v >= l : op == "<" ? v < l : v <= l) }'; then
+        echo "- $1: ${v} (limit $3 $4): met"
+    else
+        echo "- $1: ${v} (limit $3 $4): MISSED"
+    fi
+}
+for j in off on; do
+    k=local/list_messages/$j
+    target "DynamoDB Local, list_messages, jwt $j: req/s × proxy" \
+        "$(ratio "${rps[$k]:-}" "${rps[local/list_messages/baseline]:-}")" ">=" 0.9
+done
+for backend in $backends; do
+    for r in "${routes[@]}"; do
+        # shellcheck disable=SC2086
+        set -- $r
+        name=$1 jwt=$3 base=$4
+        if [ "$base" != base ] || ! wanted "$name"; then continue; fi
+        for j in off on; do
+            [ "$j" = on ] && [ "$jwt" != jwt ] && continue
+            k=$backend/$name/$j b=$backend/$name/baseline
+            [ "$backend" = canned ] && target "canned, $name, jwt $j: CPU/request × proxy" \
+                "$(ratio "${cpu[$k]:-}" "${cpu[$b]:-}")" "<=" 1.3
+            target "$backend, $name, jwt $j: p99 × proxy" \
+                "$(ratio "${p99[$k]:-}" "${p99[$b]:-}")" "<=" 1.2
+        done
+    done
+done
+if [ -n "$rss_before" ] && [ -n "$rss_after" ]; then
+    growth=$(awk -v a="$rss_before" -v b="$rss_after" 'BEGIN { printf "%.2f", (b - a) * 100 / a }')
+    echo
+    echo "Worker RSS: $rss_before kB before, $rss_after kB after $rss_done requests (list_messages, canned): ${growth}% growth"
+    target "RSS growth over $rss_done requests, %" "$growth" "<" 2
+elif [ "$rss_requests" -gt 0 ]; then
+    echo "- RSS growth: not measured (the worker changed or the phase failed)"
+fi
+echo
+echo "bench: took $(( $(date +%s) - started ))s"
 
 if [ "${#failures[@]}" -gt 0 ]; then
     echo "bench: FAILED:" >&2
     printf '  %s\n' "${failures[@]}" >&2
     exit 1
 fi
-echo "bench: every route finished, no worker crash, every status as expected"
+echo "bench: every run finished, no worker crash, every status as expected"
