@@ -344,3 +344,24 @@ X-Calls: 1
 [qr/\[warn\] .* ddbm: DynamoDB DescribeTable: no retry, ddbm_request_timeout would pass/]
 --- no_error_log eval
 ["retry 1 in", "[alert]", "exited on signal"]
+
+
+
+=== TEST 15: ddbm_cors_origin with several origins allows each of them
+(it kept only the first)
+--- config
+    location = /health {
+        ddbm_pattern health;
+        ddbm_cors_origin http://a.example http://b.example;
+    }
+--- request eval
+["GET /health", "GET /health", "GET /health"]
+--- more_headers eval
+["Origin: http://a.example", "Origin: http://b.example",
+ "Origin: http://c.example"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["Access-Control-Allow-Origin: http://a.example",
+ "Access-Control-Allow-Origin: http://b.example",
+ "!Access-Control-Allow-Origin"]

@@ -24,6 +24,8 @@ static char *ngx_http_ddbm_allowed_regions(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_ddbm_check_regions(ngx_conf_t *cf,
     ngx_http_ddbm_loc_conf_t *conf);
+static char *ngx_http_ddbm_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_ddbm_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ddbm_postconfiguration(ngx_conf_t *cf);
 
@@ -160,9 +162,9 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
 
     { ngx_string("ddbm_cors_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_ddbm_cors_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_ddbm_loc_conf_t, cors_origins),
+      0,
       NULL },
 
       ngx_null_command
@@ -490,6 +492,37 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* every origin given, on one line or on several */
+static char *
+ngx_http_ddbm_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_ddbm_loc_conf_t  *dlcf = conf;
+
+    ngx_str_t   *value, *o;
+    ngx_uint_t   i;
+
+    if (dlcf->cors_origins == NGX_CONF_UNSET_PTR) {
+        dlcf->cors_origins = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (dlcf->cors_origins == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        o = ngx_array_push(dlcf->cors_origins);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *o = value[i];
     }
 
     return NGX_CONF_OK;
