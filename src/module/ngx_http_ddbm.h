@@ -44,6 +44,7 @@
 #include "dm_keys.h"
 #include "dm_sigv4.h"
 #include "dm_ddb.h"
+#include "dm_api.h"
 
 
 #define NGX_HTTP_DDBM_MAX_CALLS      8         /* at once, per round */
@@ -171,7 +172,7 @@ struct ngx_http_ddbm_ctx_s {
     ngx_http_ddbm_user_t        caller;
     ngx_str_t                   arg;           /* group uuid, handle */
 
-    json_t                     *json;          /* the request body */
+    dm_api_post_t               post;          /* the body, checked */
     ngx_str_t                   raw_body;
     off_t                       body_received; /* by the body filter */
     ngx_str_t                   idempotency_key;
@@ -476,14 +477,5 @@ ngx_int_t ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
  */
 ngx_int_t ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w);
-/*
- * Checks the "message" member: adds message_blank or
- * message_exceed_max_chars to codes; NGX_ERROR when it is not a string.
- */
-ngx_int_t ngx_http_ddbm_check_message(json_t *body, const char **codes,
-    ngx_uint_t *n, ngx_str_t *message);
-/* a string member: NGX_OK, NGX_DECLINED (absent or null), NGX_ERROR */
-ngx_int_t ngx_http_ddbm_json_string(json_t *body, const char *name,
-    ngx_str_t *value);
 
 #endif /* NGX_HTTP_DDBM_H */

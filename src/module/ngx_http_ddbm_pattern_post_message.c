@@ -33,44 +33,19 @@ ngx_http_ddbm_pm_start(ngx_http_ddbm_ctx_t *ctx)
 {
     ngx_int_t               rc;
     ngx_str_t               group, message;
-    ngx_uint_t              n;
-    const char             *codes[4];
     ngx_http_ddbm_write_t  *w;
 
-    rc = ngx_http_ddbm_json_string(ctx->json, "message_group_uuid", &group);
+    /* the body's rules were checked when it was read (dm_api_post_check) */
 
-    if (rc == NGX_DECLINED) {
+    if (!ctx->post.update) {
         ctx->pattern = &ngx_http_ddbm_pattern_start_conversation;
         return ctx->pattern->start(ctx);
     }
 
-    if (rc == NGX_ERROR) {
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_type",
-                                           "message_group_uuid must be a "
-                                           "string");
-    }
-
-    n = 0;
-
-    if (ngx_http_ddbm_check_message(ctx->json, codes, &n, &message)
-        != NGX_OK)
-    {
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_type",
-                                           "message must be a string");
-    }
-
-    if (group.len == 0) {
-        codes[n++] = "message_group_uuid_blank";
-
-    } else if (!dm_uuid_valid((const char *) group.data, group.len)) {
-        codes[n++] = "message_group_uuid_invalid";
-    }
-
-    if (n) {
-        return ngx_http_ddbm_respond_codes(ctx, codes, n);
-    }
+    group.data = (u_char *) ctx->post.message_group_uuid;
+    group.len = ctx->post.message_group_uuid_len;
+    message.data = (u_char *) ctx->post.message;
+    message.len = ctx->post.message_len;
 
     rc = ngx_http_ddbm_idempotency_key(ctx);
     if (rc != NGX_OK && rc != NGX_DECLINED) {

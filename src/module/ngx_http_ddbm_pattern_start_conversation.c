@@ -30,36 +30,23 @@ ngx_http_ddbm_sc_start(ngx_http_ddbm_ctx_t *ctx)
     u_char              *p;
     ngx_int_t            rc;
     ngx_str_t            handle, message;
-    ngx_uint_t           n;
-    const char          *codes[4];
     ngx_http_ddbm_sc_t  *sc;
 
-    n = 0;
+    /* the body's rules were checked when it was read (dm_api_post_check) */
 
-    if (ngx_http_ddbm_check_message(ctx->json, codes, &n, &message)
-        != NGX_OK)
-    {
+    if (ctx->post.update) {
+        /* a location of this pattern alone starts conversations only */
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
                                            "invalid_type",
-                                           "message must be a string");
+                                           "a new conversation takes "
+                                           "\"handle\", not "
+                                           "\"message_group_uuid\"");
     }
 
-    rc = ngx_http_ddbm_json_string(ctx->json, "handle", &handle);
-
-    if (rc == NGX_ERROR) {
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_type",
-                                           "handle must be a string");
-    }
-
-    if (handle.len == 0) {
-        /* the reference's spelling, kept for its frontend */
-        codes[n++] = "user_reciever_handle_blank";
-    }
-
-    if (n) {
-        return ngx_http_ddbm_respond_codes(ctx, codes, n);
-    }
+    message.data = (u_char *) ctx->post.message;
+    message.len = ctx->post.message_len;
+    handle.data = (u_char *) ctx->post.handle;
+    handle.len = ctx->post.handle_len;
 
     rc = ngx_http_ddbm_idempotency_key(ctx);
     if (rc != NGX_OK && rc != NGX_DECLINED) {

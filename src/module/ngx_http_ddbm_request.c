@@ -21,7 +21,7 @@
 
 static void ngx_http_ddbm_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_ddbm_read_body(ngx_http_ddbm_ctx_t *ctx);
-static void ngx_http_ddbm_json_cleanup(void *data);
+static void ngx_http_ddbm_post_cleanup(void *data);
 static ngx_int_t ngx_http_ddbm_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx);
@@ -197,10 +197,17 @@ ngx_http_ddbm_request_body_filter_init(ngx_conf_t *cf)
 }
 
 
+/*
+ * The body, checked by the core's rules for POST /api/messages (the same
+ * code the unit tests and the fuzzers run): 400 and 422 are answered
+ * here, a valid body goes to the pattern in ctx->post.
+ */
 static void
 ngx_http_ddbm_body_handler(ngx_http_request_t *r)
 {
-    json_error_t          err;
+    int                   rc;
+    size_t                n;
+    const char           *codes[DM_API_CODES_MAX];
     ngx_pool_cleanup_t   *cln;
     ngx_http_ddbm_ctx_t  *ctx;
 
@@ -210,50 +217,52 @@ ngx_http_ddbm_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (ctx->raw_body.len == 0) {
-        (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "body_required",
-                                           "a JSON object is required");
-        return;
-    }
-
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         ngx_http_ddbm_after(ctx, NGX_ERROR);
         return;
     }
 
-    ctx->json = json_loadb((const char *) ctx->raw_body.data,
-                           ctx->raw_body.len, JSON_REJECT_DUPLICATES, &err);
-    if (ctx->json == NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "ddbm: malformed JSON body at byte %d, answered 400",
-                      err.position);
+    n = 0;
+    rc = dm_api_post_check((const char *) ctx->raw_body.data,
+                           ctx->raw_body.len, &ctx->post, codes, &n);
+
+    cln->handler = ngx_http_ddbm_post_cleanup;
+    cln->data = &ctx->post;
+
+    switch (rc) {
+
+    case 0:
+        ngx_http_ddbm_begin(ctx);
+        return;
+
+    case 400:
+        if (ngx_strcmp(ctx->post.error, "malformed_json") == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "ddbm: malformed JSON body at byte %uz, answered "
+                          "400", ctx->post.error_position);
+        }
+
         (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "malformed_json",
-                                           "the body is not valid JSON");
+                                           ctx->post.error,
+                                           ctx->post.detail);
+        return;
+
+    case 422:
+        (void) ngx_http_ddbm_respond_codes(ctx, codes, n);
+        return;
+
+    default:
+        ngx_http_ddbm_after(ctx, NGX_ERROR);
         return;
     }
-
-    cln->handler = ngx_http_ddbm_json_cleanup;
-    cln->data = ctx->json;
-
-    if (!json_is_object(ctx->json)) {
-        (void) ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
-                                           "body_not_object",
-                                           "the body must be a JSON "
-                                           "object");
-        return;
-    }
-
-    ngx_http_ddbm_begin(ctx);
 }
 
 
 static void
-ngx_http_ddbm_json_cleanup(void *data)
+ngx_http_ddbm_post_cleanup(void *data)
 {
-    json_decref(data);
+    dm_api_post_free(data);
 }
 
 

@@ -14,60 +14,6 @@
 #include "ngx_http_ddbm.h"
 
 
-ngx_int_t
-ngx_http_ddbm_json_string(json_t *body, const char *name, ngx_str_t *value)
-{
-    json_t  *v;
-
-    v = json_object_get(body, name);
-
-    if (v == NULL || json_is_null(v)) {
-        ngx_str_null(value);
-        return NGX_DECLINED;
-    }
-
-    if (!json_is_string(v)) {
-        return NGX_ERROR;
-    }
-
-    value->data = (u_char *) json_string_value(v);
-    value->len = json_string_length(v);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_ddbm_check_message(json_t *body, const char **codes, ngx_uint_t *n,
-    ngx_str_t *message)
-{
-    size_t     i, chars;
-    ngx_int_t  rc;
-
-    rc = ngx_http_ddbm_json_string(body, "message", message);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_DECLINED || message->len == 0) {
-        codes[(*n)++] = "message_blank";
-        return NGX_OK;
-    }
-
-    /* characters, not bytes: jansson has checked the UTF-8 already */
-    for (i = 0, chars = 0; i < message->len; i++) {
-        chars += (message->data[i] & 0xc0) != 0x80;
-    }
-
-    if (chars > NGX_HTTP_DDBM_MESSAGE_MAX) {
-        codes[(*n)++] = "message_exceed_max_chars";
-    }
-
-    return NGX_OK;
-}
-
-
 /* ---- idempotency ------------------------------------------------------- */
 
 ngx_int_t
