@@ -27,7 +27,7 @@
 # other runs still happen, and the script exits 1.  A missed target is
 # reported, not a failure.
 #
-# Environment: BENCH_SECONDS (6; or the first argument), BENCH_WARMUP
+# Environment: BENCH_SECONDS (5; or the first argument), BENCH_WARMUP
 # (seconds before each measured run, 2), BENCH_DDB_WARMUP (seconds of load
 # on a fresh DynamoDB Local before anything is measured, 30),
 # BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_BACKENDS ("local
@@ -39,7 +39,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-secs=${1:-${BENCH_SECONDS:-6}}
+secs=${1:-${BENCH_SECONDS:-5}}
 warmup=${BENCH_WARMUP:-2}
 ddb_warmup=${BENCH_DDB_WARMUP:-30}
 threads=${BENCH_THREADS:-2}
