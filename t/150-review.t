@@ -365,3 +365,52 @@ X-Calls: 1
 ["Access-Control-Allow-Origin: http://a.example",
  "Access-Control-Allow-Origin: http://b.example",
  "!Access-Control-Allow-Origin"]
+
+
+
+=== TEST 16: a 200 to a transaction that is not DynamoDB's JSON is never an acknowledgment: the same transaction again
+(a soak found posts answered 200 and never stored)
+--- config
+    location = /api/messages {
+        ddbm_pattern post_message;
+        ddbm_backend /_fake/tx/garbage,canned/t16;
+        ddbm_retries 3 1ms;
+    }
+--- request eval
+"POST /api/messages\n" . '{"message":"t150 garbage first","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}'
+--- more_headers
+X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
+--- error_code: 200
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB TransactWriteItems: 200 answer that is not DynamoDB JSON, retry 1 in/]
+--- no_error_log eval
+["[alert]", "exited on signal"]
+
+
+
+=== TEST 17: ... and when it stays so: 502 dynamodb_answer_unreadable, never 200
+--- config
+    location = /api/messages {
+        ddbm_pattern post_message;
+        ddbm_backend /_fake/tx/cut-json/t17;
+        ddbm_retries 1 1ms;
+    }
+    location = /health {
+        ddbm_pattern health;
+        ddbm_backend /_fake/DescribeTable/json-array/t17;
+        ddbm_retries 0;
+    }
+--- request eval
+["POST /api/messages\n" . '{"message":"t150 never","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',
+ "GET /health"]
+--- more_headers
+X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
+--- error_code eval
+[502, 502]
+--- response_body eval
+['{"error":"dynamodb_answer_unreadable","message":"the database answer was unreadable"}',
+ '{"error":"dynamodb_answer_unreadable","message":"the database answer was unreadable"}']
+--- error_log eval
+[qr/\[error\] .* ddbm: DynamoDB TransactWriteItems failed after 2 attempt\(s\): 200/]
+--- no_error_log eval
+["[alert]", "exited on signal"]

@@ -39,6 +39,7 @@ static void ngx_http_ddbm_calls_cleanup(void *data);
 static const char *ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call);
 static ngx_uint_t ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call,
     ngx_msec_t delay);
+static ngx_uint_t ngx_http_ddbm_answer_sound(ngx_http_ddbm_call_t *call);
 static void ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n);
 static void ngx_http_ddbm_keep_headers(ngx_http_ddbm_call_t *call,
     ngx_http_upstream_t *u);
@@ -727,7 +728,7 @@ static ngx_int_t
 ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 {
     ngx_msec_t                 delay;
-    ngx_uint_t                 throttled, retryable, level;
+    ngx_uint_t                 throttled, retryable, unreadable, level;
     ngx_http_request_t        *r;
     ngx_http_ddbm_ctx_t       *ctx;
     ngx_http_ddbm_loc_conf_t  *dlcf;
@@ -779,14 +780,27 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         return NGX_OK;
     }
 
+    unreadable = 0;
+
     if (call->status == NGX_HTTP_OK && call->rc != NGX_ERROR) {
-        call->result = NGX_HTTP_DDBM_CALL_OK;
-        ngx_http_ddbm_retry_quota_give(call->attempts == 1
-                                       ? 1 : NGX_HTTP_DDBM_RETRY_COST);
-        return NGX_OK;
+
+        if (ngx_http_ddbm_answer_sound(call)) {
+            call->result = NGX_HTTP_DDBM_CALL_OK;
+            ngx_http_ddbm_retry_quota_give(call->attempts == 1
+                                           ? 1 : NGX_HTTP_DDBM_RETRY_COST);
+            return NGX_OK;
+        }
+
+        /*
+         * A 200 that is not DynamoDB's JSON: whether a write was applied
+         * is unknown, so it is never taken for a success.  The same
+         * request again (a transaction with the same ClientRequestToken,
+         * applied at most once) tells.
+         */
+        unreadable = 1;
     }
 
-    if (call->status == 0 || call->status == NGX_HTTP_OK) {
+    if (!unreadable && (call->status == 0 || call->status == NGX_HTTP_OK)) {
 
         if (call->rc == NGX_HTTP_GATEWAY_TIME_OUT) {
             call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
@@ -810,9 +824,10 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 
     ngx_http_ddbm_allocator(&a, r->pool);
 
-    if (dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
-                         &call->error, &a)
-        != 0)
+    if (unreadable
+        || dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
+                            &call->error, &a)
+           != 0)
     {
         /* not DynamoDB's JSON (a proxy's HTML page...): say so, not why */
         call->error.error_type[0] = '\0';
@@ -835,7 +850,7 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                            "ProvisionedThroughputExceededException")
         || dm_ddb_is_error(&call->error, "RequestLimitExceeded");
 
-    retryable = throttled || call->status >= 500
+    retryable = throttled || call->status >= 500 || unreadable
         || dm_ddb_is_error(&call->error, "TransactionConflictException")
         || dm_ddb_is_error(&call->error, "TransactionInProgressException");
 
@@ -855,7 +870,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                       "ddbm: DynamoDB %s: %ui %s, retry %ui in %Mms",
                       call->operation, call->status,
                       call->error.error_type[0] ? call->error.error_type
-                                                : "server error",
+                      : unreadable ? "answer that is not DynamoDB JSON"
+                      : "server error",
                       call->attempts, delay);
 
         ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
@@ -871,7 +887,11 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 
     level = NGX_LOG_ERR;
 
-    if (throttled) {
+    if (unreadable) {
+        call->http_status = NGX_HTTP_BAD_GATEWAY;
+        call->failure = "dynamodb_answer_unreadable";
+
+    } else if (throttled) {
         call->http_status = NGX_HTTP_SERVICE_UNAVAILABLE;
         call->failure = "dynamodb_throttled";
 
@@ -902,6 +922,31 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                                 throttled, 0);
 
     return NGX_OK;
+}
+
+
+/*
+ * A 200 answer that no pattern reads on (a transaction's, DescribeTable's)
+ * must still be DynamoDB's JSON to count as a success; the readers of
+ * the other answers check theirs as they read them.
+ */
+static ngx_uint_t
+ngx_http_ddbm_answer_sound(ngx_http_ddbm_call_t *call)
+{
+    dm_allocator_t   a;
+    dm_ddb_answer_t  answer;
+
+    if (ngx_strcmp(call->operation, "TransactWriteItems") != 0
+        && ngx_strcmp(call->operation, "DescribeTable") != 0)
+    {
+        return 1;
+    }
+
+    ngx_http_ddbm_allocator(&a, call->ctx->request->pool);
+
+    return dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
+                            &answer, &a)
+           == 0;
 }
 
 
