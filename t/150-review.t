@@ -7,8 +7,9 @@
 #    (ClientRequestToken), so a message is stored once;
 #  - a transaction canceled by throttling backs off, bounded by
 #    ddbm_write_retries, in both POST modes (a lost race likewise);
-#  - backoff is full jitter (pauses below half the window happen) and
-#    capped by ddbm_retries' third argument;
+#  - backoff is capped by ddbm_retries' third argument (that it is full
+#    jitter, pauses below half the window, is checked in t/170-metrics.t,
+#    where thirty pauses can be looked at together);
 #  - a chunked client body is refused once it passes ddbm_body_max, before
 #    NGINX buffers it to a file.
 # And the AWS SDKs' standard retry mode: a retry quota shared by the
@@ -218,28 +219,7 @@ qr/^\{"message_group_uuid":"[0-9a-f-]{36}"/
 
 
 
-=== TEST 9: full jitter: some pauses fall below half of their window
-Ten throttled requests, three retries each, windows of 40, 80 and 160 ms:
-with equal jitter no pause is below 20, 40 and 80 ms; with full jitter
-each is, half the time (all thirty above: odds of one in a billion).
---- config
-    location = /throttled {
-        ddbm_pattern health;
-        ddbm_backend /_fake/DescribeTable/throttle/t9;
-        ddbm_retries 3 40ms;
-    }
---- request eval
-[("GET /throttled") x 10]
---- error_code eval
-[(503) x 10]
---- error_log eval
-[qr/retry (?:1 in 1?\d|2 in [1-3]?\d|3 in [1-7]?\d)ms/]
---- no_error_log eval
-["[alert]", "exited on signal", "retry 4"]
-
-
-
-=== TEST 10: the longest pause is ddbm_retries' third argument
+=== TEST 9: the longest pause is ddbm_retries' third argument
 Windows of 40, 80 and 160 ms capped at 50: no pause over 50 ms.
 --- config
     location = /throttled {
@@ -258,7 +238,7 @@ Windows of 40, 80 and 160 ms capped at 50: no pause over 50 ms.
 
 
 
-=== TEST 11: a chunked body over ddbm_body_max: 413 before it is buffered to a file
+=== TEST 10: a chunked body over ddbm_body_max: 413 before it is buffered to a file
 --- config
     location = /api/messages {
         ddbm_pattern post_message;
@@ -282,7 +262,7 @@ my $chunk = "x" x 4096;
 
 
 
-=== TEST 12: the retry quota is shared and runs out: a retry costs 5 of ddbm_retry_quota
+=== TEST 11: the retry quota is shared and runs out: a retry costs 5 of ddbm_retry_quota
 A bucket of 10: the first request retries twice (10 tokens), its third
 failure finds the bucket empty; the second request gets no retry at all.
 --- http_config
@@ -307,7 +287,7 @@ failure finds the bucket empty; the second request gets no retry at all.
 
 
 
-=== TEST 13: x-amz-retry-after sets the pause before the retry
+=== TEST 12: x-amz-retry-after sets the pause before the retry
 --- config
     location = /throttled {
         ddbm_pattern health;
@@ -324,7 +304,7 @@ GET /throttled
 
 
 
-=== TEST 14: no retry that would pass ddbm_request_timeout: 503 at once
+=== TEST 13: no retry that would pass ddbm_request_timeout: 503 at once
 The pause asked for (150 ms) would end after the request's 100 ms.
 --- config
     location = /throttled {
@@ -347,7 +327,7 @@ X-Calls: 1
 
 
 
-=== TEST 15: ddbm_cors_origin with several origins allows each of them
+=== TEST 14: ddbm_cors_origin with several origins allows each of them
 (it kept only the first)
 --- config
     location = /health {
@@ -368,7 +348,7 @@ X-Calls: 1
 
 
 
-=== TEST 16: a 200 to a transaction that is not DynamoDB's JSON is never an acknowledgment: the same transaction again
+=== TEST 15: a 200 to a transaction that is not DynamoDB's JSON is never an acknowledgment: the same transaction again
 (a soak found posts answered 200 and never stored)
 --- config
     location = /api/messages {
@@ -388,7 +368,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 
 
 
-=== TEST 17: ... and when it stays so: 502 dynamodb_answer_unreadable, never 200
+=== TEST 16: ... and when it stays so: 502 dynamodb_answer_unreadable, never 200
 --- config
     location = /api/messages {
         ddbm_pattern post_message;

@@ -190,4 +190,34 @@ like($log[3], qr{ cache=MISS }, 'access log: the first lookup missed');
 like($log[4], qr{^/api/users/\@bayko/short 200 calls=0 .* cache=HIT },
      'access log: the second hit');
 
+# ---- full jitter -------------------------------------------------------
+
+# Ten throttled requests, three retries each, windows of 40, 80 and 160
+# ms: with equal jitter no pause is below 20, 40 and 80 ms; with full
+# jitter each is, half the time (all thirty above: odds of one in a
+# billion).  Looked at once all thirty are in the log.
+my $jitter = DdbmServer->start(config => <<"_EOC_");
+$fake
+        location = /throttled {
+            ddbm_pattern health;
+            ddbm_backend /_fake/DescribeTable/throttle/m3;
+            ddbm_retries 3 40ms;
+        }
+_EOC_
+
+my $n503 = 0;
+for (1 .. 10) {
+    $n503++ if $jitter->request(GET => '/throttled')->{status} == 503;
+}
+is($n503, 10, 'ten throttled requests: 503 each');
+
+my @pauses = $jitter->error_log =~ /retry (\d) in (\d+)ms/g;
+my ($low, $all) = (0, 0);
+while (my ($n, $ms) = splice @pauses, 0, 2) {
+    $all++;
+    $low++ if $ms < 20 * 2 ** ($n - 1);
+}
+is($all, 30, 'thirty pauses logged');
+ok($low > 0, "full jitter: $low of $all pauses below half their window");
+
 done_testing();
