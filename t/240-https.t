@@ -465,7 +465,15 @@ SKIP: {
         last if !$k || ep_log('good') - $before > 2 * $bound0;
     }
     ok($n > 0, "wrk -t2 -c16 -d3s x $rounds: $n requests") or diag($out);
-    is($non2xx, 0, '... all of them 200') or diag($out);
+    if ($valgrind) {
+        # under valgrind a handshake can outlast proxy_connect_timeout (1 s,
+        # the example's) and come back 504: the memory check is the point
+        # there, so a few are let through (the normal pass allows none)
+        cmp_ok($non2xx, '<=', $n / 100, '... at most 1% not 200 (valgrind)')
+            or diag($out);
+    } else {
+        is($non2xx, 0, '... all of them 200') or diag($out);
+    }
     @lines = ep_log('good');
     my %conn;
     my $full = 0;
