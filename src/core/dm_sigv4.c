@@ -14,7 +14,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "dm_sigv4.h"
 
@@ -219,16 +218,67 @@ dm_sigv4_hex_encode(char *dst, const unsigned char *src, size_t n)
 }
 
 
-static int
-dm_sigv4_sha256(const void *p, size_t n, unsigned char *md)
-{
-    unsigned int  len;
+/*
+ * SHA-256 through one EVP_MD fetched once per process and one reused
+ * context: EVP_sha256() and HMAC() look the algorithm up by name on every
+ * call (OpenSSL 3), which cost more than hashing a DynamoDB request.  The
+ * module's workers and the CLI are single-threaded.
+ */
+static EVP_MD      *dm_sigv4_md;
+static EVP_MD_CTX  *dm_sigv4_md_ctx;
 
-    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+
+static EVP_MD_CTX *
+dm_sigv4_digest_begin(void)
+{
+    if (dm_sigv4_md_ctx == NULL) {
+        if (dm_sigv4_md == NULL) {
+            dm_sigv4_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+            if (dm_sigv4_md == NULL) {
+                return NULL;
+            }
+        }
+
+        dm_sigv4_md_ctx = EVP_MD_CTX_new();
+        if (dm_sigv4_md_ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    if (EVP_DigestInit_ex2(dm_sigv4_md_ctx, dm_sigv4_md, NULL) != 1) {
+        return NULL;
+    }
+
+    return dm_sigv4_md_ctx;
+}
+
+
+/* SHA-256 of p1 followed by p2 (n2 may be 0) */
+static int
+dm_sigv4_sha256_2(const void *p1, size_t n1, const void *p2, size_t n2,
+    unsigned char *md)
+{
+    unsigned int   len;
+    EVP_MD_CTX    *ctx;
+
+    ctx = dm_sigv4_digest_begin();
+    if (ctx == NULL
+        || EVP_DigestUpdate(ctx, p1, n1) != 1
+        || (n2 && EVP_DigestUpdate(ctx, p2, n2) != 1)
+        || EVP_DigestFinal_ex(ctx, md, &len) != 1
+        || len != 32)
+    {
         return -1;
     }
 
     return 0;
+}
+
+
+static int
+dm_sigv4_sha256(const void *p, size_t n, unsigned char *md)
+{
+    return dm_sigv4_sha256_2(p, n, NULL, 0, md);
 }
 
 
@@ -247,19 +297,45 @@ dm_sigv4_sha256_hex(const void *p, size_t n, char *hex)
 }
 
 
+/* HMAC-SHA256 (RFC 2104), on the digest above */
 static int
 dm_sigv4_hmac(const void *key, size_t key_len, const void *p, size_t n,
     unsigned char *md)
 {
-    unsigned int  len;
+    int             rc;
+    size_t          i;
+    unsigned char   k[64], pad[64], inner[32];
 
-    if (HMAC(EVP_sha256(), key, (int) key_len, p, n, md, &len) == NULL
-        || len != 32)
-    {
-        return -1;
+    memset(k, 0, sizeof(k));
+
+    if (key_len > sizeof(k)) {
+        if (dm_sigv4_sha256(key, key_len, k) != 0) {
+            return -1;
+        }
+
+    } else {
+        memcpy(k, key, key_len);
     }
 
-    return 0;
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = k[i] ^ 0x36;
+    }
+
+    rc = dm_sigv4_sha256_2(pad, sizeof(pad), p, n, inner);
+
+    if (rc == 0) {
+        for (i = 0; i < sizeof(pad); i++) {
+            pad[i] = k[i] ^ 0x5c;
+        }
+
+        rc = dm_sigv4_sha256_2(pad, sizeof(pad), inner, sizeof(inner), md);
+    }
+
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(inner, sizeof(inner));
+
+    return rc;
 }
 
 
