@@ -4,7 +4,7 @@
  *
  * Shared declarations of the CLI's files:
  *   ddbm.c              main, global options, argument helpers
- *   ddbm_credentials.c  region and the AWS credential chain
+ *   ddbm_credentials.c  region and the AWS credential chain (the core's)
  *   ddbm_http.c         libcurl client, SigV4 signing, retries, errors
  *   ddbm_table.c        schema-load, drop, list-tables, describe
  *   ddbm_batch.c        BatchWriteItem with unprocessed-item retries
@@ -65,7 +65,7 @@ typedef struct {
     char           *access_key_id;
     char           *secret_access_key;
     char           *session_token;
-    const char     *source;          /* for messages: never the secret */
+    char            source[48];      /* for messages: never the secret */
 } ddbm_credentials_t;
 
 
@@ -140,8 +140,8 @@ void ddbm_sanitize(char *s);
 
 /* ddbm_credentials.c */
 int ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size);
-int ddbm_resolve_credentials(const ddbm_options_t *opts, int allow_dummy,
-    ddbm_credentials_t *creds);
+int ddbm_resolve_credentials(const ddbm_options_t *opts, const char *region,
+    int allow_dummy, ddbm_credentials_t *creds);
 void ddbm_credentials_free(ddbm_credentials_t *creds);
 
 /* ddbm_http.c */

@@ -1,19 +1,23 @@
 /*
  * The region and the credentials, found the way the AWS CLI and boto3 find
- * them: the environment, then the shared credentials and config files for
- * the profile.  Roles, SSO and credential_process are not implemented: a
+ * them.  The region: --region, the environment, the profile's.  The
+ * credentials: the SDKs' default chain in the shared core (environment,
+ * web identity, profile, container, instance metadata; dm_credchain.h).
+ * Roles, SSO and credential_process profiles are not implemented: a
  * profile that needs them is refused with a hint instead of being skipped
- * silently.
+ * silently.  With nothing found, a local endpoint gets dummy keys.
  */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
 #include "ddbm.h"
+#include "dm_credchain.h"
 #include "dm_credentials.h"
 
 
@@ -167,6 +171,26 @@ ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
 }
 
 
+/*
+ * The environment as the chain sees it: the process's, except that for a
+ * local endpoint the instance metadata service is never asked (it could
+ * only add a second of timeouts before the dummy keys).
+ */
+static const char *
+ddbm_getenv(void *data, const char *name)
+{
+    int  *no_imds;
+
+    no_imds = data;
+
+    if (*no_imds && strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0) {
+        return "true";
+    }
+
+    return dm_getenv_process(NULL, name);
+}
+
+
 static int
 ddbm_creds_set(ddbm_credentials_t *creds, const char *id, const char *secret,
     const char *token, const char *source)
@@ -175,7 +199,7 @@ ddbm_creds_set(ddbm_credentials_t *creds, const char *id, const char *secret,
     creds->secret_access_key = strdup(secret);
     creds->session_token = (token != NULL && *token != '\0')
                            ? strdup(token) : NULL;
-    creds->source = source;
+    (void) snprintf(creds->source, sizeof(creds->source), "%s", source);
 
     if (creds->access_key_id == NULL || creds->secret_access_key == NULL
         || (token != NULL && *token != '\0' && creds->session_token == NULL))
@@ -189,121 +213,73 @@ ddbm_creds_set(ddbm_credentials_t *creds, const char *id, const char *secret,
 }
 
 
-/* a profile that exists but holds no keys: say why we cannot use it */
-static int
-ddbm_profile_unsupported(const char *profile, dm_aws_profile_t *sec)
-{
-    const char  *what;
-
-    if (sec->role_arn != NULL) {
-        what = "role_arn (assume role)";
-
-    } else if (sec->sso != NULL) {
-        what = "SSO";
-
-    } else if (sec->credential_process != NULL) {
-        what = "credential_process";
-
-    } else {
-        return 0;
-    }
-
-    ddbm_error("profile \"%s\" uses %s, which ddbm does not implement; "
-               "export static credentials instead, e.g. "
-               "eval \"$(aws configure export-credentials --profile %s "
-               "--format env)\"", profile, what, profile);
-
-    return -1;
-}
-
-
 int
-ddbm_resolve_credentials(const ddbm_options_t *opts, int allow_dummy,
-    ddbm_credentials_t *creds)
+ddbm_resolve_credentials(const ddbm_options_t *opts, const char *region,
+    int allow_dummy, ddbm_credentials_t *creds)
 {
-    int                  explicit, rc;
-    char                 path[1024];
-    const char          *id, *secret, *profile;
-    dm_aws_profile_t   cred_sec, conf_sec;
+    int               rc, explicit, no_imds;
+    char              err[DM_CREDCHAIN_ERR_MAX];
+    const char       *profile, *v1;
+    dm_creds_t        found;
+    dm_credchain_t    chain;
 
     memset(creds, 0, sizeof(*creds));
 
-    /* an explicit --profile wins over the environment's keys */
-    if (opts->profile == NULL) {
-        id = getenv("AWS_ACCESS_KEY_ID");
-        secret = getenv("AWS_SECRET_ACCESS_KEY");
+    no_imds = allow_dummy;
 
-        if (id != NULL && *id != '\0' && secret != NULL && *secret != '\0') {
-            return ddbm_creds_set(creds, id, secret,
-                                  getenv("AWS_SESSION_TOKEN"),
-                                  "environment");
+    /* IMDSv1 after a refused token PUT, as the AWS CLI, unless disabled */
+    v1 = getenv("AWS_EC2_METADATA_V1_DISABLED");
+
+    memset(&chain, 0, sizeof(chain));
+    chain.http = dm_http_curl_exchange;
+    chain.getenv = ddbm_getenv;
+    chain.data = &no_imds;
+    chain.profile = opts->profile;
+    chain.region = region;
+    chain.imds_v1_fallback = (v1 == NULL || strcasecmp(v1, "true") != 0);
+
+    if (dm_credchain_resolve(&chain, &found, err, sizeof(err)) == 0) {
+        rc = ddbm_creds_set(creds, found.access_key_id,
+                            found.secret_access_key, found.session_token,
+                            found.source);
+        dm_creds_wipe(&found);
+        return rc;
+    }
+
+    if (strcmp(err, DM_CREDCHAIN_ERR_NONE) != 0) {
+        if (strncmp(err, DM_CREDCHAIN_ERR_NONE,
+                    sizeof(DM_CREDCHAIN_ERR_NONE) - 1)
+            == 0)
+        {
+            ddbm_error("%s", err);
+
+        } else {
+            ddbm_error("no AWS credentials: %s", err);
         }
+
+        if (strstr(err, "which is not implemented") != NULL) {
+            profile = ddbm_profile(opts, &explicit);
+            ddbm_error("export static credentials instead, e.g. "
+                       "eval \"$(aws configure export-credentials "
+                       "--profile %s --format env)\"", profile);
+        }
+
+        return -1;
+    }
+
+    if (allow_dummy) {
+        /* DynamoDB Local accepts any signature */
+        return ddbm_creds_set(creds, "local", "local", NULL,
+                              "dummy credentials for a local endpoint");
     }
 
     profile = ddbm_profile(opts, &explicit);
 
-    memset(&cred_sec, 0, sizeof(cred_sec));
-    memset(&conf_sec, 0, sizeof(conf_sec));
+    ddbm_error("no AWS credentials: set AWS_ACCESS_KEY_ID and "
+               "AWS_SECRET_ACCESS_KEY, or add profile \"%s\" to the "
+               "shared credentials file", profile);
 
-    if (ddbm_home_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", path,
-                       sizeof(path))
-        == 0)
-    {
-        if (ddbm_ini_read(path, DM_AWS_CREDENTIALS_FILE, profile, &cred_sec)
-            != 0)
-        {
-            return -1;
-        }
-    }
-
-    if (ddbm_config_section(profile, &conf_sec) != 0) {
-        dm_aws_profile_free(&cred_sec);
-        return -1;
-    }
-
-    rc = -1;
-
-    if (cred_sec.access_key_id != NULL
-        && cred_sec.secret_access_key != NULL)
-    {
-        rc = ddbm_creds_set(creds, cred_sec.access_key_id,
-                            cred_sec.secret_access_key,
-                            cred_sec.session_token,
-                            "shared credentials file");
-
-    } else if (conf_sec.access_key_id != NULL
-               && conf_sec.secret_access_key != NULL)
-    {
-        /* the AWS CLI also takes keys written into the config file */
-        rc = ddbm_creds_set(creds, conf_sec.access_key_id,
-                            conf_sec.secret_access_key,
-                            conf_sec.session_token,
-                            "config file");
-
-    } else if (ddbm_profile_unsupported(profile, &cred_sec) != 0
-               || ddbm_profile_unsupported(profile, &conf_sec) != 0)
-    {
-        rc = -1;
-
-    } else if (explicit && !cred_sec.found && !conf_sec.found) {
-        ddbm_error("profile \"%s\" not found in the shared credentials "
-                   "or config file", profile);
-
-    } else if (allow_dummy) {
-        /* DynamoDB Local accepts any signature */
-        rc = ddbm_creds_set(creds, "local", "local", NULL,
-                            "dummy credentials for a local endpoint");
-
-    } else {
-        ddbm_error("no AWS credentials: set AWS_ACCESS_KEY_ID and "
-                   "AWS_SECRET_ACCESS_KEY, or add profile \"%s\" to the "
-                   "shared credentials file", profile);
-    }
-
-    dm_aws_profile_free(&cred_sec);
-    dm_aws_profile_free(&conf_sec);
-
-    return rc;
+    return -1;
 }
 
 

@@ -154,7 +154,9 @@ ddbm_client_open(ddbm_client_t *c, ddbm_options_t *opts)
         return DDBM_USAGE;
     }
 
-    if (ddbm_resolve_credentials(opts, !c->prod, &c->creds) != 0) {
+    if (ddbm_resolve_credentials(opts, c->region, !c->prod, &c->creds)
+        != 0)
+    {
         return DDBM_ERROR;
     }
 

@@ -60,6 +60,8 @@ my %demo = (
 # the machine's AWS setup and DDBM_ENDPOINT/DDBM_TABLE must not leak in
 # (DDBM_TEST_RUN, which tags this run's processes, stays)
 delete $ENV{$_} for grep { /^AWS_/ } keys %ENV;
+# nor the machine's instance metadata service (the chain's last source)
+$ENV{AWS_EC2_METADATA_DISABLED} = 'true';
 delete @ENV{qw(DDBM_ENDPOINT DDBM_TABLE)};
 $ENV{HOME} = $dir;
 $ENV{TZ}   = 'UTC';

@@ -31,6 +31,8 @@ my $json = JSON::PP->new->canonical;
 # the machine's AWS setup and DDBM_ENDPOINT/DDBM_TABLE must not leak in
 # (DDBM_TEST_RUN, which tags this run's processes, stays)
 delete $ENV{$_} for grep { /^AWS_/ } keys %ENV;
+# nor the machine's instance metadata service (the chain's last source)
+$ENV{AWS_EC2_METADATA_DISABLED} = 'true';
 delete @ENV{qw(DDBM_ENDPOINT DDBM_TABLE)};
 $ENV{HOME} = $dir;
 $ENV{TZ}   = 'UTC';
@@ -245,6 +247,88 @@ $r = requests($s);
 is($rc, 0, 'a local endpoint without credentials works') or diag($err);
 like($r->[0]{headers}{authorization}, qr{Credential=local/\d{8}/us-east-1/},
      'with dummy credentials and us-east-1');
+
+# the chain's later sources (src/core/dm_credchain.c) through fakes
+
+open $fh, '>', "$dir/.aws/credentials" or die;
+print $fh "[dev]\naws_access_key_id=AKIDDEV\naws_secret_access_key=dev-secret\n",
+          "[assume]\nrole_arn = arn:aws:iam::123456789012:role/r\n",
+          "source_profile = dev\n";
+close $fh;
+
+$s = serve([200, '{"TableNames":[]}']);
+($rc, $out, $err) = run({ env => { AWS_ACCESS_KEY_ID => 'AKIDENV',
+                                   AWS_SECRET_ACCESS_KEY => 'env-secret' } },
+                        '--profile', 'dev', '--endpoint', $s->{url},
+                        'list-tables');
+$r = requests($s);
+like($r->[0]{headers}{authorization}, qr{Credential=AKIDDEV/},
+     '--profile wins over the environment');
+
+($rc, $out, $err) = run('--profile', 'nowhere', '--endpoint', $s->{url},
+                        'list-tables');
+is($rc, 1, 'an unknown --profile exits 1');
+like($err, qr/profile: "nowhere" not found/, 'and names it');
+
+($rc, $out, $err) = run('--profile', 'assume', '--endpoint', $s->{url},
+                        'list-tables');
+is($rc, 1, 'a role_arn profile exits 1');
+like($err, qr/role_arn .*not implemented/, 'not implemented');
+like($err, qr/export-credentials --profile assume/, 'with a hint');
+unlink "$dir/.aws/credentials";
+
+my $ccreds = $json->encode({ AccessKeyId => 'ASIACONTAINER',
+                             SecretAccessKey => 'container-secret',
+                             Token => 'container-token',
+                             Expiration => '2099-01-01T00:00:00Z' });
+my $c = serve([200, $ccreds]);
+$s = serve([200, '{"TableNames":[]}']);
+($rc, $out, $err) = run({ env => {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI => "$c->{url}/v1/credentials",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN => 'container-auth' } },
+    '--endpoint', $s->{url}, 'list-tables');
+my $cr = requests($c);
+$r = requests($s);
+is($rc, 0, 'container credentials') or diag($err);
+like($cr->[0]{line}, qr{^GET /v1/credentials HTTP/1\.1\r?\n$},
+     'GET of the FULL_URI');
+is($cr->[0]{headers}{authorization}, 'container-auth',
+   'with the authorization token');
+like($r->[0]{headers}{authorization}, qr{Credential=ASIACONTAINER/},
+     'the container key signs');
+is($r->[0]{headers}{authorization},
+   expected_authorization($r->[0], 'container-secret'),
+   'with the container secret');
+is($r->[0]{headers}{'x-amz-security-token'}, 'container-token',
+   'and its session token');
+unlike($out . $err, qr/container-(secret|token|auth)/, 'no secret shown');
+
+($rc, $out, $err) = run({ env => {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI => 'http://10.0.0.1/creds' } },
+    '--endpoint', $s->{url}, 'list-tables');
+is($rc, 1, 'a container URI outside the allowed hosts exits 1');
+like($err, qr/FULL_URI is not https/, 'and says why');
+
+my $m = serve([200, 'imds-session-token'], [200, "ddbm-role\n"],
+              [200, $ccreds =~ s/^\{/{"Code":"Success",/r]);
+$s = serve([200, '{"TableNames":[]}']);
+($rc, $out, $err) = run({ env => {
+        AWS_EC2_METADATA_DISABLED => '',
+        AWS_EC2_METADATA_SERVICE_ENDPOINT => "$m->{url}/" } },
+    '--prod', '--endpoint', $s->{url}, 'list-tables');
+my $mr = requests($m);
+$r = requests($s);
+is($rc, 0, 'instance metadata credentials (IMDSv2)') or diag($err);
+like($mr->[0]{line}, qr{^PUT /latest/api/token }, 'a token PUT');
+is($mr->[0]{headers}{'x-aws-ec2-metadata-token-ttl-seconds'}, '21600',
+   'with its TTL');
+like($mr->[2]{line},
+     qr{^GET /latest/meta-data/iam/security-credentials/ddbm-role },
+     'then the role\'s credentials');
+is($mr->[2]{headers}{'x-aws-ec2-metadata-token'}, 'imds-session-token',
+   'with the session token');
+like($r->[0]{headers}{authorization}, qr{Credential=ASIACONTAINER/},
+     'and they sign');
 
 # ---- retries and errors --------------------------------------------------
 
