@@ -10,6 +10,9 @@
  *   ngx_http_ddbm_dynamodb.c   pool memory for the core, the oversized
  *                              answer filter, the $ddbm_* variables
  *   ngx_http_ddbm_cache.c      the shared memory cache (ddbm_cache)
+ *   ngx_http_ddbm_credentials.c  ddbm_credentials auto: keys from the AWS
+ *                              chain, in shared memory, refreshed by one
+ *                              worker at a time in a thread pool
  *   ngx_http_ddbm_users.c      the user directory (caller, receiver)
  *   ngx_http_ddbm_groups.c     conversations: members, rows, revision
  *   ngx_http_ddbm_write.c      the message transaction shared by the posts
@@ -67,12 +70,21 @@ typedef struct ngx_http_ddbm_call_s     ngx_http_ddbm_call_t;
 typedef struct ngx_http_ddbm_pattern_s  ngx_http_ddbm_pattern_t;
 
 
+typedef struct ngx_http_ddbm_auto_s     ngx_http_ddbm_auto_t;
+
+
 /* AWS credentials and the per-worker signing key cache */
 typedef struct {
-    dm_aws_credentials_t        creds;
+    dm_aws_credentials_t        creds;         /* fixed keys */
+    ngx_http_ddbm_auto_t       *autoc;         /* or the chain's, shared */
     dm_sigv4_key_cache_t        cache;
     ngx_str_t                   source;        /* for the log: "env" ... */
 } ngx_http_ddbm_credentials_t;
+
+
+typedef struct {
+    ngx_http_ddbm_auto_t       *autoc;         /* ddbm_credentials auto */
+} ngx_http_ddbm_main_conf_t;
 
 
 typedef struct {
@@ -135,6 +147,7 @@ struct ngx_http_ddbm_call_s {
     char                        amz_date[DM_SIGV4_AMZ_DATE_LEN + 1];
     char                        authorization[DM_SIGV4_AUTHZ_MAX];
     ngx_str_t                   target;
+    ngx_str_t                   session_token; /* the one signed with */
 
     ngx_http_request_t         *sr;
     ngx_msec_t                  start;         /* of the attempt */
@@ -330,6 +343,29 @@ void ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key);
 /* kind ('S' sub, 'H' handle, 'G' group) and id, in the request pool */
 ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
     ngx_str_t *id, ngx_str_t *key);
+
+
+/* ---- ngx_http_ddbm_credentials.c -------------------------------------- */
+
+typedef struct {
+    ngx_str_t                   source;        /* "imds", "container" ... */
+    u_char                      source_buf[32];
+    time_t                      expiration;    /* 0: none or never */
+    ngx_atomic_uint_t           refresh_ok;
+    ngx_atomic_uint_t           refresh_failed;
+    ngx_atomic_uint_t           unavailable;   /* calls refused: no keys */
+} ngx_http_ddbm_credentials_stats_t;
+
+/* "auto [profile=NAME] [imds_v1=on|off]": args[0] is "auto" */
+char *ngx_http_ddbm_credentials_auto(ngx_conf_t *cf,
+    ngx_http_ddbm_credentials_t *c, ngx_str_t *args, ngx_uint_t nargs);
+ngx_int_t ngx_http_ddbm_credentials_init_process(ngx_cycle_t *cycle);
+void ngx_http_ddbm_credentials_exit_process(ngx_cycle_t *cycle);
+/* NGX_OK with the keys to sign with now, or NGX_DECLINED: none valid */
+ngx_int_t ngx_http_ddbm_credentials_current(ngx_http_ddbm_credentials_t *c,
+    ngx_log_t *log, dm_aws_credentials_t *out);
+void ngx_http_ddbm_credentials_stats(ngx_http_ddbm_credentials_t *c,
+    ngx_http_ddbm_credentials_stats_t *st);
 
 
 /* ---- ngx_http_ddbm_metrics.c ------------------------------------------ */

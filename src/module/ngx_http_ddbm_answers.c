@@ -199,9 +199,15 @@ ngx_http_ddbm_respond_call_failure(ngx_http_ddbm_ctx_t *ctx,
         code = call->failure;
     }
 
-    message = ngx_strcmp(code, "dynamodb_answer_unreadable") == 0
-              ? "the database answer was unreadable"
-              : "the database call failed";
+    if (ngx_strcmp(code, "dynamodb_answer_unreadable") == 0) {
+        message = "the database answer was unreadable";
+
+    } else if (ngx_strcmp(code, "credentials_unavailable") == 0) {
+        message = "no valid database credentials yet: try again shortly";
+
+    } else {
+        message = "the database call failed";
+    }
 
     if (call->http_status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         return ngx_http_ddbm_respond_unavailable(ctx, code, message);

@@ -239,7 +239,6 @@ static ngx_int_t
 ngx_http_ddbm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    const char            *token;
     ngx_http_ddbm_call_t  *call;
 
     call = ngx_http_ddbm_subrequest_call(r);
@@ -270,9 +269,9 @@ ngx_http_ddbm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_DDBM_VAR_SECURITY_TOKEN:
-        token = call->ctx->conf->credentials->creds.session_token;
-        v->data = (u_char *) (token ? token : "");
-        v->len = token ? ngx_strlen(token) : 0;
+        v->data = call->session_token.len ? call->session_token.data
+                                          : (u_char *) "";
+        v->len = call->session_token.len;
         break;
 
     default: /* NGX_HTTP_DDBM_VAR_HOST */

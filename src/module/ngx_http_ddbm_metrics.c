@@ -546,10 +546,11 @@ ngx_http_ddbm_prom_help(dm_buf_t *b, const char *name, const char *type,
 static void
 ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
 {
-    u_char                       labels[512], name[64], *p;
-    ngx_uint_t                   t, o, i, n, k;
-    ngx_http_ddbm_metrics_t     *m;
-    ngx_http_ddbm_op_metrics_t  *om;
+    u_char                             labels[512], name[64], *p;
+    ngx_uint_t                         t, o, i, n, k;
+    ngx_http_ddbm_metrics_t           *m;
+    ngx_http_ddbm_op_metrics_t        *om;
+    ngx_http_ddbm_credentials_stats_t  cst;
 
     static const char  *kinds[] = { "attempts", "throttles", "retries",
                                     "retry_quota_refusals" };
@@ -661,13 +662,40 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
     ngx_http_ddbm_prom_line(b, "ddbm_cache_lookups_total", "result=\"miss\"",
                             m->cache_misses);
 
+    ngx_http_ddbm_credentials_stats(dlcf->credentials, &cst);
+
     ngx_http_ddbm_prom_help(b, "ddbm_credentials_info", "gauge",
                             "The source of this location's AWS "
                             "credentials.");
     p = ngx_snprintf(labels, sizeof(labels), "source=\"%V\"%Z",
-                     dlcf->credentials ? &dlcf->credentials->source
-                                       : &(ngx_str_t) ngx_string("none"));
+                     &cst.source);
     ngx_http_ddbm_prom_line(b, "ddbm_credentials_info", (char *) labels, 1);
+
+    if (dlcf->credentials != NULL && dlcf->credentials->autoc != NULL) {
+        ngx_http_ddbm_prom_help(b, "ddbm_credentials_expiry_timestamp_seconds",
+                                "gauge",
+                                "When the AWS credentials in use expire "
+                                "(0: none yet, or they do not expire).");
+        ngx_http_ddbm_prom_line(b,
+                                "ddbm_credentials_expiry_timestamp_seconds",
+                                "", (ngx_atomic_uint_t) cst.expiration);
+
+        ngx_http_ddbm_prom_help(b, "ddbm_credentials_refreshes_total",
+                                "counter",
+                                "Credential fetches from the AWS chain, by "
+                                "result.");
+        ngx_http_ddbm_prom_line(b, "ddbm_credentials_refreshes_total",
+                                "result=\"ok\"", cst.refresh_ok);
+        ngx_http_ddbm_prom_line(b, "ddbm_credentials_refreshes_total",
+                                "result=\"error\"", cst.refresh_failed);
+
+        ngx_http_ddbm_prom_help(b, "ddbm_credentials_unavailable_total",
+                                "counter",
+                                "DynamoDB calls not made for want of valid "
+                                "credentials (answered 503).");
+        ngx_http_ddbm_prom_line(b, "ddbm_credentials_unavailable_total", "",
+                                cst.unavailable);
+    }
 
     ngx_http_ddbm_prom_help(b, "ddbm_jwt_refusals_total", "counter",
                             "Access tokens refused, by reason.");
@@ -699,11 +727,12 @@ ngx_http_ddbm_json_counter(dm_buf_t *b, const char *name,
 
 /* the same counts as JSON, for what does not speak Prometheus */
 static void
-ngx_http_ddbm_json(dm_buf_t *b)
+ngx_http_ddbm_json(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
 {
-    ngx_uint_t                   t, o, i, n, first;
-    ngx_http_ddbm_metrics_t     *m;
-    ngx_http_ddbm_op_metrics_t  *om;
+    ngx_uint_t                         t, o, i, n, first;
+    ngx_http_ddbm_metrics_t           *m;
+    ngx_http_ddbm_op_metrics_t        *om;
+    ngx_http_ddbm_credentials_stats_t  cst;
 
     m = ngx_http_ddbm_metrics;
     n = ngx_min(m->ntables, NGX_HTTP_DDBM_TABLES_MAX);
@@ -772,6 +801,16 @@ ngx_http_ddbm_json(dm_buf_t *b)
     ngx_http_ddbm_json_counter(b, "misses", m->cache_misses, 1);
     dm_buf_append_str(b, "}");
     ngx_http_ddbm_json_counter(b, "retry_quota_tokens", m->retry_tokens, 1);
+
+    ngx_http_ddbm_credentials_stats(dlcf->credentials, &cst);
+    dm_buf_append_str(b, ",\"credentials\":{\"source\":");
+    dm_buf_json_string(b, cst.source.data, cst.source.len);
+    ngx_http_ddbm_json_counter(b, "expiry", (ngx_atomic_uint_t) cst.expiration,
+                               1);
+    ngx_http_ddbm_json_counter(b, "refresh_ok", cst.refresh_ok, 1);
+    ngx_http_ddbm_json_counter(b, "refresh_error", cst.refresh_failed, 1);
+    ngx_http_ddbm_json_counter(b, "unavailable", cst.unavailable, 1);
+    dm_buf_append_str(b, "}");
     dm_buf_append_str(b, ",\"jwt_refusals\":{");
     ngx_http_ddbm_json_counter(b, "no token", m->jwt_no_token, 0);
 
@@ -814,7 +853,7 @@ ngx_http_ddbm_status_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
         && format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)
     {
-        ngx_http_ddbm_json(&b);
+        ngx_http_ddbm_json(&b, dlcf);
         ngx_str_set(&r->headers_out.content_type, "application/json");
 
     } else {

@@ -28,6 +28,9 @@ static char *ngx_http_ddbm_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_ddbm_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ddbm_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_ddbm_create_main_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ddbm_init_process(ngx_cycle_t *cycle);
+static void ngx_http_ddbm_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_ddbm_write_retries_bounds = {
@@ -175,7 +178,7 @@ static ngx_http_module_t  ngx_http_ddbm_module_ctx = {
     ngx_http_ddbm_preconfiguration,        /* preconfiguration */
     ngx_http_ddbm_postconfiguration,       /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_ddbm_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -193,16 +196,38 @@ ngx_module_t  ngx_http_ddbm_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_ddbm_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_ddbm_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
 
 /* ---- configuration ----------------------------------------------------- */
+
+static void *
+ngx_http_ddbm_create_main_conf(ngx_conf_t *cf)
+{
+    /* set by ngx_pcalloc(): dmcf->autoc = NULL */
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_ddbm_main_conf_t));
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_ddbm_credentials_init_process(cycle);
+}
+
+
+static void
+ngx_http_ddbm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_ddbm_credentials_exit_process(cycle);
+}
+
 
 static void *
 ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
@@ -419,8 +444,16 @@ ngx_http_ddbm_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return rv;
         }
 
+    } else if (ngx_strcmp(value[1].data, "auto") == 0) {
+        rv = ngx_http_ddbm_credentials_auto(cf, c, &value[1],
+                                            cf->args->nelts - 1);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
     } else {
-        return "takes \"env\", \"static <key id> <secret> [<token>]\" or "
+        return "takes \"auto [profile=<name>] [imds_v1=on]\", \"env\", "
+               "\"static <key id> <secret> [<token>]\" or "
                "\"file <path> [<profile>]\"";
     }
 

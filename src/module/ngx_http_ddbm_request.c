@@ -522,10 +522,11 @@ ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         return call;
     }
 
-    if (ngx_http_ddbm_issue(call) != NGX_OK) {
+    if (ngx_http_ddbm_issue(call) == NGX_ERROR) {
         return NULL;
     }
 
+    /* NGX_DECLINED: failed without a subrequest, read like any failure */
     return call;
 }
 
@@ -537,6 +538,7 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     ngx_chain_t                  *cl;
     ngx_http_request_t           *r, *sr;
     ngx_http_ddbm_ctx_t          *ctx;
+    dm_aws_credentials_t          creds;
     ngx_http_request_body_t      *rb;
     ngx_http_ddbm_loc_conf_t     *dlcf;
     ngx_http_post_subrequest_t   *ps;
@@ -552,9 +554,41 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
         return NGX_ERROR;
     }
 
+    if (ngx_http_ddbm_credentials_current(dlcf->credentials,
+                                          r->connection->log, &creds)
+        != NGX_OK)
+    {
+        /* no keys to sign with: the call fails here, the client gets 503 */
+        call->done = 1;
+        call->classified = 1;
+        call->in_flight = 0;
+        call->result = NGX_HTTP_DDBM_CALL_FAILED;
+        call->failure = "credentials_unavailable";
+        call->http_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&call->session_token);
+
+    if (creds.session_token != NULL) {
+        call->session_token.len = ngx_strlen(creds.session_token);
+        call->session_token.data = (u_char *) creds.session_token;
+
+        if (dlcf->credentials->autoc != NULL) {
+            /* a copy: the worker's keys may change before the call goes */
+            call->session_token.data = ngx_pnalloc(r->pool,
+                                                   call->session_token.len);
+            if (call->session_token.data == NULL) {
+                return NGX_ERROR;
+            }
+            ngx_memcpy(call->session_token.data, creds.session_token,
+                       call->session_token.len);
+        }
+    }
+
     dm_sigv4_amz_date(ngx_time(), call->amz_date);
 
-    if (dm_sigv4_sign_dynamodb(&dlcf->credentials->creds,
+    if (dm_sigv4_sign_dynamodb(&creds,
                                &dlcf->credentials->cache,
                                (const char *) dlcf->region.data,
                                (const char *) dlcf->host.data,
@@ -1118,7 +1152,17 @@ ngx_http_ddbm_retry_handler(ngx_event_t *ev)
 
     ngx_http_ddbm_pending(call->ctx, -1);
 
-    if (ngx_http_ddbm_issue(call) != NGX_OK) {
+    switch (ngx_http_ddbm_issue(call)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        /* failed without a subrequest: nothing else will wake the parent */
+        ngx_http_post_request(r, NULL);
+        break;
+
+    default:
         call->done = 1;
         call->status = 0;
         call->rc = NGX_ERROR;
