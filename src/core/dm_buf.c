@@ -2,6 +2,7 @@
  * Growable output buffer; see dm_buf.h.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dm_buf.h"
@@ -138,6 +139,29 @@ dm_buf_append_uint(dm_buf_t *b, unsigned long long v)
 }
 
 
+/*
+ * Whether any of 8 bytes must be escaped: below 0x20, '"' or '\\' (the
+ * "has zero byte" / "has less than" tests: exact about whether there is
+ * one, not about where).
+ */
+static inline int
+dm_buf_escape8(const unsigned char *p)
+{
+    uint64_t  v, q, b;
+
+    memcpy(&v, p, 8);
+
+    q = v ^ 0x2222222222222222ULL;
+    b = v ^ 0x5c5c5c5c5c5c5c5cULL;
+
+    return ((((q - 0x0101010101010101ULL) & ~q)
+             | ((b - 0x0101010101010101ULL) & ~b)
+             | ((v - 0x2020202020202020ULL) & ~v))
+            & 0x8080808080808080ULL)
+           != 0;
+}
+
+
 int
 dm_buf_json_string(dm_buf_t *b, const unsigned char *s, size_t n)
 {
@@ -156,6 +180,15 @@ dm_buf_json_string(dm_buf_t *b, const unsigned char *s, size_t n)
     *o++ = '"';
 
     for (p = s, end = s + n, run = s; p < end; p++) {
+
+        /* eight bytes that need no escape at a time */
+        while (end - p >= 8 && !dm_buf_escape8(p)) {
+            p += 8;
+        }
+
+        if (p == end) {
+            break;
+        }
 
         if (*p >= 0x20 && *p != '"' && *p != '\\') {
             continue;

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 #include "dm_ddb.h"
@@ -571,22 +572,14 @@ static const yajl_callbacks  dm_reader_callbacks = {
 };
 
 
-int
-dm_ddb_read_with(const unsigned char *body, size_t len,
-    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
+/* the yajl pass: 0, or -1 when the JSON is bad or a callback stopped it */
+static int
+dm_read_yajl(dm_reader_t *rd, const unsigned char *body, size_t len,
     const dm_allocator_t *allocator)
 {
     yajl_handle       h;
     yajl_status       st;
-    dm_reader_t       rd;
     yajl_alloc_funcs  af, *afp;
-
-    memset(answer, 0, sizeof(dm_ddb_answer_t));
-    answer->count = -1;
-
-    memset(&rd, 0, sizeof(dm_reader_t));
-    rd.handler = handler;
-    rd.answer = answer;
 
     afp = NULL;
 
@@ -598,9 +591,9 @@ dm_ddb_read_with(const unsigned char *body, size_t len,
         afp = &af;
     }
 
-    h = yajl_alloc(&dm_reader_callbacks, afp, &rd);
+    h = yajl_alloc(&dm_reader_callbacks, afp, rd);
     if (h == NULL) {
-        dm_stop(&rd, "out of memory");
+        dm_stop(rd, "out of memory");
         return -1;
     }
 
@@ -611,7 +604,516 @@ dm_ddb_read_with(const unsigned char *body, size_t len,
 
     yajl_free(h);
 
-    if (st != yajl_status_ok) {
+    return (st == yajl_status_ok) ? 0 : -1;
+}
+
+
+/* ---- the same pass without yajl ---------------------------------------- */
+
+/*
+ * yajl's lexer costs several times what the callbacks do on a page of
+ * items.  An answer without a backslash (nothing to unescape) is read here
+ * instead: the same tokens in the same order, the same callbacks with the
+ * same text, and the verdict of yajl_parse + yajl_complete_parse with
+ * yajl's default flags:
+ *
+ *   - whitespace is yajl's (space, \t, \n, \r, \v, \f);
+ *   - strings hold no byte below 0x20, and yajl's UTF-8 only: a lead byte
+ *     C0-F7 followed by its continuation bytes (no other check);
+ *   - numbers follow JSON's grammar and are passed as their text; a number
+ *     ends where its grammar does ("01" is the number 0, then an error);
+ *   - true / false / null end after their letters ("truex": true, then an
+ *     error);
+ *   - after the value only whitespace, or (yajl's lexer waits for more)
+ *     the unterminated start of a string that ends outside an escape or a
+ *     UTF-8 sequence.
+ *
+ * yajl's unescaping (\u, surrogates) is not reproduced: an answer with a
+ * backslash anywhere goes to yajl.
+ */
+
+#define DM_FAST_STACK  64
+
+typedef enum {
+    DM_FS_VALUE = 0,            /* a value (start, after ':' or ',' in []) */
+    DM_FS_ARRAY_START,          /* a value or ']' */
+    DM_FS_MAP_START,            /* a key or '}' */
+    DM_FS_MAP_KEY,              /* a key (after ',') */
+    DM_FS_MAP_SEP,              /* ':' */
+    DM_FS_MAP_GOT_VAL,          /* ',' or '}' */
+    DM_FS_ARRAY_GOT_VAL,        /* ',' or ']' */
+    DM_FS_COMPLETE
+} dm_fast_state_e;
+
+
+/*
+ * Bytes in strings: 0 plain, 1 '"', 2 '\\', 3 never valid here, 4-6 a
+ * UTF-8 lead byte followed by 1-3 continuation bytes.
+ */
+static const unsigned char  dm_str_class[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 00 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 10 */
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 20 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 30 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,     /* 50 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 70 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 80 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 90 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* a0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* b0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,     /* c0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,     /* d0 */
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,     /* e0 */
+    6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3, 3, 3      /* f0 */
+};
+
+
+#define dm_fast_ws(c)                                                       \
+    ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'                \
+     || (c) == '\v' || (c) == '\f')
+
+#define dm_fast_digit(c)  ((c) >= '0' && (c) <= '9')
+
+
+/*
+ * Whether any of 8 bytes is not plain in a string: below 0x20, '"', '\\'
+ * or 0x80 and above (the classic "has zero byte" / "has less than" tests:
+ * exact about whether there is one, not about where).
+ */
+static inline int
+dm_special8(const unsigned char *p)
+{
+    uint64_t  v, q, b;
+
+    memcpy(&v, p, 8);
+
+    q = v ^ 0x2222222222222222ULL;
+    b = v ^ 0x5c5c5c5c5c5c5c5cULL;
+
+    return ((((q - 0x0101010101010101ULL) & ~q)
+             | ((b - 0x0101010101010101ULL) & ~b)
+             | ((v - 0x2020202020202020ULL) & ~v)
+             | v)
+            & 0x8080808080808080ULL)
+           != 0;
+}
+
+
+/*
+ * A string after its opening quote: 1 and its text (*pp after the closing
+ * quote), 0 when a byte is not allowed, -1 when the input ends in it,
+ * -2 when the input ends inside a UTF-8 sequence.
+ */
+static int
+dm_fast_string(const unsigned char **pp, const unsigned char *end,
+    const unsigned char **s, size_t *len)
+{
+    unsigned              n;
+    const unsigned char  *p, *start;
+
+    p = *pp;
+    start = p;
+
+    for ( ;; ) {
+        /* eight plain bytes at a time, then byte by byte */
+        while (end - p >= 8 && !dm_special8(p)) {
+            p += 8;
+        }
+
+        while (p < end && dm_str_class[*p] == 0) {
+            p++;
+        }
+
+        if (p == end) {
+            return -1;
+        }
+
+        switch (dm_str_class[*p]) {
+
+        case 1:
+            *s = start;
+            *len = p - start;
+            *pp = p + 1;
+            return 1;
+
+        case 4:
+        case 5:
+        case 6:
+            n = dm_str_class[*p] - 3;
+            p++;
+
+            while (n--) {
+                if (p == end) {
+                    return -2;
+                }
+
+                if ((*p & 0xc0) != 0x80) {
+                    return 0;
+                }
+
+                p++;
+            }
+            break;
+
+        default:
+            return 0;
+        }
+    }
+}
+
+
+/* a number from its first byte ('-' or a digit): 1 (*pp after it), or 0 */
+static int
+dm_fast_number(const unsigned char **pp, const unsigned char *end)
+{
+    const unsigned char  *p;
+
+    p = *pp;
+
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == end) {
+        return 0;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (*p >= '1' && *p <= '9') {
+        do {
+            p++;
+        } while (p < end && dm_fast_digit(*p));
+
+    } else {
+        return 0;
+    }
+
+    if (p < end && *p == '.') {
+        p++;
+
+        if (p == end || !dm_fast_digit(*p)) {
+            return 0;
+        }
+
+        do {
+            p++;
+        } while (p < end && dm_fast_digit(*p));
+    }
+
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == end || !dm_fast_digit(*p)) {
+            return 0;
+        }
+
+        do {
+            p++;
+        } while (p < end && dm_fast_digit(*p));
+    }
+
+    *pp = p;
+
+    return 1;
+}
+
+
+static int
+dm_fast_push(unsigned char **stack, size_t *cap, size_t depth,
+    unsigned char *inline_stack, unsigned char v,
+    const dm_allocator_t *allocator)
+{
+    size_t          ncap;
+    unsigned char  *n;
+
+    if (depth == *cap) {
+        ncap = *cap * 2;
+
+        n = allocator ? allocator->malloc(allocator->ctx, ncap)
+                      : malloc(ncap);
+        if (n == NULL) {
+            return -1;
+        }
+
+        memcpy(n, *stack, depth);
+
+        if (*stack != inline_stack) {
+            if (allocator) {
+                allocator->free(allocator->ctx, *stack);
+
+            } else {
+                free(*stack);
+            }
+        }
+
+        *stack = n;
+        *cap = ncap;
+    }
+
+    (*stack)[depth] = v;
+
+    return 0;
+}
+
+
+/* 0, -1 when the JSON is bad or a callback stopped it */
+static int
+dm_read_fast(dm_reader_t *rd, const unsigned char *body, size_t len,
+    const dm_allocator_t *allocator)
+{
+    int                   rc, ok;
+    size_t                n, depth, cap;
+    unsigned char         c;
+    unsigned char        *stack;
+    dm_fast_state_e       state;
+    const unsigned char  *p, *end, *s;
+    unsigned char         inline_stack[DM_FAST_STACK];
+
+    p = body;
+    end = body + len;
+    state = DM_FS_VALUE;
+    stack = inline_stack;
+    cap = DM_FAST_STACK;
+    depth = 0;
+    rc = -1;
+
+    for ( ;; ) {
+
+        while (p < end && dm_fast_ws(*p)) {
+            p++;
+        }
+
+        if (p == end) {
+            rc = (state == DM_FS_COMPLETE) ? 0 : -1;
+            goto done;
+        }
+
+        c = *p;
+
+        switch (state) {
+
+        case DM_FS_COMPLETE:
+            /* yajl's lexer waits for the rest of a string that may follow */
+            if (c == '"') {
+                p++;
+                rc = (dm_fast_string(&p, end, &s, &n) == -1) ? 0 : -1;
+            }
+            goto done;
+
+        case DM_FS_MAP_START:
+        case DM_FS_MAP_KEY:
+            if (c == '"') {
+                p++;
+
+                if (dm_fast_string(&p, end, &s, &n) != 1
+                    || !dm_on_map_key(rd, s, n))
+                {
+                    goto done;
+                }
+
+                state = DM_FS_MAP_SEP;
+                continue;
+            }
+
+            if (c == '}' && state == DM_FS_MAP_START) {
+                p++;
+                goto end_container;
+            }
+
+            goto done;
+
+        case DM_FS_MAP_SEP:
+            if (c != ':') {
+                goto done;
+            }
+
+            p++;
+            state = DM_FS_VALUE;
+            continue;
+
+        case DM_FS_MAP_GOT_VAL:
+            if (c == ',') {
+                p++;
+                state = DM_FS_MAP_KEY;
+                continue;
+            }
+
+            if (c == '}') {
+                p++;
+                goto end_container;
+            }
+
+            goto done;
+
+        case DM_FS_ARRAY_GOT_VAL:
+            if (c == ',') {
+                p++;
+                state = DM_FS_VALUE;
+                continue;
+            }
+
+            if (c == ']') {
+                p++;
+                goto end_container;
+            }
+
+            goto done;
+
+        case DM_FS_ARRAY_START:
+            if (c == ']') {
+                p++;
+                goto end_container;
+            }
+
+            /* fall through */
+
+        case DM_FS_VALUE:
+            break;
+        }
+
+        /* a value */
+
+        switch (c) {
+
+        case '{':
+        case '[':
+            p++;
+
+            if (!dm_start_container(rd, c == '{')
+                || dm_fast_push(&stack, &cap, depth, inline_stack,
+                                c == '{', allocator)
+                   != 0)
+            {
+                goto done;
+            }
+
+            depth++;
+            state = (c == '{') ? DM_FS_MAP_START : DM_FS_ARRAY_START;
+            continue;
+
+        case '"':
+            p++;
+
+            if (dm_fast_string(&p, end, &s, &n) != 1) {
+                goto done;
+            }
+
+            ok = dm_scalar(rd, 'S', s, n);
+            break;
+
+        case 't':
+            if (end - p < 4 || memcmp(p, "true", 4) != 0) {
+                goto done;
+            }
+
+            p += 4;
+            ok = dm_on_boolean(rd, 1);
+            break;
+
+        case 'f':
+            if (end - p < 5 || memcmp(p, "false", 5) != 0) {
+                goto done;
+            }
+
+            p += 5;
+            ok = dm_on_boolean(rd, 0);
+            break;
+
+        case 'n':
+            if (end - p < 4 || memcmp(p, "null", 4) != 0) {
+                goto done;
+            }
+
+            p += 4;
+            ok = dm_on_null(rd);
+            break;
+
+        default:
+            if (c != '-' && !dm_fast_digit(c)) {
+                goto done;
+            }
+
+            s = p;
+
+            if (!dm_fast_number(&p, end)) {
+                goto done;
+            }
+
+            ok = dm_scalar(rd, 'N', s, p - s);
+            break;
+        }
+
+        if (!ok) {
+            goto done;
+        }
+
+        goto got_value;
+
+    end_container:
+
+        if (!dm_end_container(rd)) {
+            goto done;
+        }
+
+        depth--;
+
+    got_value:
+
+        if (depth == 0) {
+            state = DM_FS_COMPLETE;
+
+        } else {
+            state = stack[depth - 1] ? DM_FS_MAP_GOT_VAL
+                                     : DM_FS_ARRAY_GOT_VAL;
+        }
+    }
+
+done:
+
+    if (stack != inline_stack) {
+        if (allocator) {
+            allocator->free(allocator->ctx, stack);
+
+        } else {
+            free(stack);
+        }
+    }
+
+    return rc;
+}
+
+
+int
+dm_ddb_read_with(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
+    const dm_allocator_t *allocator)
+{
+    int          rc;
+    dm_reader_t  rd;
+
+    memset(answer, 0, sizeof(dm_ddb_answer_t));
+    answer->count = -1;
+
+    memset(&rd, 0, sizeof(dm_reader_t));
+    rd.handler = handler;
+    rd.answer = answer;
+
+    if (len && memchr(body, '\\', len) == NULL) {
+        rc = dm_read_fast(&rd, body, len, allocator);
+
+    } else {
+        rc = dm_read_yajl(&rd, body, len, allocator);
+    }
+
+    if (rc != 0) {
         dm_stop(&rd, "truncated or malformed JSON from DynamoDB");
         return -1;
     }
@@ -648,6 +1150,8 @@ typedef struct {
     dm_buf_t               scratch;
     const dm_field_map_t  *map;
     size_t                 nmap;
+    size_t                 attr_len[DM_REWRITE_MAX_FIELDS];
+    size_t                 key_len[DM_REWRITE_MAX_FIELDS];
     size_t                 vstart[DM_REWRITE_MAX_FIELDS];
     size_t                 vlen[DM_REWRITE_MAX_FIELDS];
     unsigned char          seen[DM_REWRITE_MAX_FIELDS];
@@ -729,7 +1233,7 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
     size_t         i;
 
     for (i = 0; i < rw->nmap; i++) {
-        if (strlen(rw->map[i].attr) == name_len
+        if (rw->attr_len[i] == name_len
             && memcmp(rw->map[i].attr, name, name_len) == 0)
         {
             break;
@@ -772,10 +1276,25 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
 static int
 dm_rewrite_item_end(void *ctx, size_t index)
 {
-    dm_rewrite_t  *rw = ctx;
-    size_t         i, n;
+    size_t          i, n, size;
+    unsigned char  *o;
+    dm_rewrite_t   *rw = ctx;
 
-    dm_buf_append(rw->out, "{", 1);
+    /* the item's size first: one reserve, then plain copies */
+    size = 2;
+
+    for (i = 0; i < rw->nmap; i++) {
+        if (rw->seen[i]) {
+            size += rw->key_len[i] + rw->vlen[i] + 4;
+        }
+    }
+
+    if (dm_buf_reserve(rw->out, size) != 0) {
+        return -1;
+    }
+
+    o = rw->out->data + rw->out->len;
+    *o++ = '{';
 
     for (i = 0, n = 0; i < rw->nmap; i++) {
         if (!rw->seen[i]) {
@@ -783,20 +1302,23 @@ dm_rewrite_item_end(void *ctx, size_t index)
         }
 
         if (n++) {
-            dm_buf_append(rw->out, ",", 1);
+            *o++ = ',';
         }
 
-        dm_buf_append(rw->out, "\"", 1);
-        dm_buf_append_str(rw->out, rw->map[i].key);
-        dm_buf_append(rw->out, "\":", 2);
-        dm_buf_append(rw->out, rw->scratch.data + rw->vstart[i],
-                      rw->vlen[i]);
+        *o++ = '"';
+        memcpy(o, rw->map[i].key, rw->key_len[i]);
+        o += rw->key_len[i];
+        *o++ = '"';
+        *o++ = ':';
+        memcpy(o, rw->scratch.data + rw->vstart[i], rw->vlen[i]);
+        o += rw->vlen[i];
     }
 
-    dm_buf_append(rw->out, "}", 1);
+    *o++ = '}';
+    rw->out->len = o - rw->out->data;
     rw->end[index] = rw->out->len;
 
-    return rw->out->failed ? -1 : 0;
+    return 0;
 }
 
 
@@ -845,6 +1367,18 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     rw->map = map;
     rw->nmap = nmap;
     dm_buf_init(&rw->scratch, out->grow, out->alloc_ctx);
+
+    for (i = 0; i < nmap; i++) {
+        rw->attr_len[i] = strlen(map[i].attr);
+        rw->key_len[i] = strlen(map[i].key);
+    }
+
+    /*
+     * Room up front: the answer is about as long as DynamoDB's at most
+     * (attribute names, types and unmapped attributes go), and a reversed
+     * one is laid out twice.  A failure here sticks to the buffer.
+     */
+    (void) dm_buf_reserve(out, reverse ? 2 * len : len);
 
     h.item_begin = dm_rewrite_item_begin;
     h.item_attr = dm_rewrite_item_attr;
