@@ -616,13 +616,16 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
  '{"status":"ok","table":"ddbm_t130"}']
 --- error_log eval
 [qr/\[error\] .* connect\(\) failed \(111: Connection refused\) while connecting to upstream/,
- qr/\[error\] .* ddbm: DynamoDB GetItem failed: dynamodb_unreachable \(rc 502\)/]
+ qr/\[error\] .* ddbm: DynamoDB GetItem failed: dynamodb_unreachable \(rc 502\)/,
+ qr/\[warn\] .* ddbm: DynamoDB GetItem: 0 dynamodb_unreachable, retry 2 in /]
 --- no_error_log eval
 ["[crit]", "[alert]", "[emerg]", "exited on signal"]
 
 
 
-=== TEST 19: DynamoDB accepts and never answers: 504 dynamodb_timeout within proxy_read_timeout
+=== TEST 19: DynamoDB accepts and never answers: retried once (ddbm_retries 1), then 504 dynamodb_timeout
+A timeout is a transient error, retried as the SDKs' standard mode does:
+two attempts of proxy_read_timeout (1s) each.
 --- config
     location = /_silent {
         internal;
@@ -639,31 +642,34 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
     location = /api/message_groups {
         ddbm_pattern list_conversations;
         ddbm_backend /_silent;
+        ddbm_retries 1 5ms;
         add_header X-Elapsed $request_time always;
     }
 --- request eval
 ["GET /api/message_groups", "GET /health"]
 --- more_headers
 X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
---- timeout: 4
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
 --- error_code eval
 [504, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: \nX-Elapsed: 1\\.[0-4]\\d*", ""]
+["Content-Type: application/json\nRetry-After: \nX-Elapsed: 2\\.\\d+", ""]
 --- response_body eval
 ['{"error":"dynamodb_timeout","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
 --- error_log eval
 [qr/\[error\] .* upstream timed out \(110: Connection timed out\) while reading response header from upstream/,
- qr/\[error\] .* ddbm: DynamoDB GetItem failed: dynamodb_timeout \(rc 504\)/]
+ qr/\[error\] .* ddbm: DynamoDB GetItem failed: dynamodb_timeout \(rc 504\)/,
+ qr/\[warn\] .* ddbm: DynamoDB GetItem: 0 dynamodb_timeout, retry 1 in /]
 --- no_error_log eval
-["[crit]", "[alert]", "[emerg]", "exited on signal", "retry"]
+["[crit]", "[alert]", "[emerg]", "exited on signal", "retry 2"]
 
 
 
-=== TEST 20: DynamoDB sends 200 and its headers, then stalls: 504 dynamodb_timeout
+=== TEST 20: DynamoDB sends 200 and its headers, then stalls: retried once, then 504 dynamodb_timeout
 Status line and headers (Content-Length: 4096) at once, then 10 bytes and
-nothing more; proxy_read_timeout 1s.  Health does not parse its answer,
+nothing more; proxy_read_timeout 1s, two attempts.  Health does not parse its answer,
 so this shows whether a timed-out call is taken for a success.
 --- config
     location = /_stall {
@@ -680,15 +686,17 @@ so this shows whether a timed-out call is taken for a success.
     location = /stalled {
         ddbm_pattern health;
         ddbm_backend /_stall;
+        ddbm_retries 1 5ms;
         add_header X-Elapsed $request_time always;
     }
 --- request eval
 ["GET /stalled", "GET /health"]
---- timeout: 4
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
 --- error_code eval
 [504, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nX-Elapsed: 1\\.[0-4]\\d*", ""]
+["Content-Type: application/json\nX-Elapsed: 2\\.\\d+", ""]
 --- response_body eval
 ['{"error":"dynamodb_timeout","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
@@ -700,7 +708,7 @@ so this shows whether a timed-out call is taken for a success.
 
 
 
-=== TEST 21: the same stall on a read route: 504 dynamodb_timeout
+=== TEST 21: the same stall on a read route: retried once, then 504 dynamodb_timeout
 --- config
     location = /_stall {
         internal;
@@ -716,12 +724,14 @@ so this shows whether a timed-out call is taken for a success.
     location = /api/message_groups {
         ddbm_pattern list_conversations;
         ddbm_backend /_stall;
+        ddbm_retries 1 5ms;
     }
 --- request eval
 ["GET /api/message_groups", "GET /health"]
 --- more_headers
 X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
---- timeout: 4
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
 --- error_code eval
 [504, 200]
 --- response_body eval
@@ -1099,3 +1109,40 @@ $ENV{TEST_NGINX_USE_VALGRIND} ? 6 : 2
  qr/\[info\] .* client prematurely closed connection.*GET \/retrying/]
 --- no_error_log eval
 ["[error]", "[crit]", "[alert]", "[emerg]", "exited on signal"]
+
+
+
+=== TEST 35: a timeout, then an answer: the retry succeeds (200)
+The first DescribeTable meets a silent DynamoDB (proxy_read_timeout 1s);
+the retry gets DynamoDB Local's answer.
+--- config
+    location = /_hang_once {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SCRIPT_PORT/all/hang,real/t35;
+        proxy_http_version 1.1;
+        proxy_pass_request_headers off;
+        proxy_set_header Host $ddbm_host;
+        proxy_set_header X-Amz-Target $ddbm_target;
+        proxy_set_header X-Amz-Date $ddbm_date;
+        proxy_set_header Authorization $ddbm_authorization;
+        proxy_read_timeout 1s;
+    }
+    location = /flaky {
+        ddbm_pattern health;
+        ddbm_backend /_hang_once;
+        ddbm_retries 2 5ms;
+        add_header X-Retries $ddbm_retries always;
+    }
+--- request
+GET /flaky
+--- timeout eval
+$ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
+--- error_code: 200
+--- response_headers
+X-Retries: 1
+--- response_body chomp
+{"status":"ok","table":"ddbm_t130"}
+--- error_log eval
+qr/\[warn\] .* ddbm: DynamoDB DescribeTable: 0 dynamodb_timeout, retry 1 in /
+--- no_error_log eval
+["[crit]", "[alert]", "[emerg]", "exited on signal"]

@@ -37,6 +37,10 @@ static ngx_int_t ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call);
 static void ngx_http_ddbm_retry_handler(ngx_event_t *ev);
 static void ngx_http_ddbm_calls_cleanup(void *data);
 static const char *ngx_http_ddbm_error_kind(ngx_http_ddbm_call_t *call);
+static ngx_int_t ngx_http_ddbm_transient(ngx_http_ddbm_call_t *call,
+    const char *kind);
+static ngx_uint_t ngx_http_ddbm_retry(ngx_http_ddbm_call_t *call,
+    const char *what, const char *kind, ngx_uint_t throttled);
 static ngx_uint_t ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call,
     ngx_msec_t delay);
 static ngx_uint_t ngx_http_ddbm_answer_sound(ngx_http_ddbm_call_t *call);
@@ -761,7 +765,6 @@ ngx_http_ddbm_answer_complete(ngx_http_upstream_t *u,
 static ngx_int_t
 ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 {
-    ngx_msec_t                 delay;
     ngx_uint_t                 throttled, retryable, unreadable, level;
     ngx_http_request_t        *r;
     ngx_http_ddbm_ctx_t       *ctx;
@@ -809,9 +812,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
                           call->answer.len);
         }
 
-        ngx_http_ddbm_metrics_error(call, call->timed_out ? "timeout"
-                                                          : "cut_short", 0, 0);
-        return NGX_OK;
+        return ngx_http_ddbm_transient(call, call->timed_out ? "timeout"
+                                                             : "cut_short");
     }
 
     unreadable = 0;
@@ -851,9 +853,8 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "ddbm: DynamoDB %s failed: %s (rc %i)",
                       call->operation, call->failure, call->rc);
-        ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
-                                    0, 0);
-        return NGX_OK;
+
+        return ngx_http_ddbm_transient(call, ngx_http_ddbm_error_kind(call));
     }
 
     ngx_http_ddbm_allocator(&a, r->pool);
@@ -888,34 +889,14 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
         || dm_ddb_is_error(&call->error, "TransactionConflictException")
         || dm_ddb_is_error(&call->error, "TransactionInProgressException");
 
-    delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
-                                  call->attempts);
-
-    if (call->retry_after) {
-        /* DynamoDB's own word on when to come back, within our cap */
-        delay = ngx_min(call->retry_after, dlcf->retry_cap);
-    }
-
-    if (retryable && call->attempts <= dlcf->retries
-        && ctx->attempts < NGX_HTTP_DDBM_MAX_ATTEMPTS
-        && ngx_http_ddbm_retry_allowed(call, delay))
+    if (retryable
+        && ngx_http_ddbm_retry(call,
+                               call->error.error_type[0]
+                               ? call->error.error_type
+                               : unreadable ? "answer that is not DynamoDB JSON"
+                               : "server error",
+                               ngx_http_ddbm_error_kind(call), throttled))
     {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "ddbm: DynamoDB %s: %ui %s, retry %ui in %Mms",
-                      call->operation, call->status,
-                      call->error.error_type[0] ? call->error.error_type
-                      : unreadable ? "answer that is not DynamoDB JSON"
-                      : "server error",
-                      call->attempts, delay);
-
-        ngx_http_ddbm_metrics_error(call, ngx_http_ddbm_error_kind(call),
-                                    throttled, 1);
-        ctx->retries++;
-
-        call->done = 0;
-        ngx_http_ddbm_pending(ctx, 1);
-        ngx_add_timer(&call->retry_timer, delay ? delay : 1);
-
         return NGX_AGAIN;
     }
 
@@ -981,6 +962,69 @@ ngx_http_ddbm_answer_sound(ngx_http_ddbm_call_t *call)
     return dm_ddb_read_with(call->answer.data, call->answer.len, NULL,
                             &answer, &a)
            == 0;
+}
+
+
+/*
+ * No answer, or one cut short: a connection refused or reset, a timeout.
+ * Retried like a 5xx, as the SDKs' standard mode retries transient errors
+ * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html):
+ * a transaction goes again with the same ClientRequestToken, so it is
+ * applied at most once whichever attempt reached DynamoDB.
+ */
+static ngx_int_t
+ngx_http_ddbm_transient(ngx_http_ddbm_call_t *call, const char *kind)
+{
+    if (ngx_http_ddbm_retry(call, call->failure, kind, 0)) {
+        return NGX_AGAIN;
+    }
+
+    ngx_http_ddbm_metrics_error(call, kind, 0, 0);
+
+    return NGX_OK;
+}
+
+
+/* schedules the call again after a backoff, if it may be: 1, or 0 */
+static ngx_uint_t
+ngx_http_ddbm_retry(ngx_http_ddbm_call_t *call, const char *what,
+    const char *kind, ngx_uint_t throttled)
+{
+    ngx_msec_t                 delay;
+    ngx_http_ddbm_ctx_t       *ctx;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    ctx = call->ctx;
+    dlcf = ctx->conf;
+
+    delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
+                                  call->attempts);
+
+    if (call->retry_after) {
+        /* DynamoDB's own word on when to come back, within our cap */
+        delay = ngx_min(call->retry_after, dlcf->retry_cap);
+    }
+
+    if (call->attempts > dlcf->retries
+        || ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS
+        || !ngx_http_ddbm_retry_allowed(call, delay))
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "ddbm: DynamoDB %s: %ui %s, retry %ui in %Mms",
+                  call->operation, call->status, what, call->attempts,
+                  delay);
+
+    ngx_http_ddbm_metrics_error(call, kind, throttled, 1);
+    ctx->retries++;
+
+    call->done = 0;
+    ngx_http_ddbm_pending(ctx, 1);
+    ngx_add_timer(&call->retry_timer, delay ? delay : 1);
+
+    return 1;
 }
 
 
