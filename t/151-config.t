@@ -4,54 +4,21 @@
 #    pause's shift wrap to a zero divisor (SIGFPE in the worker).
 #  - ddbm_retries N [base] [longest pause]: the pause is capped, the cap no
 #    shorter than the base.
+#  - ddbm_credentials auto [profile=NAME] [imds_v1=on|off]: one chain per
+#    configuration.
 # Needs TEST_NGINX_BINARY and TEST_NGINX_MODULE (scripts/test.sh sets them).
 
 use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
-
-my $nginx  = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $module = $ENV{TEST_NGINX_MODULE};
-
-plan skip_all => 'TEST_NGINX_MODULE is needed (scripts/test.sh)'
-    if !$module || !-f $module;
-
-my $dir = tempdir('ddbm-config-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-mkdir "$dir/logs";
-
-sub nginx_t {
-    my ($directives) = @_;
-    my $conf = "$dir/nginx.conf";
-    open my $f, '>', $conf or die "$conf: $!";
-    print $f <<"_EOC_";
-load_module $module;
-error_log $dir/logs/error.log;
-pid $dir/logs/nginx.pid;
-events { }
-http {
-    ddbm_credentials static local local;
-    server {
-        listen 127.0.0.1:1;
-        location = /api/messages {
-            ddbm_pattern post_message;
-            ddbm_identity \$http_x_sub;
-            $directives
-        }
-    }
-}
-_EOC_
-    close $f;
-    my $out = `\Q$nginx\E -t -p \Q$dir/\E -c \Q$conf\E -e \Q$dir/logs/error.log\E 2>&1`;
-    return ($? >> 8, $out);
-}
+use DdbmConfigTest;
 
 for my $ok ('ddbm_write_retries 1;', 'ddbm_write_retries 32;',
             'ddbm_retries 3;', 'ddbm_retries 3 25ms;',
             'ddbm_retries 10 25ms 20s;', 'ddbm_retries 2 50ms 50ms;')
 {
-    my ($rc, $out) = nginx_t($ok);
+    my ($rc, $out) = nginx_t('', $ok);
     is($rc, 0, "nginx -t accepts \"$ok\"") or diag($out);
 }
 
@@ -66,8 +33,34 @@ for my $case (['ddbm_write_retries 0;', qr/must be between 1 and 32/],
               ['ddbm_retries 3 25ms 1s 2;', qr/invalid number of arguments/])
 {
     my ($directive, $why) = @$case;
-    my ($rc, $out) = nginx_t($directive);
+    my ($rc, $out) = nginx_t('', $directive);
     isnt($rc, 0, "nginx -t refuses \"$directive\"");
+    like($out, $why, "... and says why") or diag($out);
+}
+
+# ddbm_credentials auto: anywhere, with its parameters; one chain
+for my $ok (['', 'ddbm_credentials auto;'],
+            ['', 'ddbm_credentials auto profile=prod imds_v1=on;'],
+            ['ddbm_credentials auto imds_v1=off;', ''],
+            ['ddbm_credentials auto profile=p;',
+             'ddbm_credentials auto profile=p;'])
+{
+    my ($rc, $out) = nginx_t(@$ok);
+    is($rc, 0, "nginx -t accepts \"$ok->[0] $ok->[1]\"") or diag($out);
+}
+
+for my $case (['', 'ddbm_credentials auto imds_v1=maybe;',
+               qr/unknown parameter "imds_v1=maybe"/],
+              ['', 'ddbm_credentials auto profile=;',
+               qr/unknown parameter "profile="/],
+              ['ddbm_credentials auto;', 'ddbm_credentials auto profile=p;',
+               qr/already set with other parameters/],
+              ['', 'ddbm_credentials automatic;',
+               qr/takes "auto \[profile=<name>\]/])
+{
+    my ($http, $loc, $why) = @$case;
+    my ($rc, $out) = nginx_t($http, $loc);
+    isnt($rc, 0, "nginx -t refuses \"$http $loc\"");
     like($out, $why, "... and says why") or diag($out);
 }
 

@@ -12,44 +12,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
-
-my $nginx  = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $module = $ENV{TEST_NGINX_MODULE};
-
-plan skip_all => 'TEST_NGINX_MODULE is needed (scripts/test.sh)'
-    if !$module || !-f $module;
-
-my $dir = tempdir('ddbm-regions-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-mkdir "$dir/logs";
-
-# $http: directives at http level; $loc: in the pattern's location
-sub nginx_t {
-    my ($http, $loc) = @_;
-    my $conf = "$dir/nginx.conf";
-    open my $f, '>', $conf or die "$conf: $!";
-    print $f <<"_EOC_";
-load_module $module;
-error_log $dir/logs/error.log;
-pid $dir/logs/nginx.pid;
-events { }
-http {
-    ddbm_credentials static local local;
-    $http
-    server {
-        listen 127.0.0.1:1;
-        location = /api/messages {
-            ddbm_pattern post_message;
-            ddbm_identity \$http_x_sub;
-            $loc
-        }
-    }
-}
-_EOC_
-    close $f;
-    my $out = `\Q$nginx\E -t -p \Q$dir/\E -c \Q$conf\E -e \Q$dir/logs/error.log\E 2>&1`;
-    return ($? >> 8, $out);
-}
+use DdbmConfigTest;
 
 my $EU = 'ddbm_allowed_regions eu-west-1 eu-central-1;';
 my $VPCE = 'vpce-0a1b2c3d4e5f60718-abcdefgh.dynamodb';

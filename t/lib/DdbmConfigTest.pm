@@ -1,0 +1,65 @@
+package DdbmConfigTest;
+# `nginx -t` on a small configuration with the module, for the suites that
+# check what a configuration may say (t/151-config.t, t/241-regions.t):
+# the runners cannot expect a configuration to fail.
+#
+#   my ($rc, $out) = nginx_t($http, $loc);
+#
+# $http goes at http level, $loc into a post_message location; the http
+# level gets "ddbm_credentials static local local;" unless $http names
+# ddbm_credentials itself.  Needs TEST_NGINX_BINARY and TEST_NGINX_MODULE
+# (scripts/test.sh sets them): without them the suite is skipped.
+use strict;
+use warnings;
+use Exporter ();
+our @ISA = ('Exporter');
+use File::Temp qw(tempdir);
+use Test::More ();
+
+our @EXPORT = qw(nginx_t);
+
+my $nginx  = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $module = $ENV{TEST_NGINX_MODULE};
+my $dir;
+
+sub import {
+    Test::More::plan(skip_all => 'TEST_NGINX_MODULE is needed '
+                                 . '(scripts/test.sh)')
+        if !$module || !-f $module;
+    $dir = tempdir('ddbm-config-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    mkdir "$dir/logs";
+    __PACKAGE__->export_to_level(1, @_);
+}
+
+sub nginx_t {
+    my ($http, $loc) = @_;
+    $http //= '';
+    $loc //= '';
+    my $creds = $http =~ /ddbm_credentials/
+                ? '' : 'ddbm_credentials static local local;';
+    my $conf = "$dir/nginx.conf";
+    open my $f, '>', $conf or die "$conf: $!";
+    print $f <<"_EOC_";
+load_module $module;
+error_log $dir/logs/error.log;
+pid $dir/logs/nginx.pid;
+events { }
+http {
+    $creds
+    $http
+    server {
+        listen 127.0.0.1:1;
+        location = /api/messages {
+            ddbm_pattern post_message;
+            ddbm_identity \$http_x_sub;
+            $loc
+        }
+    }
+}
+_EOC_
+    close $f;
+    my $out = `\Q$nginx\E -t -p \Q$dir/\E -c \Q$conf\E -e \Q$dir/logs/error.log\E 2>&1`;
+    return ($? >> 8, $out);
+}
+
+1;
