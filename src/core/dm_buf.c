@@ -140,25 +140,29 @@ dm_buf_append_uint(dm_buf_t *b, unsigned long long v)
 
 
 /*
- * Whether any of 8 bytes must be escaped: below 0x20, '"' or '\\' (the
- * "has zero byte" / "has less than" tests: exact about whether there is
- * one, not about where).
+ * The bytes of 8 (read little-endian) that must be escaped: below 0x20,
+ * '"' or '\\'.  The classic "has zero byte" / "has less than" tests: a
+ * borrow can only flag a byte above one that is really flagged, so the
+ * lowest flag is exact.
  */
-static inline int
+static inline uint64_t
 dm_buf_escape8(const unsigned char *p)
 {
     uint64_t  v, q, b;
 
     memcpy(&v, p, 8);
 
+#if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    v = __builtin_bswap64(v);
+#endif
+
     q = v ^ 0x2222222222222222ULL;
     b = v ^ 0x5c5c5c5c5c5c5c5cULL;
 
-    return ((((q - 0x0101010101010101ULL) & ~q)
-             | ((b - 0x0101010101010101ULL) & ~b)
-             | ((v - 0x2020202020202020ULL) & ~v))
-            & 0x8080808080808080ULL)
-           != 0;
+    return (((q - 0x0101010101010101ULL) & ~q)
+            | ((b - 0x0101010101010101ULL) & ~b)
+            | ((v - 0x2020202020202020ULL) & ~v))
+           & 0x8080808080808080ULL;
 }
 
 
@@ -170,6 +174,7 @@ dm_buf_json_string(dm_buf_t *b, const unsigned char *s, size_t n)
     unsigned char         *o;
     char                   esc[6];
     size_t                 elen;
+    uint64_t               m;
 
     /* worst case: every byte becomes \u00XX */
     if (dm_buf_reserve(b, n * 6 + 2) != 0) {
@@ -181,8 +186,15 @@ dm_buf_json_string(dm_buf_t *b, const unsigned char *s, size_t n)
 
     for (p = s, end = s + n, run = s; p < end; p++) {
 
-        /* eight bytes that need no escape at a time */
-        while (end - p >= 8 && !dm_buf_escape8(p)) {
+        /* eight bytes at a time, to the first one to escape */
+        while (end - p >= 8) {
+            m = dm_buf_escape8(p);
+
+            if (m) {
+                p += __builtin_ctzll(m) >> 3;
+                break;
+            }
+
             p += 8;
         }
 

@@ -678,26 +678,30 @@ static const unsigned char  dm_str_class[256] = {
 
 
 /*
- * Whether any of 8 bytes is not plain in a string: below 0x20, '"', '\\'
- * or 0x80 and above (the classic "has zero byte" / "has less than" tests:
- * exact about whether there is one, not about where).
+ * The bytes of 8 (read little-endian) that are not plain in a string:
+ * below 0x20, '"', '\\', or 0x80 and above.  The classic "has zero byte" /
+ * "has less than" tests: a borrow can only flag a byte above one that is
+ * really flagged, so the lowest flag is exact.
  */
-static inline int
+static inline uint64_t
 dm_special8(const unsigned char *p)
 {
     uint64_t  v, q, b;
 
     memcpy(&v, p, 8);
 
+#if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    v = __builtin_bswap64(v);
+#endif
+
     q = v ^ 0x2222222222222222ULL;
     b = v ^ 0x5c5c5c5c5c5c5c5cULL;
 
-    return ((((q - 0x0101010101010101ULL) & ~q)
-             | ((b - 0x0101010101010101ULL) & ~b)
-             | ((v - 0x2020202020202020ULL) & ~v)
-             | v)
-            & 0x8080808080808080ULL)
-           != 0;
+    return (((q - 0x0101010101010101ULL) & ~q)
+            | ((b - 0x0101010101010101ULL) & ~b)
+            | ((v - 0x2020202020202020ULL) & ~v)
+            | v)
+           & 0x8080808080808080ULL;
 }
 
 
@@ -711,14 +715,22 @@ dm_fast_string(const unsigned char **pp, const unsigned char *end,
     const unsigned char **s, size_t *len)
 {
     unsigned              n;
+    uint64_t              m;
     const unsigned char  *p, *start;
 
     p = *pp;
     start = p;
 
     for ( ;; ) {
-        /* eight plain bytes at a time, then byte by byte */
-        while (end - p >= 8 && !dm_special8(p)) {
+        /* eight bytes at a time, to the first one that is not plain */
+        while (end - p >= 8) {
+            m = dm_special8(p);
+
+            if (m) {
+                p += __builtin_ctzll(m) >> 3;
+                goto special;
+            }
+
             p += 8;
         }
 
@@ -729,6 +741,8 @@ dm_fast_string(const unsigned char **pp, const unsigned char *end,
         if (p == end) {
             return -1;
         }
+
+    special:
 
         switch (dm_str_class[*p]) {
 

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <time.h>
 #include <sys/time.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "dm_keys.h"
+#include "dm_sigv4.h"
 
 
 static const char  dm_hex[] = "0123456789abcdef";
@@ -389,13 +389,9 @@ int
 dm_sha256_hex(const void *data, size_t len, char *out)
 {
     unsigned char  md[32];
-    unsigned int   mdlen, i;
+    unsigned int   i;
 
-    mdlen = 0;
-
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != sizeof(md))
-    {
+    if (dm_sha256(data, len, md) != 0) {
         /* uninitialised md must never become a key or a request hash */
         out[0] = '\0';
         return -1;

@@ -219,13 +219,14 @@ dm_sigv4_hex_encode(char *dst, const unsigned char *src, size_t n)
 
 
 /*
- * SHA-256 through one EVP_MD fetched once per process and one reused
- * context: EVP_sha256() and HMAC() look the algorithm up by name on every
- * call (OpenSSL 3), which cost more than hashing a DynamoDB request.  The
- * module's workers and the CLI are single-threaded.
+ * SHA-256 through one EVP_MD fetched once and one reused context:
+ * EVP_sha256() and HMAC() look the algorithm up by name on every call
+ * (OpenSSL 3), which cost more than hashing a DynamoDB request.  One of
+ * each per thread (a worker signs in its main thread, but the module also
+ * runs tasks in a thread pool), kept for the thread's life.
  */
-static EVP_MD      *dm_sigv4_md;
-static EVP_MD_CTX  *dm_sigv4_md_ctx;
+static __thread EVP_MD      *dm_sigv4_md;
+static __thread EVP_MD_CTX  *dm_sigv4_md_ctx;
 
 
 static EVP_MD_CTX *
@@ -277,6 +278,13 @@ dm_sigv4_sha256_2(const void *p1, size_t n1, const void *p2, size_t n2,
 
 static int
 dm_sigv4_sha256(const void *p, size_t n, unsigned char *md)
+{
+    return dm_sigv4_sha256_2(p, n, NULL, 0, md);
+}
+
+
+int
+dm_sha256(const void *p, size_t n, unsigned char *md)
 {
     return dm_sigv4_sha256_2(p, n, NULL, 0, md);
 }

@@ -71,6 +71,12 @@ typedef struct {
 } dm_sigv4_result_t;
 
 
+/*
+ * SHA-256 of p into md (32 bytes), through the signer's digest (fetched
+ * once per thread, not looked up by name on each call).  0, or -1.
+ */
+int dm_sha256(const void *p, size_t n, unsigned char *md);
+
 /* "YYYYMMDDTHHMMSSZ" for t (UTC); out gets 17 bytes */
 void dm_sigv4_amz_date(time_t t, char *out);
 
