@@ -94,6 +94,28 @@ ngx_http_ddbm_group_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_group_t *g)
 }
 
 
+/*
+ * Neither a record nor rows: a 404 for at most negative_ttl without a
+ * read.  Only that long: start-conversation on this instance or another
+ * (or the reference's tools) may create it later.
+ */
+static void
+ngx_http_ddbm_group_absent(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_group_t *g)
+{
+    ngx_str_t  key;
+
+    if (ctx->conf->cache == NULL
+        || ngx_http_ddbm_cache_key(ctx, 'G', &g->group, &key) != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_ddbm_cache_put(ctx, &key, NULL, 0,
+                            ctx->conf->cache->negative_ttl);
+}
+
+
 void
 ngx_http_ddbm_group_forget(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *group)
 {
@@ -118,9 +140,20 @@ ngx_http_ddbm_group_cached(ngx_http_ddbm_ctx_t *ctx,
         || ngx_http_ddbm_cache_key(ctx, 'G', &g->group, &key) != NGX_OK
         || ngx_http_ddbm_cache_get(ctx, &key, v, NGX_HTTP_DDBM_GROUP_VALUES,
                                    &n)
-           != NGX_OK
-        || n != NGX_HTTP_DDBM_GROUP_VALUES)
+           != NGX_OK)
     {
+        return NGX_DECLINED;
+    }
+
+    if (n == 0) {
+        /* known not to exist, for at most negative_ttl */
+        g->nmembers = 0;
+        g->caller = -1;
+        g->cached = 1;
+        return NGX_OK;
+    }
+
+    if (n != NGX_HTTP_DDBM_GROUP_VALUES) {
         return NGX_DECLINED;
     }
 
@@ -478,6 +511,11 @@ ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
                > 0))
     {
         g->last_sk = g->member_sk[1];
+    }
+
+    if (g->nmembers == 0) {
+        ngx_http_ddbm_group_absent(ctx, g);
+        return NGX_OK;
     }
 
     ngx_http_ddbm_group_keep(ctx, g);

@@ -100,7 +100,7 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
-        if (lm->g.nmembers == 0) {
+        if (lm->g.nmembers == 0 && !lm->g.cached) {
             /* written by the reference's tools only: ask its index */
             ngx_http_ddbm_reset_calls(ctx);
 

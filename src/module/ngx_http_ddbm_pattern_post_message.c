@@ -115,7 +115,8 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
-        if (w->g.nmembers) {
+        /* members known, or known not to exist (cached) */
+        if (w->g.nmembers || w->g.cached) {
             return ngx_http_ddbm_pm_write(ctx, w);
         }
 
