@@ -102,7 +102,7 @@ dm_buf_reserve(dm_buf_t *b, size_t n)
 int
 dm_buf_append(dm_buf_t *b, const void *p, size_t n)
 {
-    if (dm_buf_reserve(b, n) != 0) {
+    if ((b->failed || b->cap - b->len <= n) && dm_buf_reserve(b, n) != 0) {
         return -1;
     }
 
@@ -177,7 +177,9 @@ dm_buf_json_string(dm_buf_t *b, const unsigned char *s, size_t n)
     uint64_t               m;
 
     /* worst case: every byte becomes \u00XX */
-    if (dm_buf_reserve(b, n * 6 + 2) != 0) {
+    if ((b->failed || b->cap - b->len <= n * 6 + 2)
+        && dm_buf_reserve(b, n * 6 + 2) != 0)
+    {
         return -1;
     }
 

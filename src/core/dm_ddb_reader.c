@@ -710,7 +710,7 @@ dm_special8(const unsigned char *p)
  * quote), 0 when a byte is not allowed, -1 when the input ends in it,
  * -2 when the input ends inside a UTF-8 sequence.
  */
-static int
+static inline __attribute__((always_inline)) int
 dm_fast_string(const unsigned char **pp, const unsigned char *end,
     const unsigned char **s, size_t *len)
 {
@@ -901,7 +901,8 @@ dm_read_fast(dm_reader_t *rd, const unsigned char *body, size_t len,
 
     for ( ;; ) {
 
-        while (p < end && dm_fast_ws(*p)) {
+        /* DynamoDB sends none: one test for the usual case */
+        while (p < end && *p <= ' ' && dm_fast_ws(*p)) {
             p++;
         }
 
@@ -1105,6 +1106,14 @@ done:
 }
 
 
+/* what dm_read_fast reads: an answer with no backslash */
+static int
+dm_read_is_fast(const unsigned char *body, size_t len)
+{
+    return len && memchr(body, '\\', len) == NULL;
+}
+
+
 int
 dm_ddb_read_with(const unsigned char *body, size_t len,
     const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
@@ -1120,7 +1129,7 @@ dm_ddb_read_with(const unsigned char *body, size_t len,
     rd.handler = handler;
     rd.answer = answer;
 
-    if (len && memchr(body, '\\', len) == NULL) {
+    if (dm_read_is_fast(body, len)) {
         rc = dm_read_fast(&rd, body, len, allocator);
 
     } else {
@@ -1158,16 +1167,25 @@ dm_ddb_read(const unsigned char *body, size_t len,
  * Each item's values are rendered into a scratch buffer as they come, then
  * written out in the map's order: the answer's keys do not depend on the
  * order DynamoDB happens to list attributes in.
+ *
+ * An answer without a backslash (read without yajl) needs neither: no
+ * value text holds a byte that JSON escapes (string contents have no
+ * control byte, quote or backslash; numbers and literals none either), so
+ * each value is kept as a pointer into the answer (or a literal) and a
+ * quote flag, and dm_buf_json_string's output is the text in quotes.
  */
 typedef struct {
     dm_buf_t              *out;
     dm_buf_t               scratch;
     const dm_field_map_t  *map;
     size_t                 nmap;
+    int                    verbatim;
     size_t                 attr_len[DM_REWRITE_MAX_FIELDS];
     size_t                 key_len[DM_REWRITE_MAX_FIELDS];
     size_t                 vstart[DM_REWRITE_MAX_FIELDS];
     size_t                 vlen[DM_REWRITE_MAX_FIELDS];
+    const unsigned char   *vptr[DM_REWRITE_MAX_FIELDS];
+    unsigned char          vquote[DM_REWRITE_MAX_FIELDS];
     unsigned char          seen[DM_REWRITE_MAX_FIELDS];
     size_t                 start[DM_REWRITE_MAX_ITEMS];
     size_t                 end[DM_REWRITE_MAX_ITEMS];
@@ -1258,6 +1276,30 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
         return 0;
     }
 
+    if (rw->verbatim) {
+        rw->vptr[i] = value;
+        rw->vlen[i] = value_len;
+        rw->vquote[i] = 0;
+
+        if (type == 0) {
+            rw->vptr[i] = (const unsigned char *) "null";
+            rw->vlen[i] = 4;
+
+        } else if (!((type == 'N' && dm_json_number(value, value_len))
+                     || (type == 'B'
+                         && ((value_len == 4
+                              && memcmp(value, "true", 4) == 0)
+                             || (value_len == 5
+                                 && memcmp(value, "false", 5) == 0)))))
+        {
+            rw->vquote[i] = 1;
+        }
+
+        rw->seen[i] = 1;
+
+        return 0;
+    }
+
     rw->vstart[i] = rw->scratch.len;
 
     /*
@@ -1299,7 +1341,7 @@ dm_rewrite_item_end(void *ctx, size_t index)
 
     for (i = 0; i < rw->nmap; i++) {
         if (rw->seen[i]) {
-            size += rw->key_len[i] + rw->vlen[i] + 4;
+            size += rw->key_len[i] + rw->vlen[i] + 6;
         }
     }
 
@@ -1324,8 +1366,23 @@ dm_rewrite_item_end(void *ctx, size_t index)
         o += rw->key_len[i];
         *o++ = '"';
         *o++ = ':';
-        memcpy(o, rw->scratch.data + rw->vstart[i], rw->vlen[i]);
+
+        if (!rw->verbatim) {
+            memcpy(o, rw->scratch.data + rw->vstart[i], rw->vlen[i]);
+            o += rw->vlen[i];
+            continue;
+        }
+
+        if (rw->vquote[i]) {
+            *o++ = '"';
+        }
+
+        memcpy(o, rw->vptr[i], rw->vlen[i]);
         o += rw->vlen[i];
+
+        if (rw->vquote[i]) {
+            *o++ = '"';
+        }
     }
 
     *o++ = '}';
@@ -1380,6 +1437,7 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     rw->out = out;
     rw->map = map;
     rw->nmap = nmap;
+    rw->verbatim = dm_read_is_fast(body, len);
     dm_buf_init(&rw->scratch, out->grow, out->alloc_ctx);
 
     for (i = 0; i < nmap; i++) {
