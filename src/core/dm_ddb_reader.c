@@ -878,17 +878,57 @@ dm_fast_push(unsigned char **stack, size_t *cap, size_t depth,
 }
 
 
+/*
+ * The callbacks of the tokens "name" : { "S" : "value" } (type 'S' or
+ * 'N'): map key, start of a map, map key, string, end of the map.  In an
+ * item (nothing skipped), their effect in one step: the attribute goes to
+ * the handler, the reader is back in the item.  1, or 0 when a callback
+ * stopped the pass.
+ */
+static int
+dm_fast_attr(dm_reader_t *rd, const unsigned char *name, size_t name_len,
+    char type, const unsigned char *v, size_t len)
+{
+    if (rd->state != DM_ST_ITEM || rd->skip || rd->skip_next
+        || name_len >= sizeof(rd->attr_name))
+    {
+        return dm_on_map_key(rd, name, name_len)
+               && dm_start_container(rd, 1)
+               && dm_on_map_key(rd, (const unsigned char *)
+                                    (type == 'S' ? "S" : "N"), 1)
+               && dm_scalar(rd, 'S', v, len)
+               && dm_end_container(rd);
+    }
+
+    /* the name stays in the answer, which is not unescaped here */
+    rd->attr_name_len = name_len;
+    rd->attr_type = type;
+    rd->attr_wanted = 1;
+
+    if (rd->handler && rd->handler->item_attr
+        && rd->handler->item_attr(rd->handler->ctx, (const char *) name,
+                                  name_len, type, v, len)
+           != 0)
+    {
+        dm_stop(rd, "item handler refused an attribute");
+        return 0;
+    }
+
+    return 1;
+}
+
+
 /* 0, -1 when the JSON is bad or a callback stopped it */
 static int
 dm_read_fast(dm_reader_t *rd, const unsigned char *body, size_t len,
     const dm_allocator_t *allocator)
 {
     int                   rc, ok;
-    size_t                n, depth, cap;
+    size_t                n, vn, depth, cap;
     unsigned char         c;
     unsigned char        *stack;
     dm_fast_state_e       state;
-    const unsigned char  *p, *end, *s;
+    const unsigned char  *p, *q, *end, *s, *v;
     unsigned char         inline_stack[DM_FAST_STACK];
 
     p = body;
@@ -928,9 +968,36 @@ dm_read_fast(dm_reader_t *rd, const unsigned char *body, size_t len,
             if (c == '"') {
                 p++;
 
-                if (dm_fast_string(&p, end, &s, &n) != 1
-                    || !dm_on_map_key(rd, s, n))
+                if (dm_fast_string(&p, end, &s, &n) != 1) {
+                    goto done;
+                }
+
+                /*
+                 * "name":{"S":"value"} (or "N"), as DynamoDB writes each
+                 * attribute: at once, when it is all there, with the
+                 * callbacks its tokens make; else token by token
+                 */
+                if (end - p >= 8
+                    && p[0] == ':' && p[1] == '{' && p[2] == '"'
+                    && (p[3] == 'S' || p[3] == 'N')
+                    && p[4] == '"' && p[5] == ':' && p[6] == '"')
                 {
+                    q = p + 7;
+
+                    if (dm_fast_string(&q, end, &v, &vn) == 1
+                        && q < end && *q == '}')
+                    {
+                        if (!dm_fast_attr(rd, s, n, (char) p[3], v, vn)) {
+                            goto done;
+                        }
+
+                        p = q + 1;
+                        state = DM_FS_MAP_GOT_VAL;
+                        continue;
+                    }
+                }
+
+                if (!dm_on_map_key(rd, s, n)) {
                     goto done;
                 }
 
