@@ -26,7 +26,10 @@
 #        twice), the new keys used; the token file rotated half-way
 #        (container, web identity) is read again; a slow fetch (IMDS:
 #        three exchanges of 0.8 s, each under the SDKs' 1 s timeout) holds
-#        no worker (wrk's slowest answer);
+#        no worker (wrk's slowest answer); IMDS hands out the same keys
+#        again until 3 s are left, as the real one does: asked again,
+#        still 200; a reload (container) keeps the keys: 200 at once, no
+#        fetch of the new workers' own;
 #      expiry without refresh: the source fails (500) and wrk load runs
 #        across the expiry: only 200 and 503 (Retry-After: 1), no call
 #        reaching the front with keys expired on the way (exact time: a
@@ -337,7 +340,9 @@ if ($ENV{DDBM_250_FRONT_ONLY}) {
 
 # ---- the sources ---------------------------------------------------------------
 
-my $imds = DdbmAwsFake->imds(lifetime => $L);
+# as the real IMDS: the same keys again until less than 3 s are left
+# (under half the lifetime: the module's first attempt gets them again)
+my $imds = DdbmAwsFake->imds(lifetime => $L + 2, sticky => 3);
 
 sub api_get {
     my ($srv) = @_;
@@ -591,6 +596,25 @@ sub run_source {
                    $ld->{max_latency} // '?'));
     }
 
+    if ($c{sticky}) {
+        my @rep = @{ $fake->stats->{repeats} || [] };
+        ok(@rep >= 1 && $srv->error_log =~ /handed out the same AWS credentials/,
+           '... the same keys handed out again (' . scalar(@rep) . ' time(s)'
+           . '): asked again later, kept signing (the log says so)');
+    }
+
+    # ---- a reload keeps the keys (shared memory)
+    if ($c{reload}) {
+        my $t_reload = time;
+        ok($srv->reload, "$name: reload: new workers");
+        my @st = map { api_get($srv)->{status} } 1 .. 6;
+        is("@st", '200 200 200 200 200 200',
+           '... answering 200 at once, with the keys they had');
+        my @new = ok_fetches($fake, $t_reload);
+        cmp_ok(scalar @new, '<=', 1, '... no fetch of their own ('
+               . scalar(@new) . ' due meanwhile)');
+    }
+
     # ---- expiry without refresh
     my $log_mark = length $srv->error_log;
     $fake->control(fail => 1);
@@ -735,11 +759,14 @@ sub run_source {
     my $munav = metric($text, 'ddbm_credentials_unavailable_total');
     $st = $json->decode($st0);
     my @okf = @{ $st->{fetches} || [] };
+    my @repf = @{ $st->{repeats} || [] };
     my @errf = @{ $st->{failures} || [] };
     my $check = sub {
         is($m->{status}, 200, "$name: /metrics answers");
-        is($mok, scalar @okf, '... ddbm_credentials_refreshes_total{result="ok"} '
-           . 'is the fake\'s count of fetches (' . scalar(@okf) . ')');
+        is($mok, @okf + @repf, '... ddbm_credentials_refreshes_total'
+           . '{result="ok"} is the fake\'s count of fetches ('
+           . scalar(@okf) . ' new keys, ' . scalar(@repf) . ' the same '
+           . 'again)');
         ok(defined $merr && $merr >= 1 && $merr <= @errf,
            '... {result="error"} ' . ($merr // 'undef') . ': the failed '
            . 'fetches (the fake answered ' . scalar(@errf) . ' of them 500)');
@@ -797,7 +824,7 @@ if ($want{imds}) {
     # longer keys: the slow fetch (2.4 s) ends well before they expire
     # (each exchange under the SDKs' 1 s IMDS timeout)
     run_source(name => 'IMDSv2', fake => $imds, source => 'imds',
-               slow => 0.8, exchanges => 3, lifetime => $L + 2,
+               slow => 0.8, exchanges => 3, lifetime => $L + 2, sticky => 1,
                env => { AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url });
 }
 
@@ -806,7 +833,7 @@ if ($want{container}) {
     spew($tf, 'eyJhbGciOiJSUzI1NiJ9.container-token-' . int(rand 1e9));
     my $ecs = DdbmAwsFake->container(lifetime => $L, token_file => $tf);
     run_source(name => 'container', fake => $ecs, source => 'container',
-               token_file => $tf,
+               token_file => $tf, reload => 1,
                env => { AWS_CONTAINER_CREDENTIALS_FULL_URI => $ecs->url,
                         AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE => $tf,
                         AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url });

@@ -19,8 +19,13 @@ package DdbmAwsFake;
 #   $fake->control(delay => 0.8);   # every answer waits 0.8 s (IMDS: the
 #                                   # token, the role and the credentials)
 #   $fake->control(lifetime => 20);
-#   my $st = $fake->stats;   # { fetches => [{t, id, exp}], failures => [t],
-#                            #   refused => [{t, why}], requests => N }
+#   my $st = $fake->stats;   # { fetches => [{t, id, exp}] (new keys),
+#                            #   repeats => [{t, id, exp}] (the same again),
+#                            #   failures => [{t, why}] (answered 500),
+#                            #   refused => [{t, why}] (bad requests: 4xx),
+#                            #   requests => N }
+#   DdbmAwsFake->imds(lifetime => 8, sticky => 3): as the real IMDS, the
+#   same keys are handed out again until less than 3 s are left
 #
 #   my $front = DdbmAwsFake->front(ddb_port => $ENV{TEST_NGINX_DDB_PORT});
 #   # ddbm_endpoint_host $front->host ; upstream server $front->host
@@ -448,8 +453,8 @@ sub _new_fake {
     return $class->_spawn($kind, $self, sub {
         my ($self, $listen, $owner) = @_;
         my $state = { fail => 0, delay => 0, lifetime => $self->{lifetime},
-                      n => 0, fetches => [], failures => [], refused => [],
-                      requests => 0, tokens => {} };
+                      n => 0, fetches => [], repeats => [], failures => [],
+                      refused => [], requests => 0, tokens => {} };
         $self->{state} = $state;
         $self->_write_stats;
         _serve_loop($listen, $owner, sub { $self->_fake_request($_[0]) });
@@ -474,7 +479,7 @@ sub _write_stats {
     my $file = $self->{stats_file};
     open my $fh, '>', "$file.tmp" or return;
     print $fh $JSON->encode({ map { $_ => $s->{$_} }
-        qw(fail delay lifetime fetches failures refused requests) });
+        qw(fail delay lifetime fetches repeats failures refused requests) });
     close $fh;
     rename "$file.tmp", $file;
 }
@@ -483,8 +488,17 @@ sub _issue {
     my ($self) = @_;
     my $s = $self->{state};
     my $now = Time::HiRes::time();
+    # as the real IMDS: the same keys until less than `sticky` s are left
+    my $cur = $s->{current};
+    if ($self->{sticky} && $cur && $cur->{exp} - $now >= $self->{sticky}) {
+        push @{ $s->{repeats} }, { t => $now, id => $cur->{id},
+                                   exp => $cur->{exp} };
+        $self->_write_stats;
+        return mint($cur->{id}, $cur->{exp});
+    }
     my $id = sprintf 'ASIAFAKE%s%011d', $self->{letter}, ++$s->{n};
     my $exp = int($now) + $s->{lifetime};
+    $s->{current} = { id => $id, exp => $exp };
     push @{ $s->{fetches} }, { t => $now, id => $id, exp => $exp };
     $self->_write_stats;
     return mint($id, $exp);
