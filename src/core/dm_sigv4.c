@@ -461,6 +461,94 @@ dm_sigv4_signing_key(const dm_aws_credentials_t *creds,
 
 
 /*
+ * HMAC-SHA256 with the signing key, which stays the same all day: the
+ * digests of its two padded blocks are kept (per thread, with the key they
+ * were made from) and copied for each signature, two SHA-256 blocks less.
+ */
+static __thread EVP_MD_CTX     *dm_sigv4_key_inner;
+static __thread EVP_MD_CTX     *dm_sigv4_key_outer;
+static __thread unsigned char   dm_sigv4_key_of[32];
+static __thread int             dm_sigv4_key_ready;
+
+
+static int
+dm_sigv4_hmac_signing_key(const unsigned char *key, const void *p, size_t n,
+    unsigned char *md)
+{
+    int             rc;
+    size_t          i;
+    unsigned int    len;
+    EVP_MD_CTX     *ctx;
+    unsigned char   pad[64], inner[32];
+
+    if (!dm_sigv4_key_ready || CRYPTO_memcmp(dm_sigv4_key_of, key, 32) != 0)
+    {
+        dm_sigv4_key_ready = 0;
+
+        if (dm_sigv4_digest_begin() == NULL) {
+            return -1;
+        }
+
+        if (dm_sigv4_key_inner == NULL) {
+            dm_sigv4_key_inner = EVP_MD_CTX_new();
+            if (dm_sigv4_key_inner == NULL) {
+                return -1;
+            }
+        }
+
+        if (dm_sigv4_key_outer == NULL) {
+            dm_sigv4_key_outer = EVP_MD_CTX_new();
+            if (dm_sigv4_key_outer == NULL) {
+                return -1;
+            }
+        }
+
+        memset(pad, 0x36, sizeof(pad));
+        for (i = 0; i < 32; i++) {
+            pad[i] ^= key[i];
+        }
+
+        rc = EVP_DigestInit_ex2(dm_sigv4_key_inner, dm_sigv4_md, NULL) != 1
+             || EVP_DigestUpdate(dm_sigv4_key_inner, pad, sizeof(pad)) != 1;
+
+        memset(pad, 0x5c, sizeof(pad));
+        for (i = 0; i < 32; i++) {
+            pad[i] ^= key[i];
+        }
+
+        rc = rc
+             || EVP_DigestInit_ex2(dm_sigv4_key_outer, dm_sigv4_md, NULL)
+                != 1
+             || EVP_DigestUpdate(dm_sigv4_key_outer, pad, sizeof(pad)) != 1;
+
+        OPENSSL_cleanse(pad, sizeof(pad));
+
+        if (rc) {
+            return -1;
+        }
+
+        memcpy(dm_sigv4_key_of, key, 32);
+        dm_sigv4_key_ready = 1;
+    }
+
+    ctx = dm_sigv4_md_ctx;
+
+    rc = EVP_MD_CTX_copy_ex(ctx, dm_sigv4_key_inner) != 1
+         || EVP_DigestUpdate(ctx, p, n) != 1
+         || EVP_DigestFinal_ex(ctx, inner, &len) != 1
+         || len != 32
+         || EVP_MD_CTX_copy_ex(ctx, dm_sigv4_key_outer) != 1
+         || EVP_DigestUpdate(ctx, inner, sizeof(inner)) != 1
+         || EVP_DigestFinal_ex(ctx, md, &len) != 1
+         || len != 32;
+
+    OPENSSL_cleanse(inner, sizeof(inner));
+
+    return rc ? -1 : 0;
+}
+
+
+/*
  * String to sign, signature and Authorization value from a finished
  * canonical request.  Stack only: shared by both entry points.
  */
@@ -516,7 +604,7 @@ dm_sigv4_finish(const dm_aws_credentials_t *creds,
         return -1;
     }
 
-    rc = dm_sigv4_hmac(key, 32, o.data, o.len, md);
+    rc = dm_sigv4_hmac_signing_key(key, o.data, o.len, md);
     OPENSSL_cleanse(key, sizeof(key));
 
     if (rc) {
@@ -560,6 +648,16 @@ dm_sigv4_amz_date(time_t t, char *out)
 {
     struct tm  tm;
 
+    /* every call of a second has the same date: format it once */
+    static __thread int     cached;
+    static __thread time_t  cached_t;
+    static __thread char    cached_date[DM_SIGV4_AMZ_DATE_LEN + 1];
+
+    if (cached && t == cached_t) {
+        memcpy(out, cached_date, DM_SIGV4_AMZ_DATE_LEN + 1);
+        return;
+    }
+
     if (gmtime_r(&t, &tm) == NULL
         || strftime(out, DM_SIGV4_AMZ_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm)
            != DM_SIGV4_AMZ_DATE_LEN)
@@ -568,6 +666,10 @@ dm_sigv4_amz_date(time_t t, char *out)
         memset(out, '0', DM_SIGV4_AMZ_DATE_LEN);
         out[DM_SIGV4_AMZ_DATE_LEN] = '\0';
     }
+
+    memcpy(cached_date, out, DM_SIGV4_AMZ_DATE_LEN + 1);
+    cached_t = t;
+    cached = 1;
 }
 
 
