@@ -7,6 +7,22 @@
 #include "dm_ddb.h"
 
 
+/* a literal, without strlen */
+#define dm_json_lit(b, s)  dm_buf_append(b, s, sizeof(s) - 1)
+
+
+static void
+dm_json_char(dm_buf_t *b, char c)
+{
+    if (!b->failed && b->cap - b->len > 1) {
+        b->data[b->len++] = (unsigned char) c;
+        return;
+    }
+
+    dm_buf_append(b, &c, 1);
+}
+
+
 static void
 dm_json_str(dm_buf_t *b, const char *s)
 {
@@ -14,9 +30,37 @@ dm_json_str(dm_buf_t *b, const char *s)
 }
 
 
+/*
+ * "key": -- names and types are the module's own words, which JSON
+ * escapes nothing in: copied in one go (anything else as before)
+ */
 static void
 dm_json_key(dm_buf_t *b, const char *key)
 {
+    size_t          i, n;
+    unsigned char  *o, c;
+
+    n = strlen(key);
+
+    for (i = 0; i < n; i++) {
+        c = (unsigned char) key[i];
+
+        if (c < 0x20 || c == '"' || c == '\\') {
+            break;
+        }
+    }
+
+    if (i == n && dm_buf_reserve(b, n + 3) == 0) {
+        o = b->data + b->len;
+        *o++ = '"';
+        memcpy(o, key, n);
+        o += n;
+        *o++ = '"';
+        *o++ = ':';
+        b->len = o - b->data;
+        return;
+    }
+
     dm_json_str(b, key);
     dm_buf_append(b, ":", 1);
 }
@@ -26,10 +70,10 @@ dm_json_key(dm_buf_t *b, const char *key)
 static void
 dm_json_typed(dm_buf_t *b, const char *type, const char *v, size_t len)
 {
-    dm_buf_append(b, "{", 1);
+    dm_json_char(b, '{');
     dm_json_key(b, type);
     dm_buf_json_string(b, (const unsigned char *) v, len);
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 }
 
 
@@ -38,17 +82,17 @@ dm_json_attrs(dm_buf_t *b, const dm_attr_t *a, size_t n)
 {
     size_t  i;
 
-    dm_buf_append(b, "{", 1);
+    dm_json_char(b, '{');
 
     for (i = 0; i < n; i++) {
         if (i) {
-            dm_buf_append(b, ",", 1);
+            dm_json_char(b, ',');
         }
         dm_json_key(b, a[i].name);
         dm_json_typed(b, a[i].type, a[i].value, a[i].len);
     }
 
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 }
 
 
@@ -72,11 +116,11 @@ dm_json_condition(dm_buf_t *b, const char *condition, const dm_attr_t *values,
         return;
     }
 
-    dm_buf_append_str(b, ",\"ConditionExpression\":");
+    dm_json_lit(b, ",\"ConditionExpression\":");
     dm_json_str(b, condition);
 
     if (nvalues) {
-        dm_buf_append_str(b, ",\"ExpressionAttributeValues\":");
+        dm_json_lit(b, ",\"ExpressionAttributeValues\":");
         dm_json_attrs(b, values, nvalues);
     }
 }
@@ -93,16 +137,16 @@ int
 dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
     const char *sk, int consistent)
 {
-    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_lit(b, "{\"TableName\":");
     dm_json_str(b, table);
-    dm_buf_append_str(b, ",\"Key\":");
+    dm_json_lit(b, ",\"Key\":");
     dm_json_key_pk_sk(b, pk, sk);
 
     if (consistent) {
-        dm_buf_append_str(b, ",\"ConsistentRead\":true");
+        dm_json_lit(b, ",\"ConsistentRead\":true");
     }
 
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 
     return dm_done(b);
 }
@@ -111,60 +155,60 @@ dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
 int
 dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q)
 {
-    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_lit(b, "{\"TableName\":");
     dm_json_str(b, q->table);
 
     if (q->index) {
-        dm_buf_append_str(b, ",\"IndexName\":");
+        dm_json_lit(b, ",\"IndexName\":");
         dm_json_str(b, q->index);
     }
 
     /* names go through placeholders: no clash with reserved words */
-    dm_buf_append_str(b, ",\"KeyConditionExpression\":\"#k = :k");
+    dm_json_lit(b, ",\"KeyConditionExpression\":\"#k = :k");
     if (q->sk_before) {
-        dm_buf_append_str(b, " AND #s < :s");
+        dm_json_lit(b, " AND #s < :s");
     }
-    dm_buf_append(b, "\"", 1);
+    dm_json_char(b, '"');
 
     if (q->filter_name) {
-        dm_buf_append_str(b, ",\"FilterExpression\":\"#f = :f\"");
+        dm_json_lit(b, ",\"FilterExpression\":\"#f = :f\"");
     }
 
-    dm_buf_append_str(b, ",\"ExpressionAttributeNames\":{\"#k\":");
+    dm_json_lit(b, ",\"ExpressionAttributeNames\":{\"#k\":");
     dm_json_str(b, q->key_name);
     if (q->sk_before) {
-        dm_buf_append_str(b, ",\"#s\":\"sk\"");
+        dm_json_lit(b, ",\"#s\":\"sk\"");
     }
     if (q->filter_name) {
-        dm_buf_append_str(b, ",\"#f\":");
+        dm_json_lit(b, ",\"#f\":");
         dm_json_str(b, q->filter_name);
     }
 
-    dm_buf_append_str(b, "},\"ExpressionAttributeValues\":{\":k\":");
+    dm_json_lit(b, "},\"ExpressionAttributeValues\":{\":k\":");
     dm_json_typed(b, "S", q->key_value, strlen(q->key_value));
     if (q->sk_before) {
-        dm_buf_append_str(b, ",\":s\":");
+        dm_json_lit(b, ",\":s\":");
         dm_json_typed(b, "S", q->sk_before, strlen(q->sk_before));
     }
     if (q->filter_name) {
-        dm_buf_append_str(b, ",\":f\":");
+        dm_json_lit(b, ",\":f\":");
         dm_json_typed(b, "S", q->filter_value, strlen(q->filter_value));
     }
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 
     dm_buf_append_str(b, q->forward ? ",\"ScanIndexForward\":true"
                                     : ",\"ScanIndexForward\":false");
 
     if (q->limit) {
-        dm_buf_append_str(b, ",\"Limit\":");
+        dm_json_lit(b, ",\"Limit\":");
         dm_buf_append_uint(b, q->limit);
     }
 
     if (q->consistent) {
-        dm_buf_append_str(b, ",\"ConsistentRead\":true");
+        dm_json_lit(b, ",\"ConsistentRead\":true");
     }
 
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 
     return dm_done(b);
 }
@@ -175,12 +219,12 @@ dm_ddb_put_item(dm_buf_t *b, const char *table, const dm_attr_t *item,
     size_t nitem, const char *condition, const dm_attr_t *values,
     size_t nvalues)
 {
-    dm_buf_append_str(b, "{\"TableName\":");
+    dm_json_lit(b, "{\"TableName\":");
     dm_json_str(b, table);
-    dm_buf_append_str(b, ",\"Item\":");
+    dm_json_lit(b, ",\"Item\":");
     dm_json_attrs(b, item, nitem);
     dm_json_condition(b, condition, values, nvalues);
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 
     return dm_done(b);
 }
@@ -189,15 +233,15 @@ dm_ddb_put_item(dm_buf_t *b, const char *table, const dm_attr_t *item,
 int
 dm_ddb_tx_begin(dm_buf_t *b, const char *client_token)
 {
-    dm_buf_append(b, "{", 1);
+    dm_json_char(b, '{');
 
     if (client_token) {
-        dm_buf_append_str(b, "\"ClientRequestToken\":");
+        dm_json_lit(b, "\"ClientRequestToken\":");
         dm_json_str(b, client_token);
-        dm_buf_append(b, ",", 1);
+        dm_json_char(b, ',');
     }
 
-    dm_buf_append_str(b, "\"TransactItems\":[");
+    dm_json_lit(b, "\"TransactItems\":[");
 
     return dm_done(b);
 }
@@ -207,7 +251,7 @@ static void
 dm_tx_separator(dm_buf_t *b)
 {
     if (b->len && b->data[b->len - 1] != '[') {
-        dm_buf_append(b, ",", 1);
+        dm_json_char(b, ',');
     }
 }
 
@@ -218,9 +262,9 @@ dm_ddb_tx_put(dm_buf_t *b, const char *table, const dm_attr_t *item,
     size_t nvalues)
 {
     dm_tx_separator(b);
-    dm_buf_append_str(b, "{\"Put\":");
+    dm_json_lit(b, "{\"Put\":");
     dm_ddb_put_item(b, table, item, nitem, condition, values, nvalues);
-    dm_buf_append(b, "}", 1);
+    dm_json_char(b, '}');
 
     return dm_done(b);
 }
@@ -232,12 +276,12 @@ dm_ddb_tx_delete(dm_buf_t *b, const char *table, const char *pk,
     size_t nvalues)
 {
     dm_tx_separator(b);
-    dm_buf_append_str(b, "{\"Delete\":{\"TableName\":");
+    dm_json_lit(b, "{\"Delete\":{\"TableName\":");
     dm_json_str(b, table);
-    dm_buf_append_str(b, ",\"Key\":");
+    dm_json_lit(b, ",\"Key\":");
     dm_json_key_pk_sk(b, pk, sk);
     dm_json_condition(b, condition, values, nvalues);
-    dm_buf_append_str(b, "}}");
+    dm_json_lit(b, "}}");
 
     return dm_done(b);
 }
@@ -246,7 +290,7 @@ dm_ddb_tx_delete(dm_buf_t *b, const char *table, const char *pk,
 int
 dm_ddb_tx_end(dm_buf_t *b)
 {
-    dm_buf_append_str(b, "]}");
+    dm_json_lit(b, "]}");
 
     return dm_done(b);
 }
