@@ -562,7 +562,11 @@ sub run_source {
 
     my $n = @in_load;
     if ($valgrind) {
-        cmp_ok($n, '>=', 1, "... $n fetch(es) during the load (valgrind)");
+        # (IMDS's first attempts may get the same keys again)
+        my $asked = $n + grep { $_->{t} >= $t0 && $_->{t} <= $t1 }
+                         @{ $fake->stats->{repeats} || [] };
+        cmp_ok($asked, '>=', 1, "... $asked fetch(es) during the load "
+                                . '(valgrind)');
     } else {
         # a refresh every lifetime/2 (keys live L-1..L s), seen by a
         # 1-second timer, plus the fetch itself
