@@ -628,7 +628,10 @@ sub _answer_container {
     my $want = defined $self->{token_file}
              ? _read_file($self->{token_file}) : $self->{token};
     my $got = _hdr($req, 'authorization');
-    if (!defined $got || !defined $want || $got ne $want) {
+    # a file's final newline cannot go in a header: without it counts too
+    if (!defined $got || !defined $want
+        || ($got ne $want && $got ne ($want =~ s/\s+\z//r)))
+    {
         $self->_refused(defined $got ? 'wrong Authorization'
                                      : 'no Authorization');
         return (defined $got ? 403 : 401, $json,
@@ -693,7 +696,8 @@ sub _answer_sts {
     }
     my $want = _read_file($self->{token_file});
     if (!defined $p{WebIdentityToken} || !defined $want
-        || $p{WebIdentityToken} ne $want)
+        || ($p{WebIdentityToken} ne $want
+            && $p{WebIdentityToken} ne ($want =~ s/\s+\z//r)))
     {
         $self->_refused('wrong WebIdentityToken');
         return _sts_error(400, 'Sender', 'InvalidIdentityToken',
