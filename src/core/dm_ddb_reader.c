@@ -1181,10 +1181,25 @@ dm_read_is_fast(const unsigned char *body, size_t len)
 }
 
 
+static int dm_read(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
+    const dm_allocator_t *allocator, int fast);
+
+
 int
 dm_ddb_read_with(const unsigned char *body, size_t len,
     const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
     const dm_allocator_t *allocator)
+{
+    return dm_read(body, len, handler, answer, allocator,
+                   dm_read_is_fast(body, len));
+}
+
+
+static int
+dm_read(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
+    const dm_allocator_t *allocator, int fast)
 {
     int          rc;
     dm_reader_t  rd;
@@ -1196,7 +1211,7 @@ dm_ddb_read_with(const unsigned char *body, size_t len,
     rd.handler = handler;
     rd.answer = answer;
 
-    if (dm_read_is_fast(body, len)) {
+    if (fast) {
         rc = dm_read_fast(&rd, body, len, allocator);
 
     } else {
@@ -1333,6 +1348,7 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
 
     for (i = 0; i < rw->nmap; i++) {
         if (rw->attr_len[i] == name_len
+            && (name_len == 0 || rw->map[i].attr[0] == name[0])
             && memcmp(rw->map[i].attr, name, name_len) == 0)
         {
             break;
@@ -1527,7 +1543,7 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     base = out->len;
     dm_buf_append(out, "[", 1);
 
-    if (dm_ddb_read_with(body, len, &h, answer, allocator) != 0) {
+    if (dm_read(body, len, &h, answer, allocator, rw->verbatim) != 0) {
         goto failed;
     }
 

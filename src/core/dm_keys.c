@@ -17,23 +17,27 @@ static const char  dm_hex[] = "0123456789abcdef";
 int
 dm_uuid_valid(const char *s, size_t len)
 {
-    size_t  i;
+    size_t          i, k;
+    unsigned char   c;
+
+    /* 8-4-4-4-12 lower-case hex digits */
+    static const unsigned char  group[] = { 8, 4, 4, 4, 12 };
 
     if (s == NULL || len != DM_UUID_LEN) {
         return 0;
     }
 
-    for (i = 0; i < len; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') {
-                return 0;
-            }
-            continue;
+    for (k = 0; k < sizeof(group); k++) {
+        if (k && *s++ != '-') {
+            return 0;
         }
 
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-        {
-            return 0;
+        for (i = 0; i < group[k]; i++) {
+            c = (unsigned char) *s++;
+
+            if ((unsigned) (c - '0') > 9 && (unsigned) (c - 'a') > 5) {
+                return 0;
+            }
         }
     }
 
