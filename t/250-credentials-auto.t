@@ -27,8 +27,8 @@
 #        (container, web identity) is read again; a slow fetch (IMDS:
 #        three exchanges of 0.8 s, each under the SDKs' 1 s timeout) holds
 #        no worker (wrk's slowest answer); IMDS hands out the same keys
-#        again until 3 s are left, as the real one does: asked again,
-#        still 200; a reload (container) keeps the keys: 200 at once, no
+#        again until less than half their lifetime is left, as the real
+#        one does (in the first half of the load): asked again, still 200; a reload (container) keeps the keys: 200 at once, no
 #        fetch of the new workers' own;
 #      expiry without refresh: the source fails (500) and wrk load runs
 #        across the expiry: only 200 and 503 (Retry-After: 1), no call
@@ -50,9 +50,9 @@
 # Plain Test::More (DdbmServer); the chain's variables are set in %ENV
 # before each NGINX starts (the master reads them when the configuration
 # loads), every other AWS_* variable removed and the shared files pointed
-# at nothing.  IMDS's keys live 2 s longer than the others' (its slow
+# at nothing.  IMDS's keys live 6 s longer than the others' (its slow
 # fetch takes 2.4 s).  Under valgrind (TEST_NGINX_USE_VALGRIND) the keys
-# live 16 s (IMDS 18 s), the load covers one rotation, only what does not
+# live 16 s (IMDS 22 s), the load covers one rotation, only what does not
 # depend on speed is checked, and the module's own checks against the
 # front (static and minted keys) are left to the normal pass.
 # Environment: DDBM_250_LIFETIME, DDBM_250_LOAD (seconds),
@@ -343,9 +343,14 @@ if ($ENV{DDBM_250_FRONT_ONLY}) {
 
 # ---- the sources ---------------------------------------------------------------
 
-# as the real IMDS: the same keys again until less than 3 s are left
-# (under half the lifetime: the module's first attempt gets them again)
-my $imds = DdbmAwsFake->imds(lifetime => $L + 2, sticky => 3);
+# IMDS's keys live longer: its slow fetch (2.4 s) must end well before
+# they expire, after the 1 s timer and any margin the module keeps; and as
+# the real IMDS it hands out the same keys again until less than half
+# their lifetime minus 1 s is left (the module's first attempt gets them
+# again, the next one new keys)
+my $L_IMDS = $L + 6;
+my $imds = DdbmAwsFake->imds(lifetime => $L_IMDS,
+                             sticky => int($L_IMDS / 2) - 1);
 
 sub api_get {
     my ($srv) = @_;
@@ -539,7 +544,12 @@ sub run_source {
             $rotated = time;
         };
     } elsif ($c{slow}) {
-        $during = sub { $fake->control(delay => $c{slow}); $rotated = time };
+        # (new keys at once when slow: the same ones again would leave
+        # too little time for a fetch that takes 2.4 s)
+        $during = sub {
+            $fake->control(delay => $c{slow}, sticky => 0);
+            $rotated = time;
+        };
     }
     # a fetch's length when slow: every exchange waits
     my $slow_fetch = ($c{slow} // 0) * ($c{exchanges} // 1);
@@ -828,10 +838,9 @@ my %want = map { $_ => 1 } split /[\s,]+/,
            $ENV{DDBM_250_SOURCES} || 'imds container web-identity';
 
 if ($want{imds}) {
-    # longer keys: the slow fetch (2.4 s) ends well before they expire
-    # (each exchange under the SDKs' 1 s IMDS timeout)
+    # (each exchange of the slow fetch under the SDKs' 1 s IMDS timeout)
     run_source(name => 'IMDSv2', fake => $imds, source => 'imds',
-               slow => 0.8, exchanges => 3, lifetime => $L + 2, sticky => 1,
+               slow => 0.8, exchanges => 3, lifetime => $L_IMDS, sticky => 1,
                env => { AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url });
 }
 

@@ -19,6 +19,7 @@ package DdbmAwsFake;
 #   $fake->control(delay => 0.8);   # every answer waits 0.8 s (IMDS: the
 #                                   # token, the role and the credentials)
 #   $fake->control(lifetime => 20);
+#   $fake->control(sticky => 0);    # (IMDS) new keys at every fetch
 #   my $st = $fake->stats;   # { fetches => [{t, id, exp}] (new keys),
 #                            #   repeats => [{t, id, exp}] (the same again),
 #                            #   failures => [{t, why}] (answered 500),
@@ -453,6 +454,7 @@ sub _new_fake {
     return $class->_spawn($kind, $self, sub {
         my ($self, $listen, $owner) = @_;
         my $state = { fail => 0, delay => 0, lifetime => $self->{lifetime},
+                      sticky => $self->{sticky} // 0,
                       n => 0, fetches => [], repeats => [], failures => [],
                       refused => [], requests => 0, tokens => {} };
         $self->{state} = $state;
@@ -479,7 +481,8 @@ sub _write_stats {
     my $file = $self->{stats_file};
     open my $fh, '>', "$file.tmp" or return;
     print $fh $JSON->encode({ map { $_ => $s->{$_} }
-        qw(fail delay lifetime fetches repeats failures refused requests) });
+        qw(fail delay lifetime sticky fetches repeats failures refused
+           requests) });
     close $fh;
     rename "$file.tmp", $file;
 }
@@ -490,7 +493,7 @@ sub _issue {
     my $now = Time::HiRes::time();
     # as the real IMDS: the same keys until less than `sticky` s are left
     my $cur = $s->{current};
-    if ($self->{sticky} && $cur && $cur->{exp} - $now >= $self->{sticky}) {
+    if ($s->{sticky} && $cur && $cur->{exp} - $now >= $s->{sticky}) {
         push @{ $s->{repeats} }, { t => $now, id => $cur->{id},
                                    exp => $cur->{exp} };
         $self->_write_stats;
@@ -543,13 +546,13 @@ sub _fake_request {
     (my $path = $req->{path}) =~ s{//+}{/}g;
 
     if ($path eq '/__control') {
-        for my $k (qw(fail delay lifetime)) {
+        for my $k (qw(fail delay lifetime sticky)) {
             $s->{$k} = $q{$k} + 0 if defined $q{$k};
         }
         $self->_write_stats;
         return (200, ['Content-Type', 'application/json'],
-                $JSON->encode({ fail => $s->{fail}, delay => $s->{delay},
-                                lifetime => $s->{lifetime} }));
+                $JSON->encode({ map { $_ => $s->{$_} }
+                                qw(fail delay lifetime sticky) }));
     }
     if ($path eq '/__stats') {
         return (200, ['Content-Type', 'application/json'],
