@@ -8,6 +8,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#if (defined(__SSE2__))
+#include <emmintrin.h>
+#endif
 #include <yajl/yajl_parse.h>
 #include "dm_ddb.h"
 
@@ -705,6 +708,29 @@ dm_special8(const unsigned char *p)
 }
 
 
+#if (defined(__SSE2__))
+
+/*
+ * The bytes of 16 that are not plain in a string, one bit each: '"', '\\',
+ * or below 0x20 as a signed byte (which is below 0x20 or 0x80 and above).
+ */
+static inline unsigned
+dm_special16(const unsigned char *p)
+{
+    __m128i  v, m;
+
+    v = _mm_loadu_si128((const __m128i *) p);
+
+    m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+    return (unsigned) _mm_movemask_epi8(m);
+}
+
+#endif
+
+
 /*
  * A string after its opening quote: 1 and its text (*pp after the closing
  * quote), 0 when a byte is not allowed, -1 when the input ends in it,
@@ -722,6 +748,19 @@ dm_fast_string(const unsigned char **pp, const unsigned char *end,
     start = p;
 
     for ( ;; ) {
+#if (defined(__SSE2__))
+        while (end - p >= 16) {
+            n = dm_special16(p);
+
+            if (n) {
+                p += __builtin_ctz(n);
+                goto special;
+            }
+
+            p += 16;
+        }
+#endif
+
         /* eight bytes at a time, to the first one that is not plain */
         while (end - p >= 8) {
             m = dm_special8(p);
