@@ -44,6 +44,7 @@
 #        key's, ddbm_credentials_info has the source, and
 #        ddbm_credentials_unavailable_total the 503s answered (a TODO if
 #        ddbm_status does not expose them);
+#      (the slow fetch is left out under valgrind: IMDS's 1 s timeout)
 #      the error log: no alert, emerg or crash, no key or token in it
 #        (and, on a failure, its lines about credentials as diagnostics).
 #
@@ -543,7 +544,7 @@ sub run_source {
             spew($c{token_file}, "rotated-$name-" . int(rand 1e9));
             $rotated = time;
         };
-    } elsif ($c{slow}) {
+    } elsif ($c{slow} && !$valgrind) {
         # (new keys at once when slow: the same ones again would leave
         # too little time for a fetch that takes 2.4 s)
         $during = sub {
@@ -784,9 +785,15 @@ sub run_source {
            . '{result="ok"} is the fake\'s count of fetches ('
            . scalar(@okf) . ' new keys, ' . scalar(@repf) . ' the same '
            . 'again)');
-        ok(defined $merr && $merr >= 1 && $merr <= @errf,
+        # one error line per failed refresh; under valgrind an exchange
+        # may also time out (IMDS: 1 s) where the fake counts no 500
+        my $logged = () = $srv->error_log
+            =~ /\[error\].*ddbm: cannot (?:refresh|get) AWS credentials/g;
+        ok(defined $merr && $merr >= 1 && $merr == $logged
+           && ($valgrind ? $merr >= @errf : $merr == @errf),
            '... {result="error"} ' . ($merr // 'undef') . ': the failed '
-           . 'fetches (the fake answered ' . scalar(@errf) . ' of them 500)');
+           . "fetches ($logged logged; the fake answered " . scalar(@errf)
+           . ' of them 500)');
         ok(defined $mexp && @okf && $mexp == $okf[-1]{exp},
            '... ddbm_credentials_expiry_timestamp_seconds is the last '
            . 'key\'s (' . ($mexp // 'undef') . ')');
