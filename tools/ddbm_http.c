@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ddbm.h"
+#include "dm_credchain.h"
 
 
 #define DDBM_TRIES            5
@@ -311,10 +312,11 @@ ddbm_call_once(ddbm_client_t *c, const char *operation,
     const unsigned char *body, size_t len, dm_buf_t *answer,
     ddbm_result_t *res)
 {
-    int                    rc;
+    int                    rc, n;
     char                   amz_date[DM_SIGV4_AMZ_DATE_LEN + 1];
     char                   authz[DM_SIGV4_AUTHZ_MAX];
-    char                   line[DM_SIGV4_AUTHZ_MAX + 64];
+    /* the longest header is a session token's */
+    char                   line[DM_CREDS_TOKEN_MAX + 64];
     CURLcode               code;
     dm_aws_credentials_t   creds;
     struct curl_slist     *headers, *h;
@@ -346,8 +348,9 @@ ddbm_call_once(ddbm_client_t *c, const char *operation,
 
 #define ddbm_header(...)                                                    \
     if (rc == 0) {                                                          \
-        snprintf(line, sizeof(line), __VA_ARGS__);                          \
-        h = curl_slist_append(headers, line);                               \
+        n = snprintf(line, sizeof(line), __VA_ARGS__);                      \
+        h = (n < 0 || (size_t) n >= sizeof(line))                           \
+            ? NULL : curl_slist_append(headers, line);                      \
         if (h == NULL) {                                                    \
             rc = -1;                                                        \
         } else {                                                            \

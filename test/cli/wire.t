@@ -40,7 +40,8 @@ $ENV{TZ}   = 'UTC';
 # AWS's documentation example keys, not real ones
 my $akid   = 'AKIDEXAMPLE';
 my $secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-my $token  = 'FwoGZXIvYXdzEXAMPLETOKEN/+=';
+# as long as real STS, IMDS and container tokens (700 to 1200+ characters)
+my $token  = 'FwoGZXIvYXdzEXAMPLETOKEN/+=' . ('AbCdEfGh0123/+' x 90);
 
 
 sub slurp {
