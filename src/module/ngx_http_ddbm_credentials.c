@@ -38,6 +38,7 @@
 #define NGX_HTTP_DDBM_CREDS_WINDOW     300     /* s: refresh this early */
 #define NGX_HTTP_DDBM_CREDS_BACKOFF    30      /* s: the longest pause */
 #define NGX_HTTP_DDBM_CREDS_TICK       1000    /* ms: the worker's check */
+#define NGX_HTTP_DDBM_CREDS_MARGIN     5000    /* ms: not signed with after */
 
 
 /* in the shared zone */
@@ -104,6 +105,8 @@ static void ngx_http_ddbm_creds_local(ngx_http_ddbm_auto_t *autoc);
 static void ngx_http_ddbm_creds_tick(ngx_event_t *ev);
 static void ngx_http_ddbm_creds_check(ngx_http_ddbm_worker_creds_t *w);
 static time_t ngx_http_ddbm_creds_due(ngx_http_ddbm_creds_sh_t *sh);
+static ngx_uint_t ngx_http_ddbm_creds_expiring(
+    ngx_http_ddbm_worker_creds_t *w);
 #if (NGX_THREADS)
 static void ngx_http_ddbm_creds_fetch(void *data, ngx_log_t *log);
 static void ngx_http_ddbm_creds_fetched(ngx_event_t *ev);
@@ -756,7 +759,7 @@ ngx_http_ddbm_credentials_current(ngx_http_ddbm_credentials_t *c,
     }
 
     if (w->creds.access_key_id[0] == '\0'
-        || (w->creds.expiration && ngx_time() >= w->creds.expiration))
+        || ngx_http_ddbm_creds_expiring(w))
     {
         (void) ngx_atomic_fetch_add(&sh->unavailable, 1);
 
@@ -783,6 +786,33 @@ ngx_http_ddbm_credentials_current(ngx_http_ddbm_credentials_t *c,
                          ? w->creds.session_token : NULL;
 
     return NGX_OK;
+}
+
+
+/*
+ * Keys are not signed with in their last moments: a call signed now
+ * reaches DynamoDB a little later, and one that arrives after the expiry
+ * is refused (ExpiredTokenException), a 502 where a 503 is due.  The margin
+ * is a tenth of the keys' lifetime, at most NGX_HTTP_DDBM_CREDS_MARGIN ms,
+ * well inside the refresh window (half the lifetime, at most 5 min).
+ */
+static ngx_uint_t
+ngx_http_ddbm_creds_expiring(ngx_http_ddbm_worker_creds_t *w)
+{
+    int64_t      now, expiry, margin;
+    ngx_time_t  *tp;
+
+    if (w->creds.expiration == 0) {
+        return 0;
+    }
+
+    tp = ngx_timeofday();
+    now = (int64_t) tp->sec * 1000 + tp->msec;
+    expiry = (int64_t) w->creds.expiration * 1000;
+    margin = ((int64_t) w->creds.expiration - w->fetched_at) * 100;
+    margin = ngx_max(0, ngx_min(margin, NGX_HTTP_DDBM_CREDS_MARGIN));
+
+    return now + margin >= expiry;
 }
 
 
