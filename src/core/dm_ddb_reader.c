@@ -6,11 +6,7 @@
 
 #include <stdlib.h>
 #include <limits.h>
-#include <stdint.h>
 #include <string.h>
-#if (defined(__SSE2__))
-#include <emmintrin.h>
-#endif
 #include <yajl/yajl_parse.h>
 #include "dm_ddb.h"
 
@@ -575,14 +571,22 @@ static const yajl_callbacks  dm_reader_callbacks = {
 };
 
 
-/* the yajl pass: 0, or -1 when the JSON is bad or a callback stopped it */
-static int
-dm_read_yajl(dm_reader_t *rd, const unsigned char *body, size_t len,
+int
+dm_ddb_read_with(const unsigned char *body, size_t len,
+    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
     const dm_allocator_t *allocator)
 {
     yajl_handle       h;
     yajl_status       st;
+    dm_reader_t       rd;
     yajl_alloc_funcs  af, *afp;
+
+    memset(answer, 0, sizeof(dm_ddb_answer_t));
+    answer->count = -1;
+
+    memset(&rd, 0, sizeof(dm_reader_t));
+    rd.handler = handler;
+    rd.answer = answer;
 
     afp = NULL;
 
@@ -594,9 +598,9 @@ dm_read_yajl(dm_reader_t *rd, const unsigned char *body, size_t len,
         afp = &af;
     }
 
-    h = yajl_alloc(&dm_reader_callbacks, afp, rd);
+    h = yajl_alloc(&dm_reader_callbacks, afp, &rd);
     if (h == NULL) {
-        dm_stop(rd, "out of memory");
+        dm_stop(&rd, "out of memory");
         return -1;
     }
 
@@ -607,657 +611,7 @@ dm_read_yajl(dm_reader_t *rd, const unsigned char *body, size_t len,
 
     yajl_free(h);
 
-    return (st == yajl_status_ok) ? 0 : -1;
-}
-
-
-/* ---- the same pass without yajl ---------------------------------------- */
-
-/*
- * yajl's lexer costs several times what the callbacks do on a page of
- * items.  An answer without a backslash (nothing to unescape) is read here
- * instead: the same tokens in the same order, the same callbacks with the
- * same text, and the verdict of yajl_parse + yajl_complete_parse with
- * yajl's default flags:
- *
- *   - whitespace is yajl's (space, \t, \n, \r, \v, \f);
- *   - strings hold no byte below 0x20, and yajl's UTF-8 only: a lead byte
- *     C0-F7 followed by its continuation bytes (no other check);
- *   - numbers follow JSON's grammar and are passed as their text; a number
- *     ends where its grammar does ("01" is the number 0, then an error);
- *   - true / false / null end after their letters ("truex": true, then an
- *     error);
- *   - after the value only whitespace, or (yajl's lexer waits for more)
- *     the unterminated start of a string that ends outside an escape or a
- *     UTF-8 sequence.
- *
- * yajl's unescaping (\u, surrogates) is not reproduced: an answer with a
- * backslash anywhere goes to yajl.
- */
-
-#define DM_FAST_STACK  64
-
-typedef enum {
-    DM_FS_VALUE = 0,            /* a value (start, after ':' or ',' in []) */
-    DM_FS_ARRAY_START,          /* a value or ']' */
-    DM_FS_MAP_START,            /* a key or '}' */
-    DM_FS_MAP_KEY,              /* a key (after ',') */
-    DM_FS_MAP_SEP,              /* ':' */
-    DM_FS_MAP_GOT_VAL,          /* ',' or '}' */
-    DM_FS_ARRAY_GOT_VAL,        /* ',' or ']' */
-    DM_FS_COMPLETE
-} dm_fast_state_e;
-
-
-/*
- * Bytes in strings: 0 plain, 1 '"', 2 '\\', 3 never valid here, 4-6 a
- * UTF-8 lead byte followed by 1-3 continuation bytes.
- */
-static const unsigned char  dm_str_class[256] = {
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 00 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 10 */
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 20 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 30 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 40 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,     /* 50 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 60 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     /* 70 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 80 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* 90 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* a0 */
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,     /* b0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,     /* c0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,     /* d0 */
-    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,     /* e0 */
-    6, 6, 6, 6, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3, 3, 3      /* f0 */
-};
-
-
-#define dm_fast_ws(c)                                                       \
-    ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'                \
-     || (c) == '\v' || (c) == '\f')
-
-#define dm_fast_digit(c)  ((c) >= '0' && (c) <= '9')
-
-
-/*
- * The bytes of 8 (read little-endian) that are not plain in a string:
- * below 0x20, '"', '\\', or 0x80 and above.  The classic "has zero byte" /
- * "has less than" tests: a borrow can only flag a byte above one that is
- * really flagged, so the lowest flag is exact.
- */
-static inline uint64_t
-dm_special8(const unsigned char *p)
-{
-    uint64_t  v, q, b;
-
-    memcpy(&v, p, 8);
-
-#if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    v = __builtin_bswap64(v);
-#endif
-
-    q = v ^ 0x2222222222222222ULL;
-    b = v ^ 0x5c5c5c5c5c5c5c5cULL;
-
-    return (((q - 0x0101010101010101ULL) & ~q)
-            | ((b - 0x0101010101010101ULL) & ~b)
-            | ((v - 0x2020202020202020ULL) & ~v)
-            | v)
-           & 0x8080808080808080ULL;
-}
-
-
-#if (defined(__SSE2__))
-
-/*
- * The bytes of 16 that are not plain in a string, one bit each: '"', '\\',
- * or below 0x20 as a signed byte (which is below 0x20 or 0x80 and above).
- */
-static inline unsigned
-dm_special16(const unsigned char *p)
-{
-    __m128i  v, m;
-
-    v = _mm_loadu_si128((const __m128i *) p);
-
-    m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-
-    return (unsigned) _mm_movemask_epi8(m);
-}
-
-#endif
-
-
-/*
- * A string after its opening quote: 1 and its text (*pp after the closing
- * quote), 0 when a byte is not allowed, -1 when the input ends in it,
- * -2 when the input ends inside a UTF-8 sequence.
- */
-static inline __attribute__((always_inline)) int
-dm_fast_string(const unsigned char **pp, const unsigned char *end,
-    const unsigned char **s, size_t *len)
-{
-    unsigned              n;
-    uint64_t              m;
-    const unsigned char  *p, *start;
-
-    p = *pp;
-    start = p;
-
-    for ( ;; ) {
-#if (defined(__SSE2__))
-        while (end - p >= 16) {
-            n = dm_special16(p);
-
-            if (n) {
-                p += __builtin_ctz(n);
-                goto special;
-            }
-
-            p += 16;
-        }
-#endif
-
-        /* eight bytes at a time, to the first one that is not plain */
-        while (end - p >= 8) {
-            m = dm_special8(p);
-
-            if (m) {
-                p += __builtin_ctzll(m) >> 3;
-                goto special;
-            }
-
-            p += 8;
-        }
-
-        while (p < end && dm_str_class[*p] == 0) {
-            p++;
-        }
-
-        if (p == end) {
-            return -1;
-        }
-
-    special:
-
-        switch (dm_str_class[*p]) {
-
-        case 1:
-            *s = start;
-            *len = p - start;
-            *pp = p + 1;
-            return 1;
-
-        case 4:
-        case 5:
-        case 6:
-            n = dm_str_class[*p] - 3;
-            p++;
-
-            while (n--) {
-                if (p == end) {
-                    return -2;
-                }
-
-                if ((*p & 0xc0) != 0x80) {
-                    return 0;
-                }
-
-                p++;
-            }
-            break;
-
-        default:
-            return 0;
-        }
-    }
-}
-
-
-/* a number from its first byte ('-' or a digit): 1 (*pp after it), or 0 */
-static int
-dm_fast_number(const unsigned char **pp, const unsigned char *end)
-{
-    const unsigned char  *p;
-
-    p = *pp;
-
-    if (*p == '-') {
-        p++;
-    }
-
-    if (p == end) {
-        return 0;
-    }
-
-    if (*p == '0') {
-        p++;
-
-    } else if (*p >= '1' && *p <= '9') {
-        do {
-            p++;
-        } while (p < end && dm_fast_digit(*p));
-
-    } else {
-        return 0;
-    }
-
-    if (p < end && *p == '.') {
-        p++;
-
-        if (p == end || !dm_fast_digit(*p)) {
-            return 0;
-        }
-
-        do {
-            p++;
-        } while (p < end && dm_fast_digit(*p));
-    }
-
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-
-        if (p < end && (*p == '+' || *p == '-')) {
-            p++;
-        }
-
-        if (p == end || !dm_fast_digit(*p)) {
-            return 0;
-        }
-
-        do {
-            p++;
-        } while (p < end && dm_fast_digit(*p));
-    }
-
-    *pp = p;
-
-    return 1;
-}
-
-
-static int
-dm_fast_push(unsigned char **stack, size_t *cap, size_t depth,
-    unsigned char *inline_stack, unsigned char v,
-    const dm_allocator_t *allocator)
-{
-    size_t          ncap;
-    unsigned char  *n;
-
-    if (depth == *cap) {
-        ncap = *cap * 2;
-
-        n = allocator ? allocator->malloc(allocator->ctx, ncap)
-                      : malloc(ncap);
-        if (n == NULL) {
-            return -1;
-        }
-
-        memcpy(n, *stack, depth);
-
-        if (*stack != inline_stack) {
-            if (allocator) {
-                allocator->free(allocator->ctx, *stack);
-
-            } else {
-                free(*stack);
-            }
-        }
-
-        *stack = n;
-        *cap = ncap;
-    }
-
-    (*stack)[depth] = v;
-
-    return 0;
-}
-
-
-/*
- * The callbacks of the tokens "name" : { "S" : "value" } (type 'S' or
- * 'N'): map key, start of a map, map key, string, end of the map.  In an
- * item (nothing skipped), their effect in one step: the attribute goes to
- * the handler, the reader is back in the item.  1, or 0 when a callback
- * stopped the pass.
- */
-static int
-dm_fast_attr(dm_reader_t *rd, const unsigned char *name, size_t name_len,
-    char type, const unsigned char *v, size_t len)
-{
-    if (rd->state != DM_ST_ITEM || rd->skip || rd->skip_next
-        || name_len >= sizeof(rd->attr_name))
-    {
-        return dm_on_map_key(rd, name, name_len)
-               && dm_start_container(rd, 1)
-               && dm_on_map_key(rd, (const unsigned char *)
-                                    (type == 'S' ? "S" : "N"), 1)
-               && dm_scalar(rd, 'S', v, len)
-               && dm_end_container(rd);
-    }
-
-    /* the name stays in the answer, which is not unescaped here */
-    rd->attr_name_len = name_len;
-    rd->attr_type = type;
-    rd->attr_wanted = 1;
-
-    if (rd->handler && rd->handler->item_attr
-        && rd->handler->item_attr(rd->handler->ctx, (const char *) name,
-                                  name_len, type, v, len)
-           != 0)
-    {
-        dm_stop(rd, "item handler refused an attribute");
-        return 0;
-    }
-
-    return 1;
-}
-
-
-/* 0, -1 when the JSON is bad or a callback stopped it */
-static int
-dm_read_fast(dm_reader_t *rd, const unsigned char *body, size_t len,
-    const dm_allocator_t *allocator)
-{
-    int                   rc, ok;
-    size_t                n, vn, depth, cap;
-    unsigned char         c;
-    unsigned char        *stack;
-    dm_fast_state_e       state;
-    const unsigned char  *p, *q, *end, *s, *v;
-    unsigned char         inline_stack[DM_FAST_STACK];
-
-    p = body;
-    end = body + len;
-    state = DM_FS_VALUE;
-    stack = inline_stack;
-    cap = DM_FAST_STACK;
-    depth = 0;
-    rc = -1;
-
-    for ( ;; ) {
-
-        /* DynamoDB sends none: one test for the usual case */
-        while (p < end && *p <= ' ' && dm_fast_ws(*p)) {
-            p++;
-        }
-
-        if (p == end) {
-            rc = (state == DM_FS_COMPLETE) ? 0 : -1;
-            goto done;
-        }
-
-        c = *p;
-
-        switch (state) {
-
-        case DM_FS_COMPLETE:
-            /* yajl's lexer waits for the rest of a string that may follow */
-            if (c == '"') {
-                p++;
-                rc = (dm_fast_string(&p, end, &s, &n) == -1) ? 0 : -1;
-            }
-            goto done;
-
-        case DM_FS_MAP_START:
-        case DM_FS_MAP_KEY:
-            if (c == '"') {
-                p++;
-
-                if (dm_fast_string(&p, end, &s, &n) != 1) {
-                    goto done;
-                }
-
-                /*
-                 * "name":{"S":"value"} (or "N"), as DynamoDB writes each
-                 * attribute: at once, when it is all there, with the
-                 * callbacks its tokens make; else token by token
-                 */
-                if (end - p >= 8
-                    && p[0] == ':' && p[1] == '{' && p[2] == '"'
-                    && (p[3] == 'S' || p[3] == 'N')
-                    && p[4] == '"' && p[5] == ':' && p[6] == '"')
-                {
-                    q = p + 7;
-
-                    if (dm_fast_string(&q, end, &v, &vn) == 1
-                        && q < end && *q == '}')
-                    {
-                        if (!dm_fast_attr(rd, s, n, (char) p[3], v, vn)) {
-                            goto done;
-                        }
-
-                        p = q + 1;
-                        state = DM_FS_MAP_GOT_VAL;
-                        continue;
-                    }
-                }
-
-                if (!dm_on_map_key(rd, s, n)) {
-                    goto done;
-                }
-
-                state = DM_FS_MAP_SEP;
-                continue;
-            }
-
-            if (c == '}' && state == DM_FS_MAP_START) {
-                p++;
-                goto end_container;
-            }
-
-            goto done;
-
-        case DM_FS_MAP_SEP:
-            if (c != ':') {
-                goto done;
-            }
-
-            p++;
-            state = DM_FS_VALUE;
-            continue;
-
-        case DM_FS_MAP_GOT_VAL:
-            if (c == ',') {
-                p++;
-                state = DM_FS_MAP_KEY;
-                continue;
-            }
-
-            if (c == '}') {
-                p++;
-                goto end_container;
-            }
-
-            goto done;
-
-        case DM_FS_ARRAY_GOT_VAL:
-            if (c == ',') {
-                p++;
-                state = DM_FS_VALUE;
-                continue;
-            }
-
-            if (c == ']') {
-                p++;
-                goto end_container;
-            }
-
-            goto done;
-
-        case DM_FS_ARRAY_START:
-            if (c == ']') {
-                p++;
-                goto end_container;
-            }
-
-            /* fall through */
-
-        case DM_FS_VALUE:
-            break;
-        }
-
-        /* a value */
-
-        switch (c) {
-
-        case '{':
-        case '[':
-            p++;
-
-            if (!dm_start_container(rd, c == '{')
-                || dm_fast_push(&stack, &cap, depth, inline_stack,
-                                c == '{', allocator)
-                   != 0)
-            {
-                goto done;
-            }
-
-            depth++;
-            state = (c == '{') ? DM_FS_MAP_START : DM_FS_ARRAY_START;
-            continue;
-
-        case '"':
-            p++;
-
-            if (dm_fast_string(&p, end, &s, &n) != 1) {
-                goto done;
-            }
-
-            ok = dm_scalar(rd, 'S', s, n);
-            break;
-
-        case 't':
-            if (end - p < 4 || memcmp(p, "true", 4) != 0) {
-                goto done;
-            }
-
-            p += 4;
-            ok = dm_on_boolean(rd, 1);
-            break;
-
-        case 'f':
-            if (end - p < 5 || memcmp(p, "false", 5) != 0) {
-                goto done;
-            }
-
-            p += 5;
-            ok = dm_on_boolean(rd, 0);
-            break;
-
-        case 'n':
-            if (end - p < 4 || memcmp(p, "null", 4) != 0) {
-                goto done;
-            }
-
-            p += 4;
-            ok = dm_on_null(rd);
-            break;
-
-        default:
-            if (c != '-' && !dm_fast_digit(c)) {
-                goto done;
-            }
-
-            s = p;
-
-            if (!dm_fast_number(&p, end)) {
-                goto done;
-            }
-
-            ok = dm_scalar(rd, 'N', s, p - s);
-            break;
-        }
-
-        if (!ok) {
-            goto done;
-        }
-
-        goto got_value;
-
-    end_container:
-
-        if (!dm_end_container(rd)) {
-            goto done;
-        }
-
-        depth--;
-
-    got_value:
-
-        if (depth == 0) {
-            state = DM_FS_COMPLETE;
-
-        } else {
-            state = stack[depth - 1] ? DM_FS_MAP_GOT_VAL
-                                     : DM_FS_ARRAY_GOT_VAL;
-        }
-    }
-
-done:
-
-    if (stack != inline_stack) {
-        if (allocator) {
-            allocator->free(allocator->ctx, stack);
-
-        } else {
-            free(stack);
-        }
-    }
-
-    return rc;
-}
-
-
-/* what dm_read_fast reads: an answer with no backslash */
-static int
-dm_read_is_fast(const unsigned char *body, size_t len)
-{
-    return len && memchr(body, '\\', len) == NULL;
-}
-
-
-static int dm_read(const unsigned char *body, size_t len,
-    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
-    const dm_allocator_t *allocator, int fast);
-
-
-int
-dm_ddb_read_with(const unsigned char *body, size_t len,
-    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
-    const dm_allocator_t *allocator)
-{
-    return dm_read(body, len, handler, answer, allocator,
-                   dm_read_is_fast(body, len));
-}
-
-
-static int
-dm_read(const unsigned char *body, size_t len,
-    const dm_item_handler_t *handler, dm_ddb_answer_t *answer,
-    const dm_allocator_t *allocator, int fast)
-{
-    int          rc;
-    dm_reader_t  rd;
-
-    memset(answer, 0, sizeof(dm_ddb_answer_t));
-    answer->count = -1;
-
-    memset(&rd, 0, sizeof(dm_reader_t));
-    rd.handler = handler;
-    rd.answer = answer;
-
-    if (fast) {
-        rc = dm_read_fast(&rd, body, len, allocator);
-
-    } else {
-        rc = dm_read_yajl(&rd, body, len, allocator);
-    }
-
-    if (rc != 0) {
+    if (st != yajl_status_ok) {
         dm_stop(&rd, "truncated or malformed JSON from DynamoDB");
         return -1;
     }
@@ -1288,25 +642,14 @@ dm_ddb_read(const unsigned char *body, size_t len,
  * Each item's values are rendered into a scratch buffer as they come, then
  * written out in the map's order: the answer's keys do not depend on the
  * order DynamoDB happens to list attributes in.
- *
- * An answer without a backslash (read without yajl) needs neither: no
- * value text holds a byte that JSON escapes (string contents have no
- * control byte, quote or backslash; numbers and literals none either), so
- * each value is kept as a pointer into the answer (or a literal) and a
- * quote flag, and dm_buf_json_string's output is the text in quotes.
  */
 typedef struct {
     dm_buf_t              *out;
     dm_buf_t               scratch;
     const dm_field_map_t  *map;
     size_t                 nmap;
-    int                    verbatim;
-    size_t                 attr_len[DM_REWRITE_MAX_FIELDS];
-    size_t                 key_len[DM_REWRITE_MAX_FIELDS];
     size_t                 vstart[DM_REWRITE_MAX_FIELDS];
     size_t                 vlen[DM_REWRITE_MAX_FIELDS];
-    const unsigned char   *vptr[DM_REWRITE_MAX_FIELDS];
-    unsigned char          vquote[DM_REWRITE_MAX_FIELDS];
     unsigned char          seen[DM_REWRITE_MAX_FIELDS];
     size_t                 start[DM_REWRITE_MAX_ITEMS];
     size_t                 end[DM_REWRITE_MAX_ITEMS];
@@ -1386,8 +729,7 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
     size_t         i;
 
     for (i = 0; i < rw->nmap; i++) {
-        if (rw->attr_len[i] == name_len
-            && (name_len == 0 || rw->map[i].attr[0] == name[0])
+        if (strlen(rw->map[i].attr) == name_len
             && memcmp(rw->map[i].attr, name, name_len) == 0)
         {
             break;
@@ -1395,30 +737,6 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
     }
 
     if (i == rw->nmap) {
-        return 0;
-    }
-
-    if (rw->verbatim) {
-        rw->vptr[i] = value;
-        rw->vlen[i] = value_len;
-        rw->vquote[i] = 0;
-
-        if (type == 0) {
-            rw->vptr[i] = (const unsigned char *) "null";
-            rw->vlen[i] = 4;
-
-        } else if (!((type == 'N' && dm_json_number(value, value_len))
-                     || (type == 'B'
-                         && ((value_len == 4
-                              && memcmp(value, "true", 4) == 0)
-                             || (value_len == 5
-                                 && memcmp(value, "false", 5) == 0)))))
-        {
-            rw->vquote[i] = 1;
-        }
-
-        rw->seen[i] = 1;
-
         return 0;
     }
 
@@ -1454,25 +772,10 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
 static int
 dm_rewrite_item_end(void *ctx, size_t index)
 {
-    size_t          i, n, size;
-    unsigned char  *o;
-    dm_rewrite_t   *rw = ctx;
+    dm_rewrite_t  *rw = ctx;
+    size_t         i, n;
 
-    /* the item's size first: one reserve, then plain copies */
-    size = 2;
-
-    for (i = 0; i < rw->nmap; i++) {
-        if (rw->seen[i]) {
-            size += rw->key_len[i] + rw->vlen[i] + 6;
-        }
-    }
-
-    if (dm_buf_reserve(rw->out, size) != 0) {
-        return -1;
-    }
-
-    o = rw->out->data + rw->out->len;
-    *o++ = '{';
+    dm_buf_append(rw->out, "{", 1);
 
     for (i = 0, n = 0; i < rw->nmap; i++) {
         if (!rw->seen[i]) {
@@ -1480,38 +783,20 @@ dm_rewrite_item_end(void *ctx, size_t index)
         }
 
         if (n++) {
-            *o++ = ',';
+            dm_buf_append(rw->out, ",", 1);
         }
 
-        *o++ = '"';
-        memcpy(o, rw->map[i].key, rw->key_len[i]);
-        o += rw->key_len[i];
-        *o++ = '"';
-        *o++ = ':';
-
-        if (!rw->verbatim) {
-            memcpy(o, rw->scratch.data + rw->vstart[i], rw->vlen[i]);
-            o += rw->vlen[i];
-            continue;
-        }
-
-        if (rw->vquote[i]) {
-            *o++ = '"';
-        }
-
-        memcpy(o, rw->vptr[i], rw->vlen[i]);
-        o += rw->vlen[i];
-
-        if (rw->vquote[i]) {
-            *o++ = '"';
-        }
+        dm_buf_append(rw->out, "\"", 1);
+        dm_buf_append_str(rw->out, rw->map[i].key);
+        dm_buf_append(rw->out, "\":", 2);
+        dm_buf_append(rw->out, rw->scratch.data + rw->vstart[i],
+                      rw->vlen[i]);
     }
 
-    *o++ = '}';
-    rw->out->len = o - rw->out->data;
+    dm_buf_append(rw->out, "}", 1);
     rw->end[index] = rw->out->len;
 
-    return 0;
+    return rw->out->failed ? -1 : 0;
 }
 
 
@@ -1559,20 +844,7 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     rw->out = out;
     rw->map = map;
     rw->nmap = nmap;
-    rw->verbatim = dm_read_is_fast(body, len);
     dm_buf_init(&rw->scratch, out->grow, out->alloc_ctx);
-
-    for (i = 0; i < nmap; i++) {
-        rw->attr_len[i] = strlen(map[i].attr);
-        rw->key_len[i] = strlen(map[i].key);
-    }
-
-    /*
-     * Room up front: the answer is about as long as DynamoDB's at most
-     * (attribute names, types and unmapped attributes go), and a reversed
-     * one is laid out twice.  A failure here sticks to the buffer.
-     */
-    (void) dm_buf_reserve(out, reverse ? 2 * len : len);
 
     h.item_begin = dm_rewrite_item_begin;
     h.item_attr = dm_rewrite_item_attr;
@@ -1582,7 +854,7 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     base = out->len;
     dm_buf_append(out, "[", 1);
 
-    if (dm_read(body, len, &h, answer, allocator, rw->verbatim) != 0) {
+    if (dm_ddb_read_with(body, len, &h, answer, allocator) != 0) {
         goto failed;
     }
 
