@@ -103,28 +103,6 @@ ddbm_config_section(const char *profile, dm_aws_profile_t *sec)
 }
 
 
-static int
-ddbm_region_valid(const char *r)
-{
-    size_t  n;
-
-    n = strlen(r);
-    if (n == 0 || n > 63) {
-        return 0;
-    }
-
-    for ( /* void */ ; *r; r++) {
-        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9')
-              || *r == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 int
 ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
 {
@@ -158,7 +136,7 @@ ddbm_resolve_region(const ddbm_options_t *opts, char *out, size_t size)
         r = DDBM_DEFAULT_REGION;
     }
 
-    if (!ddbm_region_valid(r) || strlen(r) >= size) {
+    if (!dm_aws_region_valid(r) || strlen(r) >= size) {
         ddbm_usage_error("invalid region \"%s\"", r);
         dm_aws_profile_free(&sec);
         return -1;

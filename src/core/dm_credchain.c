@@ -343,8 +343,8 @@ dm_cc_http(const dm_credchain_t *chain, const dm_http_request_t *req,
 }
 
 
-static int
-dm_cc_region_valid(const char *r)
+int
+dm_aws_region_valid(const char *r)
 {
     size_t  n;
 
@@ -503,7 +503,7 @@ dm_cc_region(const dm_credchain_t *chain, char *region, size_t size,
         r = "us-east-1";
     }
 
-    if (!dm_cc_region_valid(r) || strlen(r) >= size) {
+    if (!dm_aws_region_valid(r) || strlen(r) >= size) {
         dm_cc_err(err, errlen, "the region is invalid");
         dm_aws_profile_free(&sec);
         return -1;
@@ -898,6 +898,41 @@ dm_cc_profile(const dm_credchain_t *chain, dm_creds_t *out, char *err,
 }
 
 
+/*
+ * The credentials GET of the container endpoint and of instance metadata:
+ * the same JSON, the same checks.  0, or -1 with err naming the source.
+ */
+static int
+dm_cc_fetch_json(const dm_credchain_t *chain, const dm_http_request_t *req,
+    dm_buf_t *body, const char *source, const char *what, dm_creds_t *out,
+    char *err, size_t errlen)
+{
+    long  status;
+    char  why[DM_CREDCHAIN_ERR_MAX];
+
+    if (dm_cc_http(chain, req, &status, body, why, sizeof(why)) != 0) {
+        dm_cc_err(err, errlen, "%s: %s", source, why);
+        return -1;
+    }
+
+    if (status != 200) {
+        dm_cc_err(err, errlen, "%s: the %s answered HTTP %ld", source, what,
+                  status);
+        return -1;
+    }
+
+    if (dm_creds_parse_json((const char *) body->data, body->len, out, why,
+                            sizeof(why))
+        != 0)
+    {
+        dm_cc_err(err, errlen, "%s: %s", source, why);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /* ---- 4. container credentials ------------------------------------------ */
 
 static int
@@ -1032,9 +1067,7 @@ static int
 dm_cc_container(const dm_credchain_t *chain, dm_creds_t *out, char *err,
     size_t errlen)
 {
-    long                status;
     char               *file_tok, *auth, url[DM_CC_URL_MAX];
-    char                why[DM_CREDCHAIN_ERR_MAX];
     size_t              flen, fcap, tlen, acap;
     dm_buf_t            body;
     const char         *rel, *full, *tfile, *tok;
@@ -1133,22 +1166,10 @@ dm_cc_container(const dm_credchain_t *chain, dm_creds_t *out, char *err,
 
     dm_buf_init_malloc(&body);
 
-    if (dm_cc_http(chain, &req, &status, &body, why, sizeof(why)) != 0) {
-        dm_cc_err(err, errlen, "container: %s", why);
-        goto failed;
-    }
-
-    if (status != 200) {
-        dm_cc_err(err, errlen, "container: the credentials endpoint "
-                  "answered HTTP %ld", status);
-        goto failed;
-    }
-
-    if (dm_creds_parse_json((const char *) body.data, body.len, out, why,
-                            sizeof(why))
+    if (dm_cc_fetch_json(chain, &req, &body, "container",
+                         "the credentials endpoint", out, err, errlen)
         != 0)
     {
-        dm_cc_err(err, errlen, "container: %s", why);
         goto failed;
     }
 
@@ -1325,22 +1346,10 @@ dm_cc_imds(const dm_credchain_t *chain, dm_creds_t *out, char *err,
     /* the role's credentials */
     (void) snprintf(url, sizeof(url), "%s" DM_CC_IMDS_CREDS "%s", base, role);
 
-    if (dm_cc_http(chain, &req, &status, &body, why, sizeof(why)) != 0) {
-        dm_cc_err(err, errlen, "instance metadata: %s", why);
-        goto failed;
-    }
-
-    if (status != 200) {
-        dm_cc_err(err, errlen, "instance metadata: the credentials GET "
-                  "answered HTTP %ld", status);
-        goto failed;
-    }
-
-    if (dm_creds_parse_json((const char *) body.data, body.len, out, why,
-                            sizeof(why))
+    if (dm_cc_fetch_json(chain, &req, &body, "instance metadata",
+                         "credentials GET", out, err, errlen)
         != 0)
     {
-        dm_cc_err(err, errlen, "instance metadata: %s", why);
         goto failed;
     }
 

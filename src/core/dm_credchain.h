@@ -110,6 +110,9 @@ typedef struct {
 int dm_credchain_resolve(const dm_credchain_t *chain, dm_creds_t *out,
     char *err, size_t errlen);
 
+/* a region name as AWS writes them: [a-z0-9-], 1 to 63 characters */
+int dm_aws_region_valid(const char *r);
+
 /* overwrites the secrets in memory (OPENSSL_cleanse) */
 void dm_creds_wipe(dm_creds_t *c);
 

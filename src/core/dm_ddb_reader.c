@@ -648,6 +648,8 @@ typedef struct {
     dm_buf_t               scratch;
     const dm_field_map_t  *map;
     size_t                 nmap;
+    size_t                 attr_len[DM_REWRITE_MAX_FIELDS];
+    size_t                 key_len[DM_REWRITE_MAX_FIELDS];
     size_t                 vstart[DM_REWRITE_MAX_FIELDS];
     size_t                 vlen[DM_REWRITE_MAX_FIELDS];
     unsigned char          seen[DM_REWRITE_MAX_FIELDS];
@@ -729,7 +731,7 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
     size_t         i;
 
     for (i = 0; i < rw->nmap; i++) {
-        if (strlen(rw->map[i].attr) == name_len
+        if (rw->attr_len[i] == name_len
             && memcmp(rw->map[i].attr, name, name_len) == 0)
         {
             break;
@@ -787,7 +789,7 @@ dm_rewrite_item_end(void *ctx, size_t index)
         }
 
         dm_buf_append(rw->out, "\"", 1);
-        dm_buf_append_str(rw->out, rw->map[i].key);
+        dm_buf_append(rw->out, rw->map[i].key, rw->key_len[i]);
         dm_buf_append(rw->out, "\":", 2);
         dm_buf_append(rw->out, rw->scratch.data + rw->vstart[i],
                       rw->vlen[i]);
@@ -845,6 +847,22 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     rw->map = map;
     rw->nmap = nmap;
     dm_buf_init(&rw->scratch, out->grow, out->alloc_ctx);
+
+    /* names measured once, not per attribute of every item */
+    for (i = 0; i < nmap; i++) {
+        rw->attr_len[i] = strlen(map[i].attr);
+        rw->key_len[i] = strlen(map[i].key);
+    }
+
+    /*
+     * The answer is shorter than DynamoDB's (no type wrappers): one
+     * reservation instead of growing (and copying) as items come; twice
+     * that when the items are laid out again in reverse.
+     */
+    if (dm_buf_reserve(out, reverse ? 2 * len + 4 : len + 2) != 0) {
+        free_rewrite_state(allocator, rw);
+        return -1;
+    }
 
     h.item_begin = dm_rewrite_item_begin;
     h.item_attr = dm_rewrite_item_attr;
