@@ -34,6 +34,8 @@ like($df, qr{nginx-\$\{NGINX_VERSION\}\.tar\.gz},
      'the sources are of the same version');
 like($df, qr{\./configure --with-compat --add-dynamic-module=/usr/src/ddbm},
      'the module is built with --with-compat --add-dynamic-module');
+like($df, qr{\./configure [^\n]*\\\n\s+--with-threads\b|\./configure [^\n]*--with-threads\b},
+     '... and --with-threads, which ddbm_credentials auto needs');
 like($df, qr{make modules}, 'only the modules are built');
 like($df, qr{libjansson4 libyajl2}, 'the runtime has the libraries');
 
