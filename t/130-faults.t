@@ -42,22 +42,8 @@ seed_table();
 
 # ---------------------------------------------------------------- ports
 
-sub free_port {
-    # like the runner: below the ephemeral range, free right now
-    for (1 .. 500) {
-        my $port = 20000 + int(rand(12000));
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $port, Proto => 'tcp',
-                                      Listen => 1, ReuseAddr => 1)
-            or next;
-        close $s;
-        return $port;
-    }
-    die "130-faults.t: no free port\n";
-}
-
 # the canned-answer server inside nginx
-$ENV{TEST_NGINX_FAKE_PORT} = free_port();
+$ENV{TEST_NGINX_FAKE_PORT} = ddbm_free_port();
 
 # connection refused: bound but never listening, held for the whole run
 # (so nothing else can take the port meanwhile)

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use DdbmTest;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -52,18 +53,6 @@ sub spew {
     rename "$path.tmp", $path or die "rename $path: $!";
 }
 
-sub free_port {
-    for (1 .. 200) {
-        my $port = 20000 + int(rand(12000));
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $port, Listen => 1,
-                                      ReuseAddr => 1) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port\n";
-}
-
 for my $k (1, 2) {
     my ($rc, $out) = run($cli, 'dev-keys', '--dir', "$dir/k$k", '--kid',
                          "key-$k");
@@ -87,7 +76,7 @@ sub mint {
 my $t1 = mint(1);
 my $t2 = mint(2);
 
-my $port = free_port();
+my $port = ddbm_free_port();
 my $jwks = "$dir/jwks.json";
 spew($jwks, slurp("$dir/k1/jwks.json"));
 

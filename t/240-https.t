@@ -89,18 +89,6 @@ sub sh {
     return $out;
 }
 
-sub free_port {
-    for (1 .. 200) {
-        my $port = 20000 + int(rand(12000));
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $port, Listen => 1,
-                                      ReuseAddr => 1) or next;
-        close $s;
-        return $port;
-    }
-    die "no free port\n";
-}
-
 # ---- the production block of nginx.conf.example --------------------------
 
 my $example = slurp("$FindBin::Bin/../nginx.conf.example");
@@ -298,7 +286,7 @@ sub stop_nginx {
 }
 
 # the TLS endpoint: one server per certificate, all to DynamoDB Local
-my %ep_port = map { $_ => free_port() } qw(good wrongca wrongname);
+my %ep_port = map { $_ => ddbm_free_port() } qw(good wrongca wrongname);
 my $ep = "$dir/endpoint";
 mkdir $ep;
 my $ep_servers = '';
@@ -394,7 +382,7 @@ sub api {
 
 # ---- the routes over TLS ---------------------------------------------------
 
-my $port = free_port();
+my $port = ddbm_free_port();
 my $m = module_conf('good', $ep_port{good}, $port);
 my $pid = start_nginx($m, $valgrind, %AWS);
 ok(wait_listen($pid, $port), 'the module\'s nginx starts with the block')
@@ -513,7 +501,7 @@ for my $case (
      qr/upstream SSL certificate does not match "\Q$name\E" while SSL handshaking to upstream/],
 ) {
     my ($cert, $what, $nginx_says) = @$case;
-    $port = free_port();
+    $port = ddbm_free_port();
     $m = module_conf($cert, $ep_port{$cert}, $port);
     $pid = start_nginx($m, $valgrind, %AWS);
     ok(wait_listen($pid, $port), "$cert: the module's nginx starts")

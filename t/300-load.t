@@ -72,7 +72,7 @@ for my $h (qw(loadann loadbob loadcid loaddee loadeve)) {
 my $dir = tempdir('ddbm-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;    # the workers run as nobody when we are root
 mkdir "$dir/logs";
-my $port = free_port();
+my $port = ddbm_free_port();
 
 # a private copy of the module: a rebuild that rewrites build/*.so under a
 # running NGINX crashes its workers (SIGBUS), which would pass for a bug
@@ -392,18 +392,6 @@ sub request {
     my ($head, $content) = split /\r\n\r\n/, $raw, 2;
     my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
     return { status => $status // 0, body => $content // '' };
-}
-
-sub free_port {
-    for (1 .. 200) {
-        my $p = 20000 + int(rand(12000));
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $p, Listen => 1,
-                                      ReuseAddr => 1) or next;
-        close $s;
-        return $p;
-    }
-    die "300-load: no free port\n";
 }
 
 sub slurp {

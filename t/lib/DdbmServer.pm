@@ -22,6 +22,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use DdbmModule;
+use DdbmTest qw(ddbm_free_port);
 use DdbmValgrind;
 
 # valgrind is slow to start nginx and slower to stop it (the leak check)
@@ -37,24 +38,12 @@ sub _expand {
     return $text;
 }
 
-sub _free_port {
-    for (1 .. 200) {
-        my $port = 20000 + int(rand(12000));
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                      LocalPort => $port, Listen => 1,
-                                      ReuseAddr => 1) or next;
-        close $s;
-        return $port;
-    }
-    die "DdbmServer: no free port\n";
-}
-
 sub start {
     my ($class, %opt) = @_;
 
     my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
     my $dir = tempdir('ddbm-srv-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $port = _free_port();
+    my $port = ddbm_free_port();
 
     mkdir "$dir/logs";
     my $conf = _expand(

@@ -11,6 +11,7 @@ package DdbmTest;
 #   ddbm_cli('--table', $table, 'seed');          # dies if it fails
 #   my $out = ddbm_cli('list-tables');            # its stdout
 #   my ($out, $status, $err) = ddbm_run('--table', $table, 'drop');
+#   my $port = ddbm_free_port();      # a loopback port free right now
 #
 # Environment: DDBM_CLI (path of build/ddbm), TEST_NGINX_DDB_PORT (port of
 # DynamoDB Local on 127.0.0.1); DDBM_ENDPOINT overrides the endpoint URL.
@@ -20,9 +21,25 @@ use warnings;
 
 use Exporter 'import';
 use File::Temp ();
+use IO::Socket::INET ();
 use POSIX ();
 
-our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table);
+our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table
+                 ddbm_free_port);
+
+# like the runner: below the ephemeral range, free right now
+sub ddbm_free_port () {
+    for (1 .. 500) {
+        my $port = 20000 + int(rand(12000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Proto => 'tcp',
+                                      Listen => 1, ReuseAddr => 1)
+            or next;
+        close $s;
+        return $port;
+    }
+    die "DdbmTest: no free loopback port\n";
+}
 
 sub ddbm_endpoint () {
     return $ENV{DDBM_ENDPOINT} if $ENV{DDBM_ENDPOINT};
