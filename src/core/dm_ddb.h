@@ -28,6 +28,12 @@ typedef struct {
 int dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
     const char *sk, int consistent);
 
+/* an attribute of DynamoDB's items and the API answer's key for it */
+typedef struct {
+    const char     *attr;
+    const char     *key;
+} dm_field_map_t;
+
 typedef struct {
     const char     *table;
     const char     *index;          /* NULL: the table */
@@ -39,6 +45,9 @@ typedef struct {
     unsigned        limit;          /* 0: none */
     int             forward;        /* ScanIndexForward */
     int             consistent;
+    /* ProjectionExpression: only these attrs come back (none: all) */
+    const dm_field_map_t  *project;
+    size_t                 nproject;
 } dm_ddb_query_t;
 
 int dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q);
@@ -132,11 +141,6 @@ int dm_ddb_read_with(const unsigned char *body, size_t len,
  * JSON array, renaming attributes by the map (attributes not in the map
  * are dropped).  With reverse, items come out in the opposite order.
  */
-typedef struct {
-    const char     *attr;
-    const char     *key;
-} dm_field_map_t;
-
 int dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     const dm_field_map_t *map, size_t nmap, int reverse, dm_buf_t *out,
     dm_ddb_answer_t *answer, const dm_allocator_t *allocator);

@@ -155,6 +155,8 @@ dm_ddb_get_item(dm_buf_t *b, const char *table, const char *pk,
 int
 dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q)
 {
+    size_t  i;
+
     dm_json_lit(b, "{\"TableName\":");
     dm_json_str(b, q->table);
 
@@ -174,8 +176,30 @@ dm_ddb_query(dm_buf_t *b, const dm_ddb_query_t *q)
         dm_json_lit(b, ",\"FilterExpression\":\"#f = :f\"");
     }
 
+    /*
+     * The answer is read whole by the module: what it does not use is
+     * neither sent nor parsed.  LastEvaluatedKey is not projected.
+     */
+    if (q->nproject) {
+        dm_json_lit(b, ",\"ProjectionExpression\":\"");
+        for (i = 0; i < q->nproject; i++) {
+            if (i) {
+                dm_json_char(b, ',');
+            }
+            dm_json_lit(b, "#p");
+            dm_buf_append_uint(b, i);
+        }
+        dm_json_char(b, '"');
+    }
+
     dm_json_lit(b, ",\"ExpressionAttributeNames\":{\"#k\":");
     dm_json_str(b, q->key_name);
+    for (i = 0; i < q->nproject; i++) {
+        dm_json_lit(b, ",\"#p");
+        dm_buf_append_uint(b, i);
+        dm_json_lit(b, "\":");
+        dm_json_str(b, q->project[i].attr);
+    }
     if (q->sk_before) {
         dm_json_lit(b, ",\"#s\":\"sk\"");
     }

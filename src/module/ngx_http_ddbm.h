@@ -395,9 +395,13 @@ ngx_int_t ngx_http_ddbm_metrics_log(ngx_http_request_t *r);
 /* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t *limit, char *cursor, size_t cursor_size);
-/* the newest items under pk, before the cursor if one is given */
+/*
+ * The newest items under pk, before the cursor if one is given: only the
+ * attributes of map come back.
+ */
 ngx_int_t ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    const char *pk, ngx_uint_t limit, const char *cursor);
+    const char *pk, ngx_uint_t limit, const char *cursor,
+    const dm_field_map_t *map, size_t nmap);
 /* the page's answer as the API's array, with X-Next-Cursor: answered */
 ngx_int_t ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, const dm_field_map_t *map, size_t nmap,

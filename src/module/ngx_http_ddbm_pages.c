@@ -62,7 +62,8 @@ ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t *limit,
 
 ngx_int_t
 ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    const char *pk, ngx_uint_t limit, const char *cursor)
+    const char *pk, ngx_uint_t limit, const char *cursor,
+    const dm_field_map_t *map, size_t nmap)
 {
     dm_buf_t        b;
     dm_ddb_query_t  q;
@@ -75,6 +76,8 @@ ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     q.limit = limit;
     q.forward = 0;
     q.consistent = 1;
+    q.project = map;
+    q.nproject = nmap;
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
 

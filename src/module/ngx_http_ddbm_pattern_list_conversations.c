@@ -80,7 +80,10 @@ ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
     if (dm_key_grp(pk, sizeof(pk), (const char *) ctx->caller.uuid.data,
                    ctx->caller.uuid.len)
         == 0
-        || ngx_http_ddbm_query_page(ctx, LC_QUERY, pk, lc->limit, lc->cursor)
+        || ngx_http_ddbm_query_page(ctx, LC_QUERY, pk, lc->limit, lc->cursor,
+                                    ngx_http_ddbm_conversation_fields,
+                                    sizeof(ngx_http_ddbm_conversation_fields)
+                                    / sizeof(dm_field_map_t))
            != NGX_OK)
     {
         return NGX_ERROR;

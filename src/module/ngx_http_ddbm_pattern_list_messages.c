@@ -142,7 +142,10 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
     if (dm_key_msg(pk, sizeof(pk), (const char *) lm->g.group.data,
                    lm->g.group.len)
         == 0
-        || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor)
+        || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor,
+                                    ngx_http_ddbm_message_fields,
+                                    sizeof(ngx_http_ddbm_message_fields)
+                                    / sizeof(dm_field_map_t))
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -92,6 +92,9 @@ main(void)
     dm_buf_t           b;
     dm_ddb_answer_t    a;
     dm_ddb_query_t     q;
+    static const dm_field_map_t  project[] = {
+        { "message", "message" }, { "sk", "created_at" }
+    };
     dm_item_handler_t  h;
     collect_t          c;
     int                rc;
@@ -132,6 +135,23 @@ main(void)
            "\"ScanIndexForward\":false,\"Limit\":20,"
            "\"ConsistentRead\":true}",
            "Query body with cursor");
+    dm_buf_free_malloc(&b);
+
+    q.project = project;
+    q.nproject = 2;
+    dm_buf_init_malloc(&b);
+    dm_ddb_query(&b, &q);
+    is_str(dm_buf_cstr(&b),
+           "{\"TableName\":\"t\",\"KeyConditionExpression\":"
+           "\"#k = :k AND #s < :s\",\"ProjectionExpression\":\"#p0,#p1\","
+           "\"ExpressionAttributeNames\":{\"#k\":\"pk\","
+           "\"#p0\":\"message\",\"#p1\":\"sk\",\"#s\":\"sk\"},"
+           "\"ExpressionAttributeValues\":"
+           "{\":k\":{\"S\":\"MSG#g\"},\":s\":{\"S\":"
+           "\"2026-01-01T00:00:00.000000+00:00\"}},"
+           "\"ScanIndexForward\":false,\"Limit\":20,"
+           "\"ConsistentRead\":true}",
+           "Query body with a projection: every name by placeholder");
     dm_buf_free_malloc(&b);
 
     memset(&q, 0, sizeof(q));
