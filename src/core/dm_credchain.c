@@ -319,6 +319,8 @@ static int
 dm_cc_http(const dm_credchain_t *chain, const dm_http_request_t *req,
     long *status, dm_buf_t *body, char *why, size_t whylen)
 {
+    dm_http_request_t  r;
+
     why[0] = '\0';
     *status = 0;
 
@@ -327,7 +329,15 @@ dm_cc_http(const dm_credchain_t *chain, const dm_http_request_t *req,
         return -1;
     }
 
-    if (chain->http(chain->data, req, status, body, why, whylen) != 0) {
+    /*
+     * the SDKs trust AWS_CA_BUNDLE for STS and the container endpoint
+     * (a TLS-inspecting proxy, a private CA); from the chain's
+     * environment, which in the module is the master's
+     */
+    r = *req;
+    r.ca_bundle = dm_cc_env(chain, "AWS_CA_BUNDLE");
+
+    if (chain->http(chain->data, &r, status, body, why, whylen) != 0) {
         if (why[0] == '\0') {
             dm_cc_err(why, whylen, "connection failed");
         }

@@ -27,6 +27,9 @@
  * exists in neither file is an error; role_arn, SSO and
  * credential_process profiles are refused as not implemented.
  *
+ * Every exchange is given AWS_CA_BUNDLE, as the SDKs do for STS and the
+ * container endpoint (dm_http_request_t.ca_bundle).
+ *
  * Blocking: the CLI calls it directly; the module calls it from an NGINX
  * thread pool task, never on a worker's event loop.  HTTP and the
  * environment come through callbacks, so the module can hand in the
@@ -71,6 +74,8 @@ typedef struct {
     const char  *body;                      /* NULL: none */
     size_t       body_len;
     long         timeout_ms;                /* the whole exchange */
+    /* a PEM file of CA certificates for https; NULL or "": the system's */
+    const char  *ca_bundle;
 } dm_http_request_t;
 
 
@@ -138,8 +143,9 @@ int dm_creds_parse_time(const char *s, size_t len, time_t *t);
  * must have been called once, before any thread, by the program (the
  * CLI's main, the module's init_module).  http and https only, no
  * redirects, no proxy for loopback and link-local addresses, answers
- * over 64 KiB refused.  Not referenced by dm_credchain.c: programs that
- * pass their own callback need no -lcurl.
+ * over 64 KiB refused; ca_bundle replaces libcurl's CA file, and a
+ * certificate error names the bundle used.  Not referenced by
+ * dm_credchain.c: programs that pass their own callback need no -lcurl.
  */
 int dm_http_curl_exchange(void *data, const dm_http_request_t *req,
     long *status, dm_buf_t *body, char *err, size_t errlen);

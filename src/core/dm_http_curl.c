@@ -57,6 +57,7 @@ dm_http_curl_exchange(void *data, const dm_http_request_t *req,
     int                 rc;
     long                timeout;
     char                cerr[CURL_ERROR_SIZE];
+    const char         *msg, *ca;
     CURL               *curl;
     size_t              i;
     CURLcode            code;
@@ -113,6 +114,11 @@ dm_http_curl_exchange(void *data, const dm_http_request_t *req,
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dm_http_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
 
+    /* AWS_CA_BUNDLE (a private CA, a TLS-inspecting proxy) */
+    if (req->ca_bundle != NULL && req->ca_bundle[0] != '\0') {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_bundle);
+    }
+
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 
@@ -139,8 +145,21 @@ dm_http_curl_exchange(void *data, const dm_http_request_t *req,
             (void) snprintf(err, errlen, "out of memory");
 
         } else {
-            (void) snprintf(err, errlen, "%s",
-                            cerr[0] ? cerr : curl_easy_strerror(code));
+            msg = cerr[0] ? cerr : curl_easy_strerror(code);
+            ca = (req->ca_bundle && req->ca_bundle[0]) ? req->ca_bundle
+                                                        : NULL;
+
+            if ((code == CURLE_PEER_FAILED_VERIFICATION
+                 || code == CURLE_SSL_CACERT_BADFILE)
+                && (ca == NULL || strstr(msg, ca) == NULL))
+            {
+                /* which CA certificates were used: the first thing to check */
+                (void) snprintf(err, errlen, "%s (CA bundle: %s)", msg,
+                                ca ? ca : "the system's");
+
+            } else {
+                (void) snprintf(err, errlen, "%s", msg);
+            }
         }
 
         goto done;
