@@ -83,10 +83,11 @@ static const char  ddbm_usage_text[] =
 "                   (for tests: --exp/--iat/--nbf T|+N|-N, --kid K,\n"
 "                   --omit CLAIM)\n"
 "\n"
-"credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /\n"
-"AWS_SESSION_TOKEN, else the shared credentials file\n"
-"($AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) for the profile;\n"
-"a local endpoint without credentials gets dummy ones.\n"
+"credentials: the AWS SDKs' default chain: the environment\n"
+"(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN), web\n"
+"identity (STS), the profile (--profile) in the shared files, container\n"
+"credentials, instance metadata (IMDSv2); a local endpoint without\n"
+"credentials gets dummy ones.  AWS_CA_BUNDLE: CA certificates for https.\n"
 "\n"
 "exit status: 0 ok, 1 DynamoDB or I/O error, 2 usage error\n";
 
