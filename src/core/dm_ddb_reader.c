@@ -774,10 +774,23 @@ dm_rewrite_item_attr(void *ctx, const char *name, size_t name_len, char type,
 static int
 dm_rewrite_item_end(void *ctx, size_t index)
 {
-    dm_rewrite_t  *rw = ctx;
-    size_t         i, n;
+    dm_rewrite_t   *rw = ctx;
+    size_t          i, n, need;
+    unsigned char  *p;
 
-    dm_buf_append(rw->out, "{", 1);
+    /* measured first, then written in place: no check per piece */
+    for (i = 0, need = 2; i < rw->nmap; i++) {
+        if (rw->seen[i]) {
+            need += rw->key_len[i] + 4 + rw->vlen[i];
+        }
+    }
+
+    if (dm_buf_reserve(rw->out, need) != 0) {
+        return -1;
+    }
+
+    p = rw->out->data + rw->out->len;
+    *p++ = '{';
 
     for (i = 0, n = 0; i < rw->nmap; i++) {
         if (!rw->seen[i]) {
@@ -785,20 +798,23 @@ dm_rewrite_item_end(void *ctx, size_t index)
         }
 
         if (n++) {
-            dm_buf_append(rw->out, ",", 1);
+            *p++ = ',';
         }
 
-        dm_buf_append(rw->out, "\"", 1);
-        dm_buf_append(rw->out, rw->map[i].key, rw->key_len[i]);
-        dm_buf_append(rw->out, "\":", 2);
-        dm_buf_append(rw->out, rw->scratch.data + rw->vstart[i],
-                      rw->vlen[i]);
+        *p++ = '"';
+        memcpy(p, rw->map[i].key, rw->key_len[i]);
+        p += rw->key_len[i];
+        *p++ = '"';
+        *p++ = ':';
+        memcpy(p, rw->scratch.data + rw->vstart[i], rw->vlen[i]);
+        p += rw->vlen[i];
     }
 
-    dm_buf_append(rw->out, "}", 1);
+    *p++ = '}';
+    rw->out->len = p - rw->out->data;
     rw->end[index] = rw->out->len;
 
-    return rw->out->failed ? -1 : 0;
+    return 0;
 }
 
 
