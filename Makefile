@@ -25,7 +25,7 @@ MODULE_SO    := $(BUILD)/ngx_http_ddbm_module.so
 
 all: build
 
-build: core cli unit module
+build: core cli unit module $(BUILD)/parse-cost
 
 deps:
 	@bash scripts/install-deps.sh
@@ -46,6 +46,10 @@ $(BUILD)/ddbm: $(CLI_SRCS) $(CLI_HDRS) $(BUILD)/libdmcore.a
 	    -lcurl $(CORE_LIBS)
 
 unit: $(UNIT_BINS)
+
+# bench/run.sh: what the answer's parse costs, beside the load figures
+$(BUILD)/parse-cost: bench/parse_cost.c $(BUILD)/libdmcore.a
+	$(CC) $(CORE_CFLAGS) -o $@ $< $(BUILD)/libdmcore.a $(CORE_LIBS)
 
 $(BUILD)/unit/%: test/unit/%.c test/unit/tap.h $(BUILD)/libdmcore.a
 	@mkdir -p $(@D)

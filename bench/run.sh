@@ -16,7 +16,9 @@
 # location and in the baseline's alike), and the ratios to the baseline run
 # just before it.  Token verification (ddbm_jwt, bench/jwt.sh's dev keys)
 # off and on.  Then the worker's RSS before and after BENCH_RSS_REQUESTS
-# requests (list messages, canned backend), and the targets, met or not.
+# requests (list messages, canned backend), and the targets, met or not;
+# for the canned list routes, what parsing their page costs outside NGINX
+# (build/parse-cost: yajl alone, and the module's whole rewrite).
 # Figures are ratios to baselines measured in this run: the machines are
 # shared and noisy, absolute figures are not comparable between runs.
 #
@@ -49,6 +51,7 @@ rss_requests=${BENCH_RSS_REQUESTS:-1000000}
 nginx=${NGINX_BINARY:-/usr/sbin/nginx}
 module=${DDBM_MODULE:-$top/build/ngx_http_ddbm_module.so}
 cli=$top/build/ddbm
+parse_cost=$top/build/parse-cost
 lua=$top/t/load/routes.lua
 work=$(mktemp -d "${TMPDIR:-/tmp}/ddbm-bench.XXXXXX")
 chmod 755 "$work"       # the canned backend's worker (nobody) reads fixtures
@@ -56,7 +59,7 @@ table=bench
 started=$(date +%s)
 
 command -v wrk >/dev/null || { echo "bench: wrk is not installed" >&2; exit 1; }
-[ -x "$cli" ] && [ -f "$module" ] \
+[ -x "$cli" ] && [ -x "$parse_cost" ] && [ -f "$module" ] \
     || { echo "bench: run make build first" >&2; exit 1; }
 
 cleanup() {
@@ -259,7 +262,7 @@ recorded
 
 # the call(s) each route makes on its warm path, as the module sends them:
 # the baselines' bodies (tab separated: fixture, target, body)
-declare -A base_target base_body base_what
+declare -A base_target base_body base_what base_fixture
 take() {    # take NAME PATTERN WHAT: the last recorded call matching PATTERN
     local line
     recorded
@@ -267,6 +270,7 @@ take() {    # take NAME PATTERN WHAT: the last recorded call matching PATTERN
     [ -n "$line" ] || { echo "bench: no recorded call for $1 ($2)" >&2; exit 1; }
     base_target[$1]=$(printf '%s' "$line" | cut -f2 | sed 's/^DynamoDB_20120810\.//')
     base_body[$1]=$(printf '%s' "$line" | cut -f3-)
+    base_fixture[$1]=$(printf '%s' "$line" | cut -f1)
     base_what[$1]=$3
 }
 post "$A" "{\"message\":\"bench\",\"message_group_uuid\":\"$G\"}" >/dev/null
@@ -608,6 +612,24 @@ for backend in $backends; do
         done
     done
 done
+# how much of the canned list routes' CPU the answer's parse is: the
+# page each one read, through yajl alone and through the module's rewrite
+# (bench/parse_cost.c), against the proxy's CPU per request of this run
+if [[ " $backends " == *" canned "* ]]; then
+    for name in list_conversations list_messages; do
+        wanted "$name" || continue
+        b=canned/$name/baseline
+        [ -n "${cpu[$b]:-}" ] || continue
+        page=messages
+        [ "$name" = list_conversations ] && page=conversations
+        pc=$("$parse_cost" "$work/fixtures/${base_fixture[$name]}.json" "$page" \
+             | sed -n 's/^parse-cost //p')
+        [ -n "$pc" ] || { failures+=("$name: parse-cost failed"); continue; }
+        y=$(echo "$pc" | sed -n 's/.*yajl_us=\([0-9.]*\).*/\1/p')
+        w=$(echo "$pc" | sed -n 's/.*rewrite_us=\([0-9.]*\).*/\1/p')
+        echo "- canned, $name: the page's parse ($(echo "$pc" | cut -d' ' -f1-2)): yajl alone ${y} µs = $(ratio "$y" "${cpu[$b]}")× the proxy's CPU per request, the module's whole rewrite ${w} µs = $(ratio "$w" "${cpu[$b]}")× (the CPU target leaves 0.3× for all the module adds)"
+    done
+fi
 if [ -n "$rss_before" ] && [ -n "$rss_after" ]; then
     growth=$(awk -v a="$rss_before" -v b="$rss_after" 'BEGIN { printf "%.2f", (b - a) * 100 / a }')
     echo

@@ -19,15 +19,6 @@ typedef struct {
 } ngx_http_ddbm_lc_t;
 
 
-static const dm_field_map_t  ngx_http_ddbm_conversation_fields[] = {
-    { "message_group_uuid", "uuid" },
-    { "user_display_name", "display_name" },
-    { "user_handle", "handle" },
-    { "message", "message" },
-    { "sk", "created_at" },
-};
-
-
 static ngx_int_t
 ngx_http_ddbm_lc_start(ngx_http_ddbm_ctx_t *ctx)
 {
@@ -65,11 +56,8 @@ ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
     lc = ctx->data;
 
     if (ctx->step == 1) {
-        return ngx_http_ddbm_respond_page(ctx, LC_QUERY,
-                   ngx_http_ddbm_conversation_fields,
-                   sizeof(ngx_http_ddbm_conversation_fields)
-                   / sizeof(dm_field_map_t),
-                   0);
+        return ngx_http_ddbm_respond_page(ctx, LC_QUERY, dm_conversation_fields,
+                                          DM_PAGE_FIELDS, 0);
     }
 
     rc = ngx_http_ddbm_check_caller(ctx, LC_CALLER);
@@ -81,9 +69,7 @@ ngx_http_ddbm_lc_resume(ngx_http_ddbm_ctx_t *ctx)
                    ctx->caller.uuid.len)
         == 0
         || ngx_http_ddbm_query_page(ctx, LC_QUERY, pk, lc->limit, lc->cursor,
-                                    ngx_http_ddbm_conversation_fields,
-                                    sizeof(ngx_http_ddbm_conversation_fields)
-                                    / sizeof(dm_field_map_t))
+                                    dm_conversation_fields, DM_PAGE_FIELDS)
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -31,15 +31,6 @@ typedef struct {
 } ngx_http_ddbm_lm_t;
 
 
-static const dm_field_map_t  ngx_http_ddbm_message_fields[] = {
-    { "message_uuid", "uuid" },
-    { "user_display_name", "display_name" },
-    { "user_handle", "handle" },
-    { "message", "message" },
-    { "sk", "created_at" },
-};
-
-
 static ngx_int_t
 ngx_http_ddbm_lm_start(ngx_http_ddbm_ctx_t *ctx)
 {
@@ -125,11 +116,8 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
         break;
 
     default: /* LM_STEP_PAGE */
-        return ngx_http_ddbm_respond_page(ctx, LM_PAGE,
-                   ngx_http_ddbm_message_fields,
-                   sizeof(ngx_http_ddbm_message_fields)
-                   / sizeof(dm_field_map_t),
-                   1);
+        return ngx_http_ddbm_respond_page(ctx, LM_PAGE, dm_message_fields,
+                                          DM_PAGE_FIELDS, 1);
     }
 
     rc = ngx_http_ddbm_check_member(ctx, &lm->g);
@@ -143,9 +131,7 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
                    lm->g.group.len)
         == 0
         || ngx_http_ddbm_query_page(ctx, LM_PAGE, pk, lm->limit, lm->cursor,
-                                    ngx_http_ddbm_message_fields,
-                                    sizeof(ngx_http_ddbm_message_fields)
-                                    / sizeof(dm_field_map_t))
+                                    dm_message_fields, DM_PAGE_FIELDS)
            != NGX_OK)
     {
         return NGX_ERROR;
