@@ -15,10 +15,13 @@
 # calls per request (one access log line per call, in the module's internal
 # location and in the baseline's alike), and the ratios to the baseline.
 # The baseline and the module's runs of a route take turns, BENCH_ROUNDS
-# times; each figure is the median of its rounds (one 5 s run on a shared
+# times: each figure is the median of its rounds, each ratio the median of
+# the rounds' ratios (a baseline and the module's run seconds apart), and
+# the targets list every round's ratio too.  One 5 s run on a shared
 # 2-core machine with DynamoDB Local's JVM beside it was seen to give a
-# req/s ratio anywhere from 0.73 to 1.28 for the same build).  Token
-# verification (ddbm_jwt, bench/jwt.sh's dev keys) off and on.  Then the worker's RSS before and after BENCH_RSS_REQUESTS
+# req/s ratio anywhere from 0.73 to 1.28 for the same build.  Token
+# verification (ddbm_jwt, bench/jwt.sh's dev keys) off and on.  Then the
+# worker's RSS before and after BENCH_RSS_REQUESTS
 # requests (list messages, canned backend), and the targets, met or not;
 # for the canned list routes, what parsing their page costs outside NGINX
 # (build/parse-cost: yajl alone, and the module's whole rewrite).
@@ -585,6 +588,27 @@ ratio() {   # ratio A B: A / B, or "-" when either is missing
         'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
 }
 
+# per_round FIG KEY BASE: KEY's figure over BASE's, round by round (the
+# two ran seconds apart), one per line
+per_round() {
+    local -n pr_fig=$1
+    local r
+    for r in $(seq 1 "$rounds"); do
+        if [ -n "${pr_fig[$2/r$r]:-}" ] && [ -n "${pr_fig[$3/r$r]:-}" ]; then
+            awk -v a="${pr_fig[$2/r$r]}" -v b="${pr_fig[$3/r$r]}" \
+                'BEGIN { if (b + 0 > 0) printf "%.2f\n", a / b }'
+        fi
+    done
+}
+
+# pratio FIG KEY BASE: the median of the rounds' ratios, or "-"
+pratio() {
+    per_round "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) printf "%.2f", v[(NR + 1) / 2]
+        else if (NR) printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2
+        else print "-" }'
+}
+
 echo
 echo "| backend | route | ddbm_jwt | DynamoDB calls/req | req/s | p50 ms | p99 ms | worker CPU µs/req | req/s × base | p99 × base | CPU × base |"
 echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -594,7 +618,7 @@ row() {     # row KEY BACKEND LABEL JWT BASEKEY
         echo "| $2 | $3 | $4 | failed | | | | | | | |"
         return
     fi
-    echo "| $2 | $3 | $4 | ${calls[$k]} | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | ${cpu[$k]} | $(ratio "${rps[$k]}" "${rps[$b]:-}") | $(ratio "${p99[$k]}" "${p99[$b]:-}") | $(ratio "${cpu[$k]}" "${cpu[$b]:-}") |"
+    echo "| $2 | $3 | $4 | ${calls[$k]} | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | ${cpu[$k]} | $(pratio rps "$k" "$b") | $(pratio p99 "$k" "$b") | $(pratio cpu "$k" "$b") |"
 }
 for backend in $backends; do
     for r in "${routes[@]}"; do
@@ -613,22 +637,27 @@ for backend in $backends; do
 done
 
 echo
-echo "Targets (each figure the median of its $rounds rounds; ratios to the plain proxy_pass of the same rounds):"
-target() {  # target LABEL VALUE OP LIMIT
-    local v=$2
+echo "Targets (the median of the $rounds rounds' ratios to the plain proxy_pass run just before, each round's ratio after it):"
+target() {  # target LABEL VALUE OP LIMIT [ROUNDS]
+    local v=$2 of=
+    [ -n "${5:-}" ] && of="; rounds: $5"
     if [ "$v" = - ] || [ -z "$v" ]; then
         echo "- $1: not measured"
     elif awk -v v="$v" -v l="$4" -v op="$3" \
             'BEGIN { exit !(op == ">=" ? v >= l : op == "<" ? v < l : v <= l) }'; then
-        echo "- $1: ${v} (limit $3 $4): met"
+        echo "- $1: ${v} (limit $3 $4$of): met"
     else
-        echo "- $1: ${v} (limit $3 $4): MISSED"
+        echo "- $1: ${v} (limit $3 $4$of): MISSED"
     fi
+}
+rtarget() { # rtarget LABEL FIG KEY BASE OP LIMIT: a ratio target
+    target "$1" "$(pratio "$2" "$3" "$4")" "$5" "$6" \
+        "$(per_round "$2" "$3" "$4" | tr '\n' ' ' | sed 's/ $//')"
 }
 for j in off on; do
     k=local/list_messages/$j
-    target "DynamoDB Local, list_messages, jwt $j: req/s × proxy" \
-        "$(ratio "${rps[$k]:-}" "${rps[local/list_messages/baseline]:-}")" ">=" 0.9
+    rtarget "DynamoDB Local, list_messages, jwt $j: req/s × proxy" \
+        rps "$k" local/list_messages/baseline ">=" 0.9
 done
 for backend in $backends; do
     for r in "${routes[@]}"; do
@@ -639,10 +668,9 @@ for backend in $backends; do
         for j in off on; do
             [ "$j" = on ] && [ "$jwt" != jwt ] && continue
             k=$backend/$name/$j b=$backend/$name/baseline
-            [ "$backend" = canned ] && target "canned, $name, jwt $j: CPU/request × proxy" \
-                "$(ratio "${cpu[$k]:-}" "${cpu[$b]:-}")" "<=" 1.3
-            target "$backend, $name, jwt $j: p99 × proxy" \
-                "$(ratio "${p99[$k]:-}" "${p99[$b]:-}")" "<=" 1.2
+            [ "$backend" = canned ] && rtarget "canned, $name, jwt $j: CPU/request × proxy" \
+                cpu "$k" "$b" "<=" 1.3
+            rtarget "$backend, $name, jwt $j: p99 × proxy" p99 "$k" "$b" "<=" 1.2
         done
     done
 done
