@@ -43,7 +43,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use lib "$FindBin::Bin/lib";
-use DdbmTest;
+use DdbmTest qw(:DEFAULT slurp spew sh);
 use DdbmModule ();
 use DdbmValgrind;
 
@@ -73,21 +73,6 @@ for my $sig (qw(INT TERM HUP)) {
     $SIG{$sig} = sub { stop_nginx($_) for keys %running; exit 1 };
 }
 
-sub slurp { open my $f, '<', $_[0] or die "$_[0]: $!"; local $/; <$f> }
-
-sub spew {
-    my ($path, $text) = @_;
-    open my $f, '>', $path or die "$path: $!";
-    print $f $text;
-    close $f or die "$path: $!";
-}
-
-sub sh {
-    my ($cmd) = @_;
-    my $out = `$cmd 2>&1`;
-    die "failed ($?): $cmd\n$out" if $?;
-    return $out;
-}
 
 # ---- the production block of nginx.conf.example --------------------------
 

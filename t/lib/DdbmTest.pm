@@ -13,6 +13,11 @@ package DdbmTest;
 #   my ($out, $status, $err) = ddbm_run('--table', $table, 'drop');
 #   my $port = ddbm_free_port();      # a loopback port free right now
 #
+#   use DdbmTest qw(:DEFAULT slurp spew sh);    # file and shell helpers
+#   my $text = slurp($path);          # '' if it cannot be read
+#   spew($path, $text);               # dies if it cannot be written
+#   my $out = sh($command);           # its output; dies if it fails
+#
 # Environment: DDBM_CLI (path of build/ddbm), TEST_NGINX_DDB_PORT (port of
 # DynamoDB Local on 127.0.0.1); DDBM_ENDPOINT overrides the endpoint URL.
 
@@ -26,6 +31,29 @@ use POSIX ();
 
 our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table
                  ddbm_free_port);
+our @EXPORT_OK = qw(slurp spew sh);
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or return '';
+    local $/;
+    my $s = <$fh>;
+    return defined $s ? $s : '';
+}
+
+sub spew {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh or die "$path: $!";
+}
+
+sub sh {
+    my ($cmd) = @_;
+    my $out = `$cmd 2>&1`;
+    die "failed ($?): $cmd\n$out" if $?;
+    return $out;
+}
 
 # like the runner: below the ephemeral range, free right now
 sub ddbm_free_port () {

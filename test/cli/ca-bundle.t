@@ -28,7 +28,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
 use lib "$FindBin::Bin/../../t/lib";
-use DdbmTest qw(ddbm_free_port);
+use DdbmTest qw(ddbm_free_port slurp spew sh);
 
 my $cli   = $ENV{DDBM_CLI};
 my $nginx = $ENV{TEST_NGINX_BINARY}
@@ -80,28 +80,6 @@ delete @ENV{qw(DDBM_ENDPOINT DDBM_TABLE SSL_CERT_FILE SSL_CERT_DIR)};
 $ENV{AWS_EC2_METADATA_DISABLED} = 'true';
 $ENV{HOME} = $dir;
 
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
-}
-
-sub spew {
-    my ($path, $text) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print $fh $text;
-    close $fh or die "$path: $!";
-}
-
-sub sh {
-    my ($cmd) = @_;
-    my $out = `$cmd 2>&1`;
-    die "failed ($?): $cmd\n$out" if $?;
-    return $out;
-}
 
 sub lines {
     my ($path) = @_;

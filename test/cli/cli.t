@@ -17,6 +17,9 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+use FindBin ();
+use lib "$FindBin::Bin/../../t/lib";
+use DdbmTest qw(slurp);
 
 my $cli  = $ENV{DDBM_CLI};
 my $port = $ENV{TEST_NGINX_DDB_PORT};
@@ -67,15 +70,6 @@ $ENV{HOME} = $dir;
 $ENV{TZ}   = 'UTC';
 
 my $uuid_re = qr/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
-}
 
 
 # run(\%opts?, @args) -> ($exit, $stdout, $stderr); stdin is /dev/null

@@ -16,6 +16,9 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
+use FindBin ();
+use lib "$FindBin::Bin/../../t/lib";
+use DdbmTest qw(slurp);
 
 my $cli = $ENV{DDBM_CLI};
 
@@ -42,15 +45,6 @@ my $akid   = 'AKIDEXAMPLE';
 my $secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 # as long as real STS, IMDS and container tokens (700 to 1200+ characters)
 my $token  = 'FwoGZXIvYXdzEXAMPLETOKEN/+=' . ('AbCdEfGh0123/+' x 90);
-
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    my $s = <$fh>;
-    return defined $s ? $s : '';
-}
 
 
 # A fake endpoint answering with @answers in turn ([status, body] each),

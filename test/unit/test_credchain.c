@@ -79,6 +79,7 @@ typedef struct {
     char         headers[16384];    /* "Name: value\n" each */
     char         body[4096];
     long         timeout_ms;
+    char         ca_bundle[256];    /* "(null)" for NULL */
 } seen_t;
 
 static answer_t  answers[8];
@@ -126,6 +127,8 @@ fake_http(void *data, const dm_http_request_t *req, long *status,
     snprintf(s->method, sizeof(s->method), "%s", req->method);
     snprintf(s->url, sizeof(s->url), "%s", req->url);
     s->timeout_ms = req->timeout_ms;
+    snprintf(s->ca_bundle, sizeof(s->ca_bundle), "%s",
+             req->ca_bundle ? req->ca_bundle : "(null)");
 
     for (i = 0; i < 8 && req->headers[i] != NULL; i++) {
         strcat(s->headers, req->headers[i]);
@@ -883,6 +886,64 @@ test_parsers(void)
 }
 
 
+/*
+ * AWS_CA_BUNDLE reaches every exchange (container, STS, each IMDS step)
+ * through the chain's getenv (the module's snapshot of the master's
+ * environment), never getenv(3): the process says something else here.
+ */
+static void
+test_ca_bundle(void)
+{
+    int          i;
+    const char  *tf;
+
+    setenv("AWS_CA_BUNDLE", "/process/env/ca.pem", 1);
+
+    reset();
+    env_set("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "https://creds.example.com/v1");
+    env_set("AWS_CA_BUNDLE", "/etc/pki/corp-ca.pem");
+    script(1, OK(200, json_ok));
+    ok(resolve() == 0 && asked == 1, "container over https");
+    is_str(seen[0].ca_bundle, "/etc/pki/corp-ca.pem",
+           "container: the chain's AWS_CA_BUNDLE, not the process's");
+
+    env_set("AWS_CA_BUNDLE", NULL);
+    script(1, OK(200, json_ok));
+    ok(resolve() == 0, "container, no AWS_CA_BUNDLE");
+    is_str(seen[0].ca_bundle, "(null)", "unset: NULL (the system's)");
+
+    env_set("AWS_CA_BUNDLE", "");
+    script(1, OK(200, json_ok));
+    ok(resolve() == 0, "container, AWS_CA_BUNDLE empty");
+    is_str(seen[0].ca_bundle, "(null)", "\"\" is unset, as the SDKs");
+
+    reset();
+    tf = write_file(0, "token", "eyJhbGciOiJSUzI1NiJ9.e30.sig\n");
+    env_set("AWS_WEB_IDENTITY_TOKEN_FILE", tf);
+    env_set("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r");
+    env_set("AWS_REGION", "eu-west-1");
+    env_set("AWS_CA_BUNDLE", "/etc/pki/sts-ca.pem");
+    script(1, OK(200, sts_ok));
+    ok(resolve() == 0 && asked == 1, "web identity");
+    is_str(seen[0].ca_bundle, "/etc/pki/sts-ca.pem", "STS: AWS_CA_BUNDLE");
+
+    reset();
+    env_set("AWS_EC2_METADATA_DISABLED", "");
+    env_set("AWS_CA_BUNDLE", "/etc/pki/imds-ca.pem");
+    script(3, OK(200, "AQAEAtoken=="), OK(200, "my-role\n"),
+           OK(200, json_ok));
+    ok(resolve() == 0 && asked == 3, "IMDS in three exchanges");
+
+    for (i = 0; i < 3; i++) {
+        is_str(seen[i].ca_bundle, "/etc/pki/imds-ca.pem",
+               "IMDS exchange %d: AWS_CA_BUNDLE", i + 1);
+    }
+
+    unsetenv("AWS_CA_BUNDLE");
+}
+
+
 int
 main(void)
 {
@@ -897,6 +958,7 @@ main(void)
     test_profile();
     test_container();
     test_imds();
+    test_ca_bundle();
     test_parsers();
 
     dm_creds_wipe(&c);
