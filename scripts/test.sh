@@ -151,7 +151,7 @@ done
 
 export DDBM_TEST_RUN=$run_id
 export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
-export TEST_NGINX_MODULE=$root/build/ngx_http_ddbm_module.so
+export TEST_NGINX_MODULE=${TEST_NGINX_MODULE:-$root/build/ngx_http_ddbm_module.so}
 export DDBM_CLI=$root/build/ddbm
 export TEST_NGINX_TIMEOUT=${TEST_NGINX_TIMEOUT:-10}
 export TEST_NGINX_RANDOMIZE=1   # the real Test::Nginx: random port/servroot

@@ -150,6 +150,13 @@ dm_key_group_meta(char *out, size_t size, const char *group_uuid,
 
 
 size_t
+dm_key_receipt(char *out, size_t size, const char *message_uuid, size_t len)
+{
+    return dm_key_uuid(out, size, DM_PK_RECEIPT, message_uuid, len);
+}
+
+
+size_t
 dm_key_user_sub(char *out, size_t size, const char *sub, size_t len)
 {
     return dm_key_uuid(out, size, DM_PK_USER_SUB, sub, len);

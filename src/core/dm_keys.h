@@ -22,10 +22,12 @@
 #define DM_PK_USER_SUB     "USER#SUB#"
 #define DM_PK_USER_HANDLE  "USER#HANDLE#"
 #define DM_PK_IDEMPOTENCY  "IDEM#"
+#define DM_PK_RECEIPT      "RECEIPT#"
 
 #define DM_SK_GROUP_META   "META"
 #define DM_SK_USER         "USER"
 #define DM_SK_IDEMPOTENCY  "IDEM"
+#define DM_SK_RECEIPT      "RECEIPT"
 
 
 /* canonical lower-case 8-4-4-4-12 hex uuid, nothing else */
@@ -55,6 +57,13 @@ size_t dm_key_user_handle(char *out, size_t size, const char *handle,
 /* IDEM#<user uuid>#<first 32 hex digits of SHA-256 of the client key> */
 size_t dm_key_idempotency(char *out, size_t size, const char *user_uuid,
     size_t uuid_len, const char *client_key, size_t key_len);
+
+/*
+ * RECEIPT#<message uuid>: written with the message in its transaction, so
+ * that a request whose earlier attempt may have been applied can tell
+ */
+size_t dm_key_receipt(char *out, size_t size, const char *message_uuid,
+    size_t len);
 
 /* microseconds since the epoch, wall clock */
 int64_t dm_time_now_us(void);

@@ -172,6 +172,8 @@ struct ngx_http_ddbm_call_s {
     unsigned                    too_large:1;   /* over the buffer: dropped */
     unsigned                    incomplete:1;  /* less than Content-Length */
     unsigned                    timed_out:1;
+    /* some attempt may have been applied: no answer, 5xx, unreadable */
+    unsigned                    ambiguous:1;
 };
 
 
@@ -459,12 +461,19 @@ ngx_int_t ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx,
 void ngx_http_ddbm_group_keep(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_group_t *g);
 void ngx_http_ddbm_group_forget(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *group);
+/* the conversation's GRP# rows through the index, after delay ms */
 ngx_int_t ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, ngx_str_t *group);
+    ngx_uint_t tag, ngx_str_t *group, ngx_msec_t delay);
 /* NGX_OK: g filled (g->nmembers 0 if unknown); or answered (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_read_group_meta(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_http_ddbm_group_t *g);
 ngx_int_t ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx,
+    ngx_uint_t tag, ngx_http_ddbm_group_t *g);
+/*
+ * Where each member's row stands as the index shows it, into g (whose
+ * members are known, or are taken from the rows): NGX_OK, or answered
+ */
+ngx_int_t ngx_http_ddbm_locate_group_rows(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, ngx_http_ddbm_group_t *g);
 /* the caller must be a member: NGX_OK, or answered 403/404 (NGX_DONE) */
 ngx_int_t ngx_http_ddbm_check_member(ngx_http_ddbm_ctx_t *ctx,
@@ -481,6 +490,21 @@ ngx_int_t ngx_http_ddbm_check_member(ngx_http_ddbm_ctx_t *ctx,
 #define NGX_HTTP_DDBM_RACE_BACKOFF       10
 #define NGX_HTTP_DDBM_RACE_BACKOFF_CAP   1000
 
+/* a receipt without Idempotency-Key outlives any retry of its request */
+#define NGX_HTTP_DDBM_RECEIPT_TTL        3600
+
+/* message, 2 x (row Delete, row Put), record, receipt */
+#define NGX_HTTP_DDBM_WRITE_ACTIONS      7
+
+/* what each action of the message transaction is */
+typedef enum {
+    NGX_HTTP_DDBM_ACT_MESSAGE = 0,
+    NGX_HTTP_DDBM_ACT_ROW_DELETE,
+    NGX_HTTP_DDBM_ACT_ROW_PUT,
+    NGX_HTTP_DDBM_ACT_RECORD,
+    NGX_HTTP_DDBM_ACT_RECEIPT
+} ngx_http_ddbm_action_e;
+
 typedef struct {
     ngx_http_ddbm_group_t       g;             /* members, sks, revision */
     ngx_http_ddbm_user_t        receiver;      /* a new conversation's */
@@ -488,32 +512,35 @@ typedef struct {
     ngx_str_t                   message;
     char                        message_uuid[DM_UUID_LEN + 1];
     char                        sk[DM_TIME_LEN + 1];
+    int64_t                     floor;         /* a time found taken */
     ngx_uint_t                  attempts;
     ngx_msec_t                  pause;         /* before the next attempt */
-    /* where each conditional action stands in the transaction */
-    ngx_int_t                   meta_action;
-    ngx_int_t                   message_action;
-    ngx_int_t                   idempotency_action;
+    u_char                      action[NGX_HTTP_DDBM_WRITE_ACTIONS];
+    ngx_uint_t                  nactions;
     ngx_str_t                   response;      /* the answer on success */
     ngx_str_t                   next_rev;      /* the record's, if done */
+    /* the answer to give if the receipt shows nothing was stored */
+    ngx_http_ddbm_call_t       *failed;
+    const char                 *give_up;       /* or this 503's code */
     unsigned                    replaying:1;   /* the stored answer */
+    unsigned                    resolving:1;   /* the receipt decides */
+    unsigned                    ambiguous:1;   /* an attempt may have applied */
+    unsigned                    find_rows:1;   /* a row was not in place */
+    unsigned                    reread:1;      /* the record has changed */
 } ngx_http_ddbm_write_t;
 
 /* the Idempotency-Key header: NGX_OK, NGX_DECLINED (none), answered 400 */
 ngx_int_t ngx_http_ddbm_idempotency_key(ngx_http_ddbm_ctx_t *ctx);
-/* GetItem of the idempotency record */
-ngx_int_t ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag);
-/* the stored answer replayed (NGX_DONE), or NGX_DECLINED: none, expired */
-ngx_int_t ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag);
 /* the message transaction, sent after delay ms */
 ngx_int_t ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w, ngx_msec_t delay);
 /*
- * The transaction's answer: answered (NGX_DONE), or the answer stored by
- * a racing twin request being fetched (NGX_AGAIN), or a lost race
- * (NGX_DECLINED): plan the write again after w->pause.
+ * The transaction's answer: answered (NGX_DONE), or the receipt of the
+ * request (its own earlier attempt's, or a racing twin's with the same
+ * Idempotency-Key) being fetched (NGX_AGAIN), or a lost race or a
+ * collision (NGX_DECLINED): plan the write again after w->pause, reading
+ * the record first when w->reread, and the rows' places too when
+ * w->find_rows.
  */
 ngx_int_t ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w);

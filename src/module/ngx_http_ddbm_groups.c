@@ -214,7 +214,7 @@ ngx_http_ddbm_lookup_group_meta(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 
 ngx_int_t
 ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    ngx_str_t *group)
+    ngx_str_t *group, ngx_msec_t delay)
 {
     char            *g;
     dm_buf_t         b;
@@ -239,7 +239,8 @@ ngx_http_ddbm_lookup_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         return NGX_ERROR;
     }
 
-    return ngx_http_ddbm_call(ctx, tag, "Query", &b) ? NGX_OK : NGX_ERROR;
+    return ngx_http_ddbm_call_after(ctx, tag, "Query", &b, delay)
+           ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -488,8 +489,9 @@ ngx_http_ddbm_row_end(void *data, size_t index)
 }
 
 
-ngx_int_t
-ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+/* g from the index's rows, nothing kept: NGX_OK, or answered */
+static ngx_int_t
+ngx_http_ddbm_parse_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     ngx_http_ddbm_group_t *g)
 {
     ngx_int_t        rc;
@@ -513,12 +515,75 @@ ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         g->last_sk = g->member_sk[1];
     }
 
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_read_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    ngx_http_ddbm_group_t *g)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_ddbm_parse_group_rows(ctx, tag, g);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     if (g->nmembers == 0) {
         ngx_http_ddbm_group_absent(ctx, g);
         return NGX_OK;
     }
 
     ngx_http_ddbm_group_keep(ctx, g);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_locate_group_rows(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
+    ngx_http_ddbm_group_t *g)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             i, j;
+    ngx_http_ddbm_group_t  rows;
+
+    ngx_memzero(&rows, sizeof(ngx_http_ddbm_group_t));
+    rows.group = g->group;
+
+    rc = ngx_http_ddbm_parse_group_rows(ctx, tag, &rows);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (g->nmembers == 0) {
+        /* no record: the rows are all there is */
+        *g = rows;
+        goto done;
+    }
+
+    /* a member without a row gets one; a row elsewhere is moved */
+    for (i = 0; i < 2; i++) {
+        ngx_str_null(&g->member_sk[i]);
+
+        for (j = 0; j < rows.nmembers; j++) {
+            if (rows.member[j].uuid.len == g->member[i].uuid.len
+                && ngx_strncmp(rows.member[j].uuid.data,
+                               g->member[i].uuid.data,
+                               g->member[i].uuid.len) == 0)
+            {
+                g->member_sk[i] = rows.member_sk[j];
+            }
+        }
+    }
+
+done:
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "ddbm: conversation \"%V\": a row was not where it was "
+                  "known to be; the index shows \"%V\" and \"%V\"",
+                  &g->group, &g->member_sk[0], &g->member_sk[1]);
 
     return NGX_OK;
 }

@@ -95,7 +95,7 @@ ngx_http_ddbm_lm_resume(ngx_http_ddbm_ctx_t *ctx)
             /* written by the reference's tools only: ask its index */
             ngx_http_ddbm_reset_calls(ctx);
 
-            if (ngx_http_ddbm_lookup_group_rows(ctx, LM_ROWS, &lm->g.group)
+            if (ngx_http_ddbm_lookup_group_rows(ctx, LM_ROWS, &lm->g.group, 0)
                 != NGX_OK)
             {
                 return NGX_ERROR;

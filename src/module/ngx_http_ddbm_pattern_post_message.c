@@ -8,8 +8,10 @@
  * knows both); for a conversation only the reference wrote, its rows; the
  * transaction (which also finds an earlier answer to the same
  * Idempotency-Key: that one is then replayed);
- * on a lost race, the conversation item again after a short pause, as
- * many times as ddbm_write_retries allows.
+ * on a lost race, the conversation item again after a short pause (with
+ * its rows through the index when one was not where the record said), as
+ * many times as ddbm_write_retries allows; on a time taken by a row of
+ * another conversation, the transaction again at a later time.
  */
 
 #include "ngx_http_ddbm.h"
@@ -115,12 +117,24 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
+        if (w->find_rows) {
+            /* a row was not where the record said: where the index has it */
+            w->find_rows = 0;
+
+            rc = ngx_http_ddbm_locate_group_rows(ctx, PM_ROWS, &w->g);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_ddbm_pm_write(ctx, w);
+        }
+
         /* members known, or known not to exist (cached) */
         if (w->g.nmembers || w->g.cached) {
             return ngx_http_ddbm_pm_write(ctx, w);
         }
 
-        if (ngx_http_ddbm_lookup_group_rows(ctx, PM_ROWS, &w->g.group)
+        if (ngx_http_ddbm_lookup_group_rows(ctx, PM_ROWS, &w->g.group, 0)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -143,11 +157,24 @@ ngx_http_ddbm_pm_resume(ngx_http_ddbm_ctx_t *ctx)
             return rc;
         }
 
-        /* lost a race: read the conversation again after the pause */
         ngx_http_ddbm_reset_calls(ctx);
 
+        if (!w->reread) {
+            /* the record holds: only a later time (or a pause) is due */
+            if (ngx_http_ddbm_write_message(ctx, w, w->pause) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            return NGX_AGAIN;
+        }
+
+        /* lost a race: read the conversation again after the pause */
         if (ngx_http_ddbm_lookup_group_meta(ctx, PM_META, &w->g, w->pause, 1)
-            != NGX_OK)
+            != NGX_OK
+            || (w->find_rows
+                && ngx_http_ddbm_lookup_group_rows(ctx, PM_ROWS, &w->g.group,
+                                                   w->pause)
+                   != NGX_OK))
         {
             return NGX_ERROR;
         }

@@ -778,6 +778,16 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
     call->result = NGX_HTTP_DDBM_CALL_FAILED;
     call->http_status = NGX_HTTP_BAD_GATEWAY;
 
+    /*
+     * Only DynamoDB's own error answer (a 4xx it could be read from) says
+     * that this attempt changed nothing; sticky for the call's retries.
+     */
+    if (call->too_large || call->incomplete || call->status == 0
+        || call->status >= 500)
+    {
+        call->ambiguous = 1;
+    }
+
     if (call->too_large) {
         call->failure = "dynamodb_answer_too_large";
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -834,9 +844,12 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
          * applied at most once) tells.
          */
         unreadable = 1;
+        call->ambiguous = 1;
     }
 
     if (!unreadable && (call->status == 0 || call->status == NGX_HTTP_OK)) {
+
+        call->ambiguous = 1;
 
         if (call->rc == NGX_HTTP_GATEWAY_TIME_OUT) {
             call->http_status = NGX_HTTP_GATEWAY_TIME_OUT;
@@ -865,6 +878,7 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
            != 0)
     {
         /* not DynamoDB's JSON (a proxy's HTML page...): say so, not why */
+        call->ambiguous = 1;
         call->error.error_type[0] = '\0';
         ngx_cpystrn((u_char *) call->error.error_message,
                     (u_char *) "(the answer is not DynamoDB JSON)",

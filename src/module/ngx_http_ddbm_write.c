@@ -1,14 +1,25 @@
 /*
  * The one write the API has: a message, both participants' conversation
- * rows moved to its time, the conversation's GRPMETA# item, and an
- * idempotency record, in one TransactWriteItems.
+ * rows moved to its time, the conversation's GRPMETA# record, and the
+ * request's receipt, in one TransactWriteItems.
  *
- * Why it cannot go wrong under concurrency: the GRPMETA# item is written
- * with "rev = :rev" (or attribute_not_exists for a new one), so of two
- * writers that read the same revision one wins and the other reads again;
- * the message is written with attribute_not_exists(pk), so no message is
- * ever overwritten; every time is later than the conversation's last, so
- * keys never repeat and the rows' Delete and Put never name the same item.
+ * Why it cannot go wrong under concurrency, whatever the clock says:
+ *   - the record is written with "rev = :rev AND last_sk = :last" (or
+ *     attribute_not_exists for a new one): of two writers that read the
+ *     same record one wins, the other reads again; a cached record of a
+ *     re-created table does not pass by chance;
+ *   - the message is written with attribute_not_exists(pk): no message is
+ *     ever overwritten;
+ *   - a row is put only where no row is or where this conversation's is,
+ *     and deleted only if it is this conversation's: rows of two
+ *     conversations sharing a member and a microsecond never replace or
+ *     delete each other (the loser plans again after the taken time);
+ *   - the receipt (the Idempotency-Key record, or RECEIPT#<message uuid>)
+ *     is written with attribute_not_exists: an attempt whose outcome was
+ *     lost (a 5xx, a timeout) and that was applied makes every later plan
+ *     of the same request fail on it, so the message is stored once and
+ *     the stored answer is given; when retries run out after such an
+ *     attempt, one read of the receipt decides between 200 and the error.
  */
 
 #include "ngx_http_ddbm.h"
@@ -53,26 +64,43 @@ ngx_http_ddbm_idempotency_pk(ngx_http_ddbm_ctx_t *ctx, char *pk, size_t size)
 }
 
 
-ngx_int_t
-ngx_http_ddbm_idempotency_lookup(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+/* the request's receipt: its Idempotency-Key record, or its own */
+static size_t
+ngx_http_ddbm_receipt_pk(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w,
+    char *pk, size_t size, const char **sk)
 {
-    char      pk[DM_KEY_MAX];
-    dm_buf_t  b;
+    if (ctx->idempotency_key.len) {
+        *sk = DM_SK_IDEMPOTENCY;
+        return ngx_http_ddbm_idempotency_pk(ctx, pk, size);
+    }
 
-    if (ngx_http_ddbm_idempotency_pk(ctx, pk, sizeof(pk)) == 0) {
+    *sk = DM_SK_RECEIPT;
+    return dm_key_receipt(pk, size, w->message_uuid, DM_UUID_LEN);
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_receipt_lookup(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
+{
+    char        pk[DM_KEY_MAX];
+    const char *sk;
+    dm_buf_t    b;
+
+    if (ngx_http_ddbm_receipt_pk(ctx, w, pk, sizeof(pk), &sk) == 0) {
         return NGX_ERROR;
     }
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
 
-    if (dm_ddb_get_item(&b, (const char *) ctx->conf->table.data, pk,
-                        DM_SK_IDEMPOTENCY, 1)
+    if (dm_ddb_get_item(&b, (const char *) ctx->conf->table.data, pk, sk, 1)
         != 0)
     {
         return NGX_ERROR;
     }
 
-    return ngx_http_ddbm_call(ctx, tag, "GetItem", &b) ? NGX_OK : NGX_ERROR;
+    return ngx_http_ddbm_call(ctx, NGX_HTTP_DDBM_TAG_REPLAY, "GetItem", &b)
+           ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -81,6 +109,7 @@ typedef struct {
     ngx_str_t    response;
     ngx_str_t    request_hash;
     ngx_str_t    expires_at;
+    ngx_str_t    message_uuid;
 } ngx_http_ddbm_idem_reader_t;
 
 
@@ -103,6 +132,9 @@ ngx_http_ddbm_idem_attr(void *data, const char *name, size_t len, char type,
     {
         dst = &ir->expires_at;
 
+    } else if (len == 12 && ngx_strncmp(name, "message_uuid", 12) == 0) {
+        dst = &ir->message_uuid;
+
     } else {
         return 0;
     }
@@ -119,8 +151,14 @@ ngx_http_ddbm_idem_attr(void *data, const char *name, size_t len, char type,
 }
 
 
-ngx_int_t
-ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
+/*
+ * The answer the receipt keeps: this request's own (an earlier attempt
+ * was applied after all), or its twin's, replayed (NGX_DONE); NGX_DECLINED
+ * when there is none (or only an expired one).
+ */
+static ngx_int_t
+ngx_http_ddbm_receipt_replay(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
 {
     char                          hash[65];
     time_t                        expires;
@@ -131,8 +169,7 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
     ngx_http_ddbm_idem_reader_t   ir;
     static const char            *reused[] = { "idempotency_key_reused" };
 
-    if (ngx_http_ddbm_find_call(ctx, tag) == NULL) {
-        /* no Idempotency-Key, or not this round */
+    if (ngx_http_ddbm_find_call(ctx, NGX_HTTP_DDBM_TAG_REPLAY) == NULL) {
         return NGX_DECLINED;
     }
 
@@ -144,7 +181,8 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
     h.item_end = NULL;
     h.ctx = &ir;
 
-    rc = ngx_http_ddbm_read_answer(ctx, tag, &h, &answer);
+    rc = ngx_http_ddbm_read_answer(ctx, NGX_HTTP_DDBM_TAG_REPLAY, &h,
+                                   &answer);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -172,6 +210,18 @@ ngx_http_ddbm_idempotency_replay(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag)
         || ngx_strncmp(ir.request_hash.data, hash, 64) != 0)
     {
         return ngx_http_ddbm_respond_codes(ctx, reused, 1);
+    }
+
+    if (ir.message_uuid.len == DM_UUID_LEN
+        && ngx_strncmp(ir.message_uuid.data, w->message_uuid, DM_UUID_LEN)
+           == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ddbm: message \"%s\" was stored by an attempt whose "
+                      "answer was lost", w->message_uuid);
+
+        return ngx_http_ddbm_respond(ctx, NGX_HTTP_OK, ir.response.data,
+                                     ir.response.len);
     }
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
@@ -241,11 +291,30 @@ ngx_http_ddbm_build_response(ngx_http_ddbm_ctx_t *ctx,
 }
 
 
-/* the GRP#<owner> row: the time, the last message, the other member */
+/* an N attribute (or value) from a number kept as text */
+static dm_attr_t
+ngx_http_ddbm_attr_n(const char *name, const char *value)
+{
+    dm_attr_t  a;
+
+    a.name = name;
+    a.type = "N";
+    a.value = value;
+    a.len = ngx_strlen(value);
+
+    return a;
+}
+
+
+/*
+ * The GRP#<owner> row: the time, the last message, the other member.  The
+ * old row goes only if it is this conversation's; the new one goes only
+ * where no row is, or where this conversation's is (a retry's own).
+ */
 static void
 ngx_http_ddbm_tx_row(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w, ngx_http_ddbm_user_t *owner,
-    ngx_http_ddbm_user_t *other, ngx_str_t *old_sk)
+    ngx_http_ddbm_user_t *other, ngx_str_t *old_sk, dm_attr_t *group)
 {
     char        pk[DM_KEY_MAX];
     char       *table, *old;
@@ -268,7 +337,9 @@ ngx_http_ddbm_tx_row(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
             return;
         }
 
-        dm_ddb_tx_delete(b, table, pk, old, NULL, NULL, 0);
+        dm_ddb_tx_delete(b, table, pk, old, "message_group_uuid = :g",
+                         group, 1);
+        w->action[w->nactions++] = NGX_HTTP_DDBM_ACT_ROW_DELETE;
     }
 
     row[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
@@ -285,7 +356,57 @@ ngx_http_ddbm_tx_row(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
     row[6] = (dm_attr_t) dm_attr_s("user_handle", (char *) other->handle.data,
                                    other->handle.len);
 
-    dm_ddb_tx_put(b, table, row, 7, NULL, NULL, 0);
+    dm_ddb_tx_put(b, table, row, 7,
+                  "attribute_not_exists(pk) OR message_group_uuid = :g",
+                  group, 1);
+    w->action[w->nactions++] = NGX_HTTP_DDBM_ACT_ROW_PUT;
+}
+
+
+/* the receipt: what was answered, for a retry or a lost answer */
+static ngx_int_t
+ngx_http_ddbm_tx_receipt(dm_buf_t *b, ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
+{
+    u_char      *p;
+    char         pk[DM_KEY_MAX], hash[65];
+    char         expires[NGX_INT64_LEN + 1], now[NGX_INT64_LEN + 1];
+    time_t       ttl;
+    const char  *sk;
+    dm_attr_t    item[6], now_value;
+
+    if (ngx_http_ddbm_receipt_pk(ctx, w, pk, sizeof(pk), &sk) == 0
+        || dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ttl = ctx->idempotency_key.len ? NGX_HTTP_DDBM_IDEM_TTL
+                                   : NGX_HTTP_DDBM_RECEIPT_TTL;
+
+    p = ngx_sprintf((u_char *) expires, "%T", ngx_time() + ttl);
+    *p = '\0';
+    p = ngx_sprintf((u_char *) now, "%T", ngx_time());
+    *p = '\0';
+
+    now_value = ngx_http_ddbm_attr_n(":now", now);
+
+    item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
+    item[1] = (dm_attr_t) dm_attr_s("sk", (char *) sk, ngx_strlen(sk));
+    item[2] = (dm_attr_t) dm_attr_s("response", (char *) w->response.data,
+                                    w->response.len);
+    item[3] = (dm_attr_t) dm_attr_s("request_hash", hash, 64);
+    item[4] = (dm_attr_t) dm_attr_s("message_uuid", w->message_uuid,
+                                    DM_UUID_LEN);
+    item[5] = ngx_http_ddbm_attr_n("expires_at", expires);
+
+    /* an expired record is as good as none (TTL deletes it late) */
+    dm_ddb_tx_put(b, (const char *) ctx->conf->table.data, item, 6,
+                  "attribute_not_exists(pk) OR expires_at < :now",
+                  &now_value, 1);
+    w->action[w->nactions++] = NGX_HTTP_DDBM_ACT_RECEIPT;
+
+    return NGX_OK;
 }
 
 
@@ -295,15 +416,14 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
 {
     u_char                *p;
     char                   pk[DM_KEY_MAX], rev[NGX_INT64_LEN + 1];
-    char                   old_rev[NGX_INT64_LEN + 1], hash[65];
-    char                   expires[NGX_INT64_LEN + 1];
-    char                   now[NGX_INT64_LEN + 1], token[128];
-    char                  *table;
+    char                   old_rev[NGX_INT64_LEN + 1], token[128];
+    char                  *table, *last_sk;
     int64_t                last, t;
-    ngx_int_t              n, r;
+    ngx_int_t              r;
     ngx_uint_t             i;
     dm_buf_t               b;
-    dm_attr_t              item[10], cond_value, now_value;
+    dm_attr_t              item[10], group, cond[2];
+    ngx_str_t              none = ngx_null_string;
     ngx_http_ddbm_user_t  *m[2], *caller;
 
     table = (char *) ctx->conf->table.data;
@@ -320,11 +440,16 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
         m[w->g.caller] = caller;
     }
 
-    /* later than anything the conversation has: keys never repeat */
+    /*
+     * Later than anything the conversation has, so its keys never repeat,
+     * and than any time a row of another conversation was found at.
+     */
     last = ngx_http_ddbm_sk_us(&w->g.last_sk);
     for (i = 0; i < 2; i++) {
         last = ngx_max(last, ngx_http_ddbm_sk_us(&w->g.member_sk[i]));
     }
+
+    last = ngx_max(last, w->floor);
 
     t = dm_time_next(dm_time_now_us(), last);
     dm_time_format(t, w->sk);
@@ -340,7 +465,8 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
     /*
      * The same transaction sent again (a retry after a 5xx or a timeout)
      * carries the same token, so DynamoDB applies it at most once; a new
-     * plan (a new time) is a new transaction with a token of its own.
+     * plan (a new time) is a new transaction with a token of its own, and
+     * the receipt keeps it from being applied a second time.
      */
     p = ngx_snprintf((u_char *) token, sizeof(token), "%s %s %ui",
                      w->message_uuid, w->sk, w->attempts);
@@ -351,7 +477,7 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
     dm_ddb_tx_begin(&b, token);
-    n = 0;
+    w->nactions = 0;
 
     /* the message, never over another one */
     if (dm_key_msg(pk, sizeof(pk), (const char *) w->g.group.data,
@@ -377,24 +503,19 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
                                     caller->handle.len);
 
     dm_ddb_tx_put(&b, table, item, 7, "attribute_not_exists(pk)", NULL, 0);
-    w->message_action = n++;
+    w->action[w->nactions++] = NGX_HTTP_DDBM_ACT_MESSAGE;
 
     /* both members' rows */
+    group = (dm_attr_t) dm_attr_s(":g", (char *) w->g.group.data,
+                                  w->g.group.len);
+
     for (i = 0; i < 2; i++) {
-        if (w->new_group) {
-            ngx_str_t  none = ngx_null_string;
-
-            ngx_http_ddbm_tx_row(&b, ctx, w, m[i], m[1 - i], &none);
-            n++;
-
-        } else {
-            ngx_http_ddbm_tx_row(&b, ctx, w, m[i], m[1 - i],
-                                 &w->g.member_sk[i]);
-            n += w->g.member_sk[i].len ? 2 : 1;
-        }
+        ngx_http_ddbm_tx_row(&b, ctx, w, m[i], m[1 - i],
+                             w->new_group ? &none : &w->g.member_sk[i],
+                             &group);
     }
 
-    /* the conversation item, guarded by its revision */
+    /* the conversation record, guarded by its revision and last time */
     if (dm_key_group_meta(pk, sizeof(pk), (const char *) w->g.group.data,
                           w->g.group.len)
         == 0)
@@ -437,68 +558,30 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
                                     (char *) m[1]->display_name.data,
                                     m[1]->display_name.len);
     item[8] = (dm_attr_t) dm_attr_s("last_sk", w->sk, DM_TIME_LEN);
-    item[9].name = "rev";
-    item[9].type = "N";
-    item[9].value = rev;
-    item[9].len = ngx_strlen(rev);
-
-    cond_value.name = ":rev";
-    cond_value.type = "N";
-    cond_value.value = old_rev;
-    cond_value.len = ngx_strlen(old_rev);
+    item[9] = ngx_http_ddbm_attr_n("rev", rev);
 
     if (w->g.has_meta) {
-        dm_ddb_tx_put(&b, table, item, 10, "rev = :rev", &cond_value, 1);
+        last_sk = ngx_http_ddbm_cstr(ctx->request->pool, &w->g.last_sk);
+        if (last_sk == NULL) {
+            return NGX_ERROR;
+        }
+
+        cond[0] = ngx_http_ddbm_attr_n(":rev", old_rev);
+        cond[1] = (dm_attr_t) dm_attr_s(":last", last_sk,
+                                        w->g.last_sk.len);
+
+        dm_ddb_tx_put(&b, table, item, 10, "rev = :rev AND last_sk = :last",
+                      cond, 2);
 
     } else {
         dm_ddb_tx_put(&b, table, item, 10, "attribute_not_exists(pk)",
                       NULL, 0);
     }
 
-    w->meta_action = n++;
+    w->action[w->nactions++] = NGX_HTTP_DDBM_ACT_RECORD;
 
-    /* the answer, kept for a retry with the same Idempotency-Key */
-    w->idempotency_action = -1;
-
-    if (ctx->idempotency_key.len) {
-        if (ngx_http_ddbm_idempotency_pk(ctx, pk, sizeof(pk)) == 0) {
-            return NGX_ERROR;
-        }
-
-        if (dm_sha256_hex(ctx->raw_body.data, ctx->raw_body.len, hash)
-            != 0)
-        {
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf((u_char *) expires, "%T",
-                        ngx_time() + NGX_HTTP_DDBM_IDEM_TTL);
-        *p = '\0';
-        p = ngx_sprintf((u_char *) now, "%T", ngx_time());
-        *p = '\0';
-
-        now_value.name = ":now";
-        now_value.type = "N";
-        now_value.value = now;
-        now_value.len = ngx_strlen(now);
-
-        item[0] = (dm_attr_t) dm_attr_s("pk", pk, ngx_strlen(pk));
-        item[1] = (dm_attr_t) dm_attr_s("sk", DM_SK_IDEMPOTENCY,
-                                        sizeof(DM_SK_IDEMPOTENCY) - 1);
-        item[2] = (dm_attr_t) dm_attr_s("response",
-                                        (char *) w->response.data,
-                                        w->response.len);
-        item[3] = (dm_attr_t) dm_attr_s("request_hash", hash, 64);
-        item[4].name = "expires_at";
-        item[4].type = "N";
-        item[4].value = expires;
-        item[4].len = ngx_strlen(expires);
-
-        /* an expired record is as good as none (TTL deletes it late) */
-        dm_ddb_tx_put(&b, table, item, 5,
-                      "attribute_not_exists(pk) OR expires_at < :now",
-                      &now_value, 1);
-        w->idempotency_action = n++;
+    if (ngx_http_ddbm_tx_receipt(&b, ctx, w) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     dm_ddb_tx_end(&b);
@@ -542,31 +625,101 @@ ngx_http_ddbm_write_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w)
 }
 
 
+/* the receipt decides: stored after all (200), or the failure */
+static ngx_int_t
+ngx_http_ddbm_write_resolve(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
+{
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "ddbm: message \"%s\": an attempt may have been applied, "
+                  "reading its receipt", w->message_uuid);
+
+    w->replaying = 1;
+    w->resolving = 1;
+    ngx_http_ddbm_reset_calls(ctx);
+
+    if (ngx_http_ddbm_receipt_lookup(ctx, w) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* nothing was stored: the answer the failure calls for */
+static ngx_int_t
+ngx_http_ddbm_write_failed(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_write_t *w)
+{
+    if (w->failed) {
+        return ngx_http_ddbm_respond_call_failure(ctx, w->failed);
+    }
+
+    if (w->give_up && ngx_strcmp(w->give_up, "conversation_busy") == 0) {
+        return ngx_http_ddbm_respond_unavailable(ctx, w->give_up,
+                                                 "too many concurrent "
+                                                 "writes to this "
+                                                 "conversation; retry");
+    }
+
+    if (w->give_up) {
+        return ngx_http_ddbm_respond_unavailable(ctx, w->give_up,
+                                                 "the database call "
+                                                 "failed");
+    }
+
+    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
+                                       "dynamodb_error",
+                                       "the database refused the write");
+}
+
+
+/* the failure, once the receipt (if it may exist) has been read */
+static ngx_int_t
+ngx_http_ddbm_write_fail(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_write_t *w)
+{
+    if (w->ambiguous) {
+        return ngx_http_ddbm_write_resolve(ctx, w);
+    }
+
+    return ngx_http_ddbm_write_failed(ctx, w);
+}
+
+
 ngx_int_t
 ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_write_t *w)
 {
+    int64_t                us;
     ngx_int_t              rc;
-    ngx_uint_t             i, race, throttled;
+    ngx_uint_t             i, race, throttled, collided, moved, refused;
     dm_ddb_answer_t       *e;
     ngx_http_ddbm_call_t  *call;
 
     if (w->replaying) {
-        rc = ngx_http_ddbm_idempotency_replay(ctx, NGX_HTTP_DDBM_TAG_REPLAY);
+        rc = ngx_http_ddbm_receipt_replay(ctx, w);
 
-        if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                          "ddbm: the idempotency record that won the race "
-                          "is gone");
-            return NGX_ERROR;
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
 
-        return rc;
+        if (w->resolving) {
+            return ngx_http_ddbm_write_failed(ctx, w);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "ddbm: the idempotency record that won the race "
+                      "is gone");
+        return NGX_ERROR;
     }
 
     call = ngx_http_ddbm_find_call(ctx, NGX_HTTP_DDBM_TAG_WRITE);
     if (call == NULL) {
         return NGX_ERROR;
+    }
+
+    if (call->ambiguous) {
+        w->ambiguous = 1;
     }
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK) {
@@ -579,101 +732,132 @@ ngx_http_ddbm_write_resume(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_group_forget(ctx, &w->g.group);
 
     if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
-        return ngx_http_ddbm_respond_call_failure(ctx, call);
+        w->failed = call;
+        return ngx_http_ddbm_write_fail(ctx, w);
     }
 
     e = &call->error;
-
-    if (w->idempotency_action >= 0
-        && (size_t) w->idempotency_action < e->ncancel
-        && e->cancel[w->idempotency_action] == DM_CANCEL_CONDITION)
-    {
-        /* the same request has been stored meanwhile: answer as it did */
-        w->replaying = 1;
-        ngx_http_ddbm_reset_calls(ctx);
-
-        if (ngx_http_ddbm_idempotency_lookup(ctx, NGX_HTTP_DDBM_TAG_REPLAY)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        return NGX_AGAIN;
-    }
-
     race = 0;
     throttled = 0;
+    collided = 0;
+    moved = 0;
+    refused = 0;
 
-    for (i = 0; i < e->ncancel; i++) {
+    for (i = 0; i < e->ncancel && i < w->nactions; i++) {
         switch (e->cancel[i]) {
+
         case DM_CANCEL_NONE:
             break;
+
         case DM_CANCEL_CONDITION:
+            switch (w->action[i]) {
+
+            case NGX_HTTP_DDBM_ACT_RECEIPT:
+                /*
+                 * Stored already: by an earlier attempt of this request
+                 * whose answer was lost, or by a twin with the same
+                 * Idempotency-Key.  Its receipt has the answer.
+                 */
+                w->replaying = 1;
+                ngx_http_ddbm_reset_calls(ctx);
+
+                if (ngx_http_ddbm_receipt_lookup(ctx, w) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+
+                return NGX_AGAIN;
+
+            case NGX_HTTP_DDBM_ACT_ROW_DELETE:
+                moved = 1;
+                break;
+
+            case NGX_HTTP_DDBM_ACT_RECORD:
+                race = 1;
+                break;
+
+            default:
+                /* the time is taken: a row of another conversation */
+                collided = 1;
+            }
+
+            break;
+
         case DM_CANCEL_CONFLICT:
             race = 1;
             break;
+
         case DM_CANCEL_THROTTLED:
             throttled = 1;
             break;
+
         default:
+            refused = 1;
             ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                           "ddbm: message transaction refused: action %ui: "
                           "%s", i, e->error_message);
-            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                               "dynamodb_error",
-                                               "the database refused the "
-                                               "write");
         }
     }
 
-    if (!race && !throttled) {
-        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
-                      "ddbm: message transaction canceled without a "
-                      "reason: %s", e->error_message);
-        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_GATEWAY,
-                                           "dynamodb_error",
-                                           "the database refused the write");
+    if (refused || !(race || throttled || collided || moved)) {
+        if (!refused) {
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "ddbm: message transaction canceled without a "
+                          "reason: %s", e->error_message);
+        }
+
+        return ngx_http_ddbm_write_fail(ctx, w);
     }
 
-    /* a new round reads the conversation again and writes: two calls */
+    if (collided && dm_time_parse(w->sk, DM_TIME_LEN, &us)) {
+        /* after the taken time, by a random step: rivals spread out */
+        w->floor = ngx_max(w->floor, us) + (int64_t) (ngx_random() % 64);
+    }
+
+    /* rows elsewhere than a stale record said are no news: read it */
+    w->find_rows = moved && !race;
+    w->reread = race || moved;
+
+    /* a new round reads the conversation again and writes, and a failure
+     * after an uncertain attempt reads the receipt: three calls */
     if (++w->attempts >= ctx->conf->write_retries
-        || ctx->attempts + 2 > NGX_HTTP_DDBM_MAX_ATTEMPTS)
+        || ctx->attempts + 3 > NGX_HTTP_DDBM_MAX_ATTEMPTS)
     {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "ddbm: conversation \"%V\" %s: gave up after %ui "
                       "attempts", &w->g.group,
                       throttled ? "throttled" : "too busy", w->attempts);
 
-        if (throttled) {
-            return ngx_http_ddbm_respond_unavailable(ctx,
-                                                     "dynamodb_throttled",
-                                                     "the database call "
-                                                     "failed");
-        }
+        w->give_up = throttled ? "dynamodb_throttled" : "conversation_busy";
 
-        return ngx_http_ddbm_respond_unavailable(ctx, "conversation_busy",
-                                                 "too many concurrent "
-                                                 "writes to this "
-                                                 "conversation; retry");
+        return ngx_http_ddbm_write_fail(ctx, w);
     }
 
     /*
      * Throttling backs off as any throttled call does; a lost race waits
      * a short, growing, random while, so that rivals spread out instead
-     * of colliding again.
+     * of colliding again; a taken time needs no pause, only a later time.
      */
-    w->pause = throttled
-               ? ngx_http_ddbm_backoff(ctx->conf->retry_base,
-                                       ctx->conf->retry_cap, w->attempts)
-               : ngx_http_ddbm_backoff(NGX_HTTP_DDBM_RACE_BACKOFF,
-                                       NGX_HTTP_DDBM_RACE_BACKOFF_CAP,
-                                       w->attempts);
+    if (throttled) {
+        w->pause = ngx_http_ddbm_backoff(ctx->conf->retry_base,
+                                         ctx->conf->retry_cap, w->attempts);
+
+    } else if (race || moved) {
+        w->pause = ngx_http_ddbm_backoff(NGX_HTTP_DDBM_RACE_BACKOFF,
+                                         NGX_HTTP_DDBM_RACE_BACKOFF_CAP,
+                                         w->attempts);
+
+    } else {
+        w->pause = 0;
+    }
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                   "ddbm: conversation \"%V\" %s, writing again in %Mms "
                   "(attempt %ui)", &w->g.group,
-                  throttled ? "throttled" : "changed meanwhile", w->pause,
-                  w->attempts + 1);
+                  throttled ? "throttled"
+                  : race ? "changed meanwhile"
+                  : moved ? "has a row out of place"
+                  : "met a row of another at its time",
+                  w->pause, w->attempts + 1);
 
     return NGX_DECLINED;
 }

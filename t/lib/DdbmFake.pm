@@ -11,7 +11,8 @@ package DdbmFake;
 #   # then, in a block:  ddbm_backend /_fake/<mode>/<actions>/<id>;
 #
 # <mode> is "all" (every call of the path takes the next action), "tx"
-# (only TransactWriteItems does; the other calls get canned answers), or
+# (only TransactWriteItems does; the other calls get canned answers),
+# "txreal" (likewise, but the other calls are relayed to DynamoDB Local), or
 # an operation (GetItem, Query, DescribeTable, TransactWriteItems): only
 # its calls do, the others are canned (calls made in parallel reach the
 # fake in no fixed order, so "all" cannot single one of them out).
@@ -392,12 +393,12 @@ sub fake_answer {
     my ($path, $target, $head, $body) = @_;
     return random_answer($path, $target, $head, $body)
         if $path =~ m{^/random/};
-    my ($mode, $list) = $path =~ m{^/(all|tx|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
+    my ($mode, $list) = $path =~ m{^/(all|tx|txreal|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
         return ([[http_answer(404, "fake: bad path $path"), 0]], 1);
     my $req = eval { JSON::PP::decode_json($body) } || {};
 
-    my $spec = 'canned';
-    $mode = 'TransactWriteItems' if $mode eq 'tx';
+    my $spec = $mode eq 'txreal' ? 'real' : 'canned';
+    $mode = 'TransactWriteItems' if $mode eq 'tx' || $mode eq 'txreal';
     if ($mode eq 'all' || $mode eq $target) {
         my @actions = split /,/, $list;
         $spec = $actions[ $Seen{"$path $mode"}++ % @actions ];

@@ -9,7 +9,8 @@ package DdbmServer;
 # report is checked when it stops, as our Test::Nginx runner does
 # (DdbmValgrind): a finding is a failed test with the report as diagnostics.
 #
-#   my $srv = DdbmServer->start();
+#   my $srv = DdbmServer->start();    # options: workers => N,
+#       config, http_config, log_level, env => { NAME => value } (nginx's)
 #   my $res = $srv->request('POST', '/api/messages',
 #                           { 'X-Test-Sub' => $sub }, $json);
 #   $res->{status}, $res->{headers}{'x-next-cursor'}, $res->{body}
@@ -73,6 +74,7 @@ sub start {
 
     my $pid = fork() // die "DdbmServer: fork: $!\n";
     if ($pid == 0) {
+        $ENV{$_} = $opt{env}{$_} for keys %{ $opt{env} || {} };
         open STDOUT, '>', "$dir/logs/stdout.log";
         open STDERR, '>&', \*STDOUT;
         my @cmd = ($nginx, '-p', $dir, '-c', "$dir/nginx.conf");

@@ -12,6 +12,8 @@ package DdbmTest;
 #   my $out = ddbm_cli('list-tables');            # its stdout
 #   my ($out, $status, $err) = ddbm_run('--table', $table, 'drop');
 #   my $port = ddbm_free_port();      # a loopback port free right now
+#   my $ans = ddbm_ddb('GetItem', { TableName => ..., Key => ... });
+#   my @items = ddbm_scan($table);    # every item, { name => value }
 #
 #   use DdbmTest qw(:DEFAULT slurp spew sh);    # file and shell helpers
 #   my $text = slurp($path);          # '' if it cannot be read
@@ -30,7 +32,7 @@ use IO::Socket::INET ();
 use POSIX ();
 
 our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table
-                 ddbm_free_port);
+                 ddbm_free_port ddbm_ddb ddbm_scan);
 our @EXPORT_OK = qw(slurp spew sh);
 
 sub slurp {
@@ -121,6 +123,47 @@ sub ddbm_cli {
             . "\n$out$err";
     }
     return $out;
+}
+
+# ddbm_ddb($target, \%body): one DynamoDB call to DynamoDB Local (which
+# takes any signature), as the module's tests' own hand on the table; dies
+# on an error answer, returns the decoded answer.
+sub ddbm_ddb {
+    my ($target, $body) = @_;
+    require HTTP::Tiny;
+    require JSON::PP;
+    my $res = HTTP::Tiny->new(timeout => 60)->post(ddbm_endpoint() . '/', {
+        headers => {
+            'Content-Type' => 'application/x-amz-json-1.0',
+            'X-Amz-Target' => "DynamoDB_20120810.$target",
+            'X-Amz-Date' => '20260101T000000Z',
+            'Authorization' => 'AWS4-HMAC-SHA256 Credential=local/20260101/'
+                . 'us-east-1/dynamodb/aws4_request, SignedHeaders=host, '
+                . 'Signature=00',
+        },
+        content => JSON::PP::encode_json($body),
+    });
+    die "DdbmTest: $target: $res->{status} $res->{content}\n"
+        if !$res->{success};
+    return JSON::PP::decode_json($res->{content});
+}
+
+# every item of $table, each as { attribute => its value as text }
+sub ddbm_scan ($) {
+    my ($table) = @_;
+    my (@items, $start);
+    for (1 .. 10000) {
+        my $page = ddbm_ddb('Scan', { TableName => $table,
+                                      ConsistentRead => JSON::PP::true(),
+                                      $start ? (ExclusiveStartKey => $start)
+                                             : () });
+        for my $item (@{ $page->{Items} || [] }) {
+            push @items, { map { $_ => (values %{ $item->{$_} })[0] }
+                           keys %$item };
+        }
+        $start = $page->{LastEvaluatedKey} or last;
+    }
+    return @items;
 }
 
 # Drops $name (ignoring "does not exist" errors) and creates it again with

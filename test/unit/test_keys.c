@@ -37,6 +37,10 @@ main(void)
     is_str(out, "MSG#" U, "MSG# key");
     dm_key_group_meta(out, sizeof(out), U, 36);
     is_str(out, "GRPMETA#" U, "group meta key");
+    dm_key_receipt(out, sizeof(out), U, 36);
+    is_str(out, "RECEIPT#" U, "receipt key");
+    ok(dm_key_receipt(out, sizeof(out), U "#", 37) == 0,
+       "'#' after a message uuid: no receipt key");
     dm_key_user_sub(out, sizeof(out), U, 36);
     is_str(out, "USER#SUB#" U, "user-by-sub key");
     dm_key_user_handle(out, sizeof(out), "AndrewBrown", 11);
