@@ -135,7 +135,7 @@ cp "$module" "$work/ngx_http_ddbm_module.so"
 # UPSTREAM; JWT on: identity from a verified token, else from X-Bench-Sub
 # shellcheck disable=SC2016  # NGINX variables, not the shell's
 server() {
-    local port=$1 up=$2 jwt=$3 cache=$4 identity='$http_x_bench_sub' auth=
+    local port=$1 up=$2 jwt=$3 cache=$4 identity='$http_x_bench_sub unsafe_client_supplied' auth=
     if [ "$jwt" = on ]; then
         identity='$ddbm_jwt_sub'
         auth='ddbm_jwt on;'

@@ -147,7 +147,7 @@ $fake_servers        keepalive 64;
     ddbm_table $table;
     ddbm_endpoint_host 127.0.0.1:$ddb_port;
     ddbm_credentials static local local;
-    ddbm_identity \$http_x_soak_sub;
+    ddbm_identity \$http_x_soak_sub unsafe_client_supplied;
     ddbm_backend /_soak;
     server {
         listen 127.0.0.1:$http_port backlog=1024;

@@ -99,6 +99,8 @@ run: NGINX with ngx_http_ddbm_module on http://127.0.0.1:$http_port
   curl -s http://127.0.0.1:$http_port/api/messages -H "Authorization: Bearer \$TOKEN" \\
        -H 'Content-Type: application/json' \\
        -d '{"message":"hello from curl","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}'
+  curl -s http://127.0.0.1:$http_port/api/users/@bayko/short \\
+       -H "Authorization: Bearer \$TOKEN"
   curl -si http://127.0.0.1:$http_port/api/message_groups    # no token: 401 {}
 
 MSG

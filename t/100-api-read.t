@@ -294,6 +294,83 @@ Access-Control-Expose-Headers: Authorization, WWW-Authenticate, X-Next-Cursor
 
 
 
+=== TEST 21b: Vary: Origin on an answer without Origin
+(a cache must not give it to a browser of an allowed origin, nor the other way)
+--- request
+GET /api/message_groups
+--- more_headers
+X-Test-Sub: 7d62a217-66bb-4d2e-be24-ddb1b04128f9
+--- response_headers
+Vary: Origin
+!Access-Control-Allow-Origin
+--- response_body chomp
+[]
+
+
+
+=== TEST 21c: Vary: Origin on an answer to an origin that is not allowed
+--- request
+GET /api/message_groups
+--- more_headers
+Origin: http://evil.example
+X-Test-Sub: 7d62a217-66bb-4d2e-be24-ddb1b04128f9
+--- response_headers
+Vary: Origin
+!Access-Control-Allow-Origin
+--- response_body chomp
+[]
+
+
+
+=== TEST 21d: Vary: Origin on errors, with or without Origin
+--- request eval
+["GET /api/message_groups", "GET /api/message_groups",
+ "DELETE /api/message_groups"]
+--- more_headers eval
+["", "Origin: http://localhost:3000",
+ "Origin: http://evil.example\nX-Test-Sub: 7d62a217-66bb-4d2e-be24-ddb1b04128f9"]
+--- error_code eval
+[401, 401, 405]
+--- response_headers eval
+["Vary: Origin", "Vary: Origin", "Vary: Origin"]
+
+
+
+=== TEST 21e: Vary: Origin on a preflight from an origin that is not allowed
+--- request
+OPTIONS /api/message_groups
+--- more_headers
+Origin: http://evil.example
+Access-Control-Request-Method: GET
+--- error_code: 200
+--- response_headers
+Vary: Origin
+!Access-Control-Allow-Origin
+
+
+
+=== TEST 21f: Vary: Origin on NGINX's own answers (limit_req's 429) once
+--- http_config
+    limit_req_zone $binary_remote_addr zone=t100:1m rate=1r/m;
+    limit_req_status 429;
+--- config
+    location = /api/message_groups {
+        limit_req zone=t100;
+        ddbm_pattern list_conversations;
+    }
+--- request eval
+["GET /api/message_groups", "GET /api/message_groups"]
+--- more_headers
+X-Test-Sub: 7d62a217-66bb-4d2e-be24-ddb1b04128f9
+--- error_code eval
+[200, 429]
+--- response_headers eval
+["Vary: Origin", "Vary: Origin"]
+--- raw_response_headers_unlike eval
+[qr/Vary: Origin.*Vary: Origin/s, qr/Vary: Origin.*Vary: Origin/s]
+
+
+
 === TEST 22: user short, case-insensitive handle
 --- request eval
 ["GET /api/users/\@bayko/short", "GET /api/users/\@BayKo/short"]

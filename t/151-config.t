@@ -6,6 +6,9 @@
 #    shorter than the base.
 #  - ddbm_credentials auto [profile=NAME] [imds_v1=on|off]: one chain per
 #    configuration.
+#  - ddbm_identity from what the client sends ($http_*, $cookie_*, $arg_*)
+#    only with the flag unsafe_client_supplied; the verified token's
+#    $ddbm_jwt_sub needs none; no other flag.
 # Needs TEST_NGINX_BINARY and TEST_NGINX_MODULE (scripts/test.sh sets them).
 
 use strict;
@@ -62,6 +65,46 @@ for my $case (['', 'ddbm_credentials auto imds_v1=maybe;',
     my ($rc, $out) = nginx_t($http, $loc);
     isnt($rc, 0, "nginx -t refuses \"$http $loc\"");
     like($out, $why, "... and says why") or diag($out);
+}
+
+# ddbm_identity: a client-supplied value lets anyone be anyone
+for my $id ('$http_x', '$cookie_x', '$arg_x', '${http_x_user}',
+            'user-$cookie_session', '$HTTP_X_SUB', '$arg_sub$ddbm_jwt_sub')
+{
+    my $d = "ddbm_identity $id;";
+    my ($rc, $out) = nginx_t('', '', $d);
+    isnt($rc, 0, "nginx -t refuses \"$d\"");
+    like($out, qr/\Q"$id"\E is supplied by the client \(\$\w+\): anyone could act as any user.*unsafe_client_supplied/,
+         '... naming the problem and the flag') or diag($out);
+
+    $d = "ddbm_identity $id unsafe_client_supplied;";
+    ($rc, $out) = nginx_t('', '', $d);
+    is($rc, 0, "nginx -t accepts \"$d\"") or diag($out);
+}
+
+for my $d ('ddbm_identity $ddbm_jwt_sub;', 'ddbm_identity $remote_addr;',
+           'ddbm_identity $ddbm_jwt_sub unsafe_client_supplied;')
+{
+    my ($rc, $out) = nginx_t('', '', $d);
+    is($rc, 0, "nginx -t accepts \"$d\"") or diag($out);
+}
+
+for my $d ('ddbm_identity $http_x unsafe;',
+           'ddbm_identity $http_x UNSAFE_CLIENT_SUPPLIED;',
+           'ddbm_identity $ddbm_jwt_sub client_supplied;',
+           'ddbm_identity $http_x unsafe_client_supplied on;')
+{
+    my ($rc, $out) = nginx_t('', '', $d);
+    isnt($rc, 0, "nginx -t refuses \"$d\"");
+    like($out, qr/unknown flag|invalid number of arguments/,
+         '... and says why') or diag($out);
+}
+
+# set at http level, with its flag, for every location
+{
+    my ($rc, $out) = nginx_t('ddbm_identity $http_x unsafe_client_supplied;',
+                             '', '');
+    is($rc, 0, 'nginx -t accepts the flag at http level') or diag($out);
 }
 
 done_testing();

@@ -13,7 +13,8 @@
 # the example says to deploy it; in that block only the upstream server's
 # address (the endpoint's port on 127.0.0.1) and the CA file (the test's
 # root) are changed.  Around it, what `make run` changes too (the module's
-# path, the listen port, the token keys) and the runtime files; 2 workers.
+# path, the listen port, the token keys) and the runtime files; 2 workers;
+# no limit_req on the API (the load part is one client address).
 #
 # Checks: the routes answer over TLS (health, list conversations, list
 # messages, a post); SNI is the endpoint's name; under wrk load the
@@ -138,6 +139,10 @@ sub module_conf {
     $c =~ s{listen 127\.0\.0\.1:8080}{listen 127.0.0.1:$listen} or die;
     $c =~ s{^(\s*ddbm_jwt_jwks\s+).*;}{$1$dir/jwt/jwks.json;}m or die;
     $c =~ s{^worker_processes .*;}{worker_processes $WORKERS;}m or die;
+    # the load below is one client address well over the example's rate
+    # limit: it measures TLS handshakes, so the API's limit_req goes
+    is(($c =~ s/^[ ]*limit_req[ ]+zone=ddbm_api[^\n]*\n//mg), 4,
+       "$tag: the example's 4 API locations have limit_req (taken out)");
     $c =~ s|^http \{|http {\n    client_body_temp_path $m/body;\n    proxy_temp_path $m/proxy;|m
         or die;
     $c .= "\ndaemon off;\nmaster_process on;\npid $m/nginx.pid;\n"
@@ -410,6 +415,14 @@ like($res->{content}, qr/"message_group_uuid":"$G".*"message":"\Q$text\E"/,
 $res = api($port, 'GET', "/api/messages/$G", 'bayko');
 like($res->{content}, qr/"message":"\Q$text\E","created_at":"[^"]+"\}\]$/,
      '... and it is the last one read back');
+
+# user_short is behind the token, as the example has it
+$res = api($port, 'GET', '/api/users/@bayko/short', 'andrewbrown');
+is($res->{status}, 200, 'GET /api/users/@bayko/short with a token: 200')
+    or diag($res->{content});
+like($res->{content}, qr/"handle":"bayko"/, '... bayko');
+$res = api($port, 'GET', '/api/users/@bayko/short');
+is($res->{status}, 401, '... and without a token: 401');
 
 my @lines = ep_log('good');
 cmp_ok(scalar @lines, '>=', 6, 'the calls went through the endpoint');

@@ -608,12 +608,20 @@ dm_jwt_string_claim(json_t *obj, const char *name, char *out)
 }
 
 
-/* a NumericDate claim: 1 absent, 0 found, -1 not a number */
+/*
+ * A NumericDate claim: 1 absent, 0 found, -1 not a number, -2 out of
+ * range.  A time further than DM_JWT_TIME_LIMIT from the epoch is no
+ * date a user pool issues: refusing it keeps every difference of two
+ * times, here and where the verification is cached, far from overflow.
+ */
+#define DM_JWT_TIME_LIMIT  ((int64_t) 1 << 53)
+
 static int
 dm_jwt_time_claim(json_t *obj, const char *name, int64_t *t)
 {
-    double   d;
-    json_t  *v;
+    double      d;
+    json_t     *v;
+    json_int_t  i;
 
     v = json_object_get(obj, name);
     if (v == NULL) {
@@ -621,15 +629,23 @@ dm_jwt_time_claim(json_t *obj, const char *name, int64_t *t)
     }
 
     if (json_is_integer(v)) {
-        *t = (int64_t) json_integer_value(v);
+        i = json_integer_value(v);
+        if (i < -DM_JWT_TIME_LIMIT || i > DM_JWT_TIME_LIMIT) {
+            return -2;
+        }
+
+        *t = (int64_t) i;
         return 0;
     }
 
     if (json_is_real(v)) {
         d = json_real_value(v);
-        if (d < -9.2e18 || d > 9.2e18) {
-            return -1;
+        if (!(d >= (double) -DM_JWT_TIME_LIMIT
+              && d <= (double) DM_JWT_TIME_LIMIT))
+        {
+            return -2;
         }
+
         *t = (int64_t) d;
         return 0;
     }
@@ -698,8 +714,9 @@ dm_jwt_check_claims(const dm_jwt_policy_t *p, json_t *c,
 
     rc = dm_jwt_time_claim(c, "exp", &exp);
     if (rc != 0) {
-        return dm_jwt_fail(claims, DM_JWT_MALFORMED,
-                           "no numeric \"exp\" claim");
+        return dm_jwt_fail(claims, DM_JWT_MALFORMED, rc == -2
+                           ? "\"exp\" out of range"
+                           : "no numeric \"exp\" claim");
     }
 
     if (exp <= p->now - p->leeway) {
@@ -709,7 +726,8 @@ dm_jwt_check_claims(const dm_jwt_policy_t *p, json_t *c,
 
     rc = dm_jwt_time_claim(c, "nbf", &nbf);
     if (rc < 0) {
-        return dm_jwt_fail(claims, DM_JWT_MALFORMED, "non-numeric \"nbf\"");
+        return dm_jwt_fail(claims, DM_JWT_MALFORMED, rc == -2
+                           ? "\"nbf\" out of range" : "non-numeric \"nbf\"");
     }
 
     if (rc == 0 && nbf > p->now + p->leeway) {
@@ -719,7 +737,8 @@ dm_jwt_check_claims(const dm_jwt_policy_t *p, json_t *c,
 
     rc = dm_jwt_time_claim(c, "iat", &iat);
     if (rc < 0) {
-        return dm_jwt_fail(claims, DM_JWT_MALFORMED, "non-numeric \"iat\"");
+        return dm_jwt_fail(claims, DM_JWT_MALFORMED, rc == -2
+                           ? "\"iat\" out of range" : "non-numeric \"iat\"");
     }
 
     if (rc == 0 && iat > p->now + p->leeway) {

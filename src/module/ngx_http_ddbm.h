@@ -320,6 +320,8 @@ ngx_uint_t ngx_http_ddbm_is_preflight(ngx_http_request_t *r);
 /* CORS headers for a configured Origin (ddbm_cors_origin) */
 ngx_int_t ngx_http_ddbm_cors(ngx_http_request_t *r,
     ngx_http_ddbm_loc_conf_t *dlcf, ngx_uint_t preflight);
+/* the header filter that adds Vary: Origin where CORS is configured */
+ngx_int_t ngx_http_ddbm_vary_filter_init(ngx_conf_t *cf);
 
 /* a query argument, unescaped; NGX_DECLINED when absent */
 ngx_int_t ngx_http_ddbm_query_arg(ngx_http_ddbm_ctx_t *ctx,

@@ -8,6 +8,9 @@
 #include "ngx_http_ddbm.h"
 
 
+static ngx_http_output_header_filter_pt  ngx_http_ddbm_next_header_filter;
+
+
 /* ---- answers ----------------------------------------------------------- */
 
 ngx_int_t
@@ -317,10 +320,7 @@ ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
         return NGX_ERROR;
     }
 
-    ngx_str_set(&v, "Origin");
-    if (ngx_http_ddbm_add_header(r, "Vary", &v) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* Vary: Origin is the header filter's, on every answer */
 
     if (!preflight) {
         ngx_str_set(&v, "Authorization, WWW-Authenticate, X-Next-Cursor");
@@ -344,6 +344,78 @@ ngx_http_ddbm_cors(ngx_http_request_t *r, ngx_http_ddbm_loc_conf_t *dlcf,
 
     ngx_str_set(&v, "600");
     return ngx_http_ddbm_add_header(r, "Access-Control-Max-Age", &v);
+}
+
+
+/*
+ * Where CORS is configured, an answer depends on the request's Origin
+ * whether or not one was sent or allowed: every answer of the location,
+ * the module's, the token check's and NGINX's own (429 of limit_req, 413,
+ * ...), says "Vary: Origin", so that a cache never gives one origin's
+ * answer to another.
+ */
+static ngx_int_t
+ngx_http_ddbm_vary_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                  v;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    if (r != r->main) {
+        return ngx_http_ddbm_next_header_filter(r);
+    }
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+
+    if (dlcf == NULL
+        || dlcf->cors_origins == NULL
+        || dlcf->cors_origins == NGX_CONF_UNSET_PTR)
+    {
+        return ngx_http_ddbm_next_header_filter(r);
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == 4
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Vary", 4) == 0
+            && h[i].value.len == 6
+            && ngx_strncasecmp(h[i].value.data, (u_char *) "Origin", 6) == 0)
+        {
+            return ngx_http_ddbm_next_header_filter(r);
+        }
+    }
+
+    ngx_str_set(&v, "Origin");
+    if (ngx_http_ddbm_add_header(r, "Vary", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_ddbm_next_header_filter(r);
+}
+
+
+ngx_int_t
+ngx_http_ddbm_vary_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_ddbm_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_ddbm_vary_filter;
+
+    return NGX_OK;
 }
 
 

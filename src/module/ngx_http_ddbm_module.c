@@ -26,6 +26,8 @@ static char *ngx_http_ddbm_check_regions(ngx_conf_t *cf,
     ngx_http_ddbm_loc_conf_t *conf);
 static char *ngx_http_ddbm_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_ddbm_identity(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_ddbm_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_ddbm_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_ddbm_create_main_conf(ngx_conf_t *cf);
@@ -101,8 +103,8 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       NULL },
 
     { ngx_string("ddbm_identity"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_ddbm_identity,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, identity),
       NULL },
@@ -562,6 +564,97 @@ ngx_http_ddbm_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The first variable of the identity that the client sets at will
+ * ($http_*, $cookie_*, $arg_*), or an empty string.  Such an identity
+ * lets anyone act as anyone: it is accepted only with the flag
+ * "unsafe_client_supplied", so that it is visible in the configuration.
+ */
+static ngx_str_t
+ngx_http_ddbm_client_variable(ngx_str_t *value)
+{
+    u_char      *p, *last, *name;
+    ngx_str_t    var;
+    ngx_uint_t   i;
+
+    static ngx_str_t  prefixes[] = {
+        ngx_string("http_"),
+        ngx_string("cookie_"),
+        ngx_string("arg_")
+    };
+
+    ngx_str_null(&var);
+
+    p = value->data;
+    last = value->data + value->len;
+
+    while (p < last) {
+        if (*p++ != '$' || p == last) {
+            continue;
+        }
+
+        if (*p == '{') {
+            p++;
+        }
+
+        name = p;
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            p++;
+        }
+
+        for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+            if ((size_t) (p - name) > prefixes[i].len
+                && ngx_strncasecmp(name, prefixes[i].data, prefixes[i].len)
+                   == 0)
+            {
+                var.data = name;
+                var.len = p - name;
+                return var;
+            }
+        }
+    }
+
+    return var;
+}
+
+
+static char *
+ngx_http_ddbm_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value, var;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 3
+        && ngx_strcmp(value[2].data, "unsafe_client_supplied") != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_identity: unknown flag \"%V\" (the only "
+                           "one is \"unsafe_client_supplied\")", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    var = ngx_http_ddbm_client_variable(&value[1]);
+
+    if (var.len && cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ddbm_identity \"%V\" is supplied by the client "
+                           "($%V): anyone could act as any user.  Use the "
+                           "verified token ($ddbm_jwt_sub with ddbm_jwt on), "
+                           "or, in development only, add the flag "
+                           "\"unsafe_client_supplied\"", &value[1], &var);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the slot compiles value[1] and refuses a duplicate */
+    return ngx_http_set_complex_value_slot(cf, cmd, conf);
+}
+
+
 static char *
 ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -937,6 +1030,10 @@ ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     if (ngx_http_ddbm_answer_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_ddbm_vary_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

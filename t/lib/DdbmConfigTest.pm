@@ -3,9 +3,11 @@ package DdbmConfigTest;
 # check what a configuration may say (t/151-config.t, t/241-regions.t):
 # the runners cannot expect a configuration to fail.
 #
-#   my ($rc, $out) = nginx_t($http, $loc);
+#   my ($rc, $out) = nginx_t($http, $loc[, $identity]);
 #
-# $http goes at http level, $loc into a post_message location; the http
+# $http goes at http level, $loc into a post_message location, whose
+# identity is $identity (a whole directive; by default a test header,
+# "ddbm_identity $http_x_sub unsafe_client_supplied;"); the http
 # level gets "ddbm_credentials static local local;" unless $http names
 # ddbm_credentials itself.  Needs TEST_NGINX_BINARY and TEST_NGINX_MODULE
 # (scripts/test.sh sets them): without them the suite is skipped.
@@ -32,9 +34,10 @@ sub import {
 }
 
 sub nginx_t {
-    my ($http, $loc) = @_;
+    my ($http, $loc, $identity) = @_;
     $http //= '';
     $loc //= '';
+    $identity //= 'ddbm_identity $http_x_sub unsafe_client_supplied;';
     my $creds = $http =~ /ddbm_credentials/
                 ? '' : 'ddbm_credentials static local local;';
     my $conf = "$dir/nginx.conf";
@@ -51,7 +54,7 @@ http {
         listen 127.0.0.1:1;
         location = /api/messages {
             ddbm_pattern post_message;
-            ddbm_identity \$http_x_sub;
+            $identity
             $loc
         }
     }

@@ -95,7 +95,7 @@ my $http_config = <<'_EOC_';
     ddbm_region         us-east-1;
     ddbm_endpoint_host  127.0.0.1:$TEST_NGINX_DDB_PORT;
     ddbm_credentials    static local local;
-    ddbm_identity       $http_x_test_sub;
+    ddbm_identity       $http_x_test_sub unsafe_client_supplied;
     ddbm_cors_origin    http://localhost:3000;
 _EOC_
 

@@ -1,5 +1,6 @@
 # docker/ cannot be run here (no Docker engine): check offline what can
-# be checked.  The image pins one NGINX version and builds the module with
+# be checked.  The image pins one NGINX version and the SHA-256 of its
+# source tarball (checked before extraction), and builds the module with
 # --with-compat --add-dynamic-module; everything it copies exists; the
 # compose file runs amazon/dynamodb-local (pinned, data in a volume) as the
 # reference's does; the configuration the image renders from
@@ -62,8 +63,25 @@ for my $var (qw(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
     like($compose, qr/^\s+$var: \$\{$var:-\}$/m,
          "compose passes $var through from the host");
 }
-cmp_ok(join('.', map { sprintf '%03d', $_ } split /\./, $version), 'ge',
-       '001.030.000', "the pinned NGINX is a current stable release (>= 1.30)");
+
+# the source tarball is checked against a pinned SHA-256 before anything
+# reads it, in the same RUN (a mismatch fails the build)
+my ($sha) = $df =~ /^ARG NGINX_SHA256=([0-9a-f]{64})$/m;
+ok($sha, 'the tarball\'s SHA-256 is pinned');
+like($df, qr/^FROM nginx:\$\{NGINX_VERSION\} AS build\n(?:ARG [^\n]*\n)*ARG NGINX_SHA256\n/m,
+     '... and reaches the build stage');
+my ($fetch) = grep { /curl [^\n]*nginx-\$\{NGINX_VERSION\}\.tar\.gz/ }
+              $df =~ /^RUN ((?:.*\\\n)*.*)$/mg;
+ok($fetch, 'one RUN downloads the tarball') or $fetch = '';
+like($fetch,
+     qr{curl [^\n]*\\\n\s*&& echo "\$\{NGINX_SHA256\}  nginx-\$\{NGINX_VERSION\}\.tar\.gz" \| sha256sum -c - \\\n\s*&& tar xzf nginx-\$\{NGINX_VERSION\}\.tar\.gz},
+     '... sha256sum -c checks it, and only then is it extracted');
+my @tar = $df =~ /\btar x/g;
+is(scalar @tar, 1, 'nothing else extracts it');
+my %pinned = ('1.22.1' =>
+    '9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31');
+is($sha, $pinned{$version},
+   "the checksum is nginx-$version.tar.gz's (Debian's pristine orig.tar.gz)");
 
 # the configuration the image renders
 my $conf = `sh docker/render-conf.sh nginx.conf.example`;

@@ -513,6 +513,38 @@ test_verify(EVP_PKEY *k1, EVP_PKEY *k2, EVP_PKEY *k3)
              DM_JWT_OK, "nbf at the leeway");
         WITH("\"nbf\":1", "\"nbf\":\"soon\"", DM_JWT_MALFORMED,
              "nbf as a string");
+
+        /*
+         * Extreme times, validly signed: refused as out of range, never
+         * an overflow (UBSan stops `make sanitize` on one) nor a wrap
+         * to "valid".
+         */
+        WITH("\"nbf\":1", "\"nbf\":-9223372036854775808", DM_JWT_MALFORMED,
+             "nbf INT64_MIN");
+        WITH("\"nbf\":1", "\"nbf\":9223372036854775807", DM_JWT_MALFORMED,
+             "nbf INT64_MAX");
+        WITH("\"nbf\":1", "\"nbf\":-1e300", DM_JWT_MALFORMED,
+             "nbf -1e300");
+        snprintf(pl, sizeof(pl), "%s", claims(NULL));
+
+        TIME("exp", "-9223372036854775808", DM_JWT_MALFORMED,
+             "exp INT64_MIN");
+        TIME("exp", "-9223372036854775807", DM_JWT_MALFORMED,
+             "exp -INT64_MAX");
+        TIME("exp", "9223372036854775807", DM_JWT_MALFORMED,
+             "exp INT64_MAX");
+        TIME("exp", "1e300", DM_JWT_MALFORMED, "exp 1e300");
+        TIME("exp", "-1e300", DM_JWT_MALFORMED, "exp -1e300");
+        TIME("exp", "9.2e18", DM_JWT_MALFORMED, "exp 9.2e18");
+        TIME("exp", "-9.2e18", DM_JWT_MALFORMED, "exp -9.2e18");
+        TIME("exp", "9007199254740993", DM_JWT_MALFORMED,
+             "exp just beyond 2^53");
+        TIME("exp", "9007199254740992", DM_JWT_OK, "exp at 2^53");
+        TIME("exp", "-9007199254740992", DM_JWT_EXPIRED, "exp at -2^53");
+        TIME("iat", "9223372036854775807", DM_JWT_MALFORMED, "iat INT64_MAX");
+        TIME("iat", "-9223372036854775808", DM_JWT_MALFORMED,
+             "iat INT64_MIN");
+        TIME("iat", "-1e300", DM_JWT_MALFORMED, "iat -1e300");
     }
 
     /* the leeway is the policy's */
