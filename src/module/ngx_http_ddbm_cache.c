@@ -75,7 +75,7 @@ static ngx_http_ddbm_cache_node_t *ngx_http_ddbm_cache_lookup(
 static void ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
     ngx_http_ddbm_cache_node_t *cn);
 static ngx_uint_t ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z,
-    ngx_queue_t *lru, ngx_uint_t n, ngx_uint_t generation);
+    ngx_queue_t *lru, ngx_uint_t n);
 static ngx_uint_t ngx_http_ddbm_cache_generation(ngx_http_ddbm_ctx_t *ctx);
 
 
@@ -361,10 +361,13 @@ ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
 }
 
 
-/* frees what expired (or is of another generation) among n tail entries */
+/*
+ * Frees what expired among n tail entries.  Not by generation: the lists
+ * hold every table's entries, each checked against its own when found.
+ */
 static ngx_uint_t
 ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z, ngx_queue_t *lru,
-    ngx_uint_t n, ngx_uint_t generation)
+    ngx_uint_t n)
 {
     time_t                       now;
     ngx_uint_t                   freed;
@@ -381,9 +384,7 @@ ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z, ngx_queue_t *lru,
         prev = ngx_queue_prev(q);
         cn = ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue);
 
-        if ((cn->expires && cn->expires <= now)
-            || cn->generation != generation)
-        {
+        if (cn->expires && cn->expires <= now) {
             ngx_http_ddbm_cache_free_node(z, cn);
             freed++;
         }
@@ -488,7 +489,7 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     u_char                      *p;
     size_t                       len, size;
     uint32_t                     hash;
-    ngx_uint_t                   i, tries, generation, current;
+    ngx_uint_t                   i, tries, generation;
     ngx_queue_t                 *q, *lru, *victims;
     ngx_http_ddbm_cache_node_t  *cn;
     ngx_http_ddbm_cache_zone_t  *z;
@@ -516,7 +517,6 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     lru = n ? &z->sh->lru : &z->sh->negative;
 
     generation = ngx_http_ddbm_cache_generation(ctx);
-    current = ngx_http_ddbm_status_generation(ctx);
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -527,9 +527,9 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     /* what expired goes first, a few at a time from each tail */
     (void) ngx_http_ddbm_cache_sweep(z, &z->sh->negative,
-                                     NGX_HTTP_DDBM_CACHE_SWEEP, current);
+                                     NGX_HTTP_DDBM_CACHE_SWEEP);
     (void) ngx_http_ddbm_cache_sweep(z, &z->sh->lru,
-                                     NGX_HTTP_DDBM_CACHE_SWEEP, current);
+                                     NGX_HTTP_DDBM_CACHE_SWEEP);
 
     if (n == 0) {
         /* "not found" stays within its share, evicting its own kind */
@@ -551,10 +551,9 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
         if (tries == 0
             && (ngx_http_ddbm_cache_sweep(z, &z->sh->negative,
-                                          NGX_HTTP_DDBM_CACHE_DEEP, current)
+                                          NGX_HTTP_DDBM_CACHE_DEEP)
                 + ngx_http_ddbm_cache_sweep(z, &z->sh->lru,
-                                            NGX_HTTP_DDBM_CACHE_DEEP,
-                                            current)))
+                                            NGX_HTTP_DDBM_CACHE_DEEP)))
         {
             continue;
         }
