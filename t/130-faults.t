@@ -929,7 +929,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 
 
 
-=== TEST 30: a table that does not exist: 500 dynamodb_table_not_found, logged at crit, not retried
+=== TEST 30: a table that does not exist: /health 503 dynamodb_table_not_found, logged at crit, not retried
 --- config
     location = /nosuch {
         ddbm_pattern health;
@@ -939,9 +939,9 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 --- request eval
 ["GET /nosuch", "GET /health"]
 --- error_code eval
-[500, 200]
+[503, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: ", ""]
+["Content-Type: application/json\nRetry-After: 1", ""]
 --- response_body eval
 ['{"error":"dynamodb_table_not_found","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']

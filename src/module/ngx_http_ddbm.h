@@ -91,7 +91,11 @@ typedef struct {
     ngx_shm_zone_t             *zone;
     time_t                      user_ttl;
     time_t                      negative_ttl;
+    time_t                      group_ttl;
 } ngx_http_ddbm_cache_conf_t;
+
+
+typedef struct ngx_http_ddbm_status_slot_s  ngx_http_ddbm_status_slot_t;
 
 
 typedef struct {
@@ -117,6 +121,9 @@ typedef struct {
 
     ngx_array_t                *cors_origins;  /* ngx_str_t; "*" for any */
     ngx_http_ddbm_cache_conf_t *cache;         /* NULL: no cache */
+    time_t                      health_interval; /* ddbm_health_interval */
+    /* this table's shared status, found on first use by each worker */
+    ngx_http_ddbm_status_slot_t *status;
 } ngx_http_ddbm_loc_conf_t;
 
 
@@ -174,6 +181,8 @@ struct ngx_http_ddbm_call_s {
     unsigned                    timed_out:1;
     /* some attempt may have been applied: no answer, 5xx, unreadable */
     unsigned                    ambiguous:1;
+    unsigned                    no_quota:1;    /* retries not from quota */
+    unsigned                    background:1;  /* nobody waits for it */
 };
 
 
@@ -211,6 +220,8 @@ struct ngx_http_ddbm_ctx_s {
     unsigned                    answered:1;    /* finalize is under way */
     unsigned                    cleanup_added:1;
     unsigned                    body_too_large:1;
+    unsigned                    generation_known:1;
+    ngx_uint_t                  generation;    /* of the table, for cache */
 };
 
 
@@ -254,6 +265,9 @@ ngx_http_ddbm_call_t *ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx,
 /* the same, issued after a delay (a pause before a new round) */
 ngx_http_ddbm_call_t *ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, const char *operation, dm_buf_t *b, ngx_msec_t delay);
+/* a call nobody waits for, never retried; NULL if not sent */
+ngx_http_ddbm_call_t *ngx_http_ddbm_call_background(ngx_http_ddbm_ctx_t *ctx,
+    const char *operation, dm_buf_t *b);
 /* forget every answered call before the next round */
 void ngx_http_ddbm_reset_calls(ngx_http_ddbm_ctx_t *ctx);
 /* no retry timer may issue a call once the request is answered */
@@ -344,9 +358,28 @@ ngx_int_t ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 void ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     ngx_str_t *values, ngx_uint_t n, time_t ttl);
 void ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key);
-/* kind ('S' sub, 'H' handle, 'G' group) and id, in the request pool */
+/* kind ('S' sub, 'H' handle, 'G' group) and id, then the table and the
+ * endpoint, in the request pool */
 ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
     ngx_str_t *id, ngx_str_t *key);
+
+
+/* ---- ngx_http_ddbm_pattern_health.c: the shared table status ---------- */
+
+/* the shared zone of the tables' status, made once whoever asks first */
+ngx_int_t ngx_http_ddbm_status_zone(ngx_conf_t *cf);
+/*
+ * A DescribeTable nobody waits for, when the status of this location's
+ * table is due and this worker wins the lease to refresh it
+ */
+void ngx_http_ddbm_status_refresh(ngx_http_ddbm_ctx_t *ctx);
+/* a background DescribeTable's answer: into the shared status */
+void ngx_http_ddbm_status_done(ngx_http_ddbm_call_t *call);
+/*
+ * The table's generation: a number that changes whenever DescribeTable
+ * shows another table (re-created) under the name; 0 if no status
+ */
+ngx_uint_t ngx_http_ddbm_status_generation(ngx_http_ddbm_ctx_t *ctx);
 
 
 /* ---- ngx_http_ddbm_credentials.c -------------------------------------- */

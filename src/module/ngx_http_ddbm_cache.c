@@ -5,9 +5,21 @@
  *
  *   S<sub>      the directory entry of a caller    (user_ttl; unknown:
  *   H<handle>   the directory entry of a handle     negative_ttl)
- *   G<group>    a conversation: its members (never change) and its
- *               record's revision and times (optimistic: a stale one
- *               fails the transaction's condition and is read again)
+ *   G<group>    a conversation: its members and its record's revision
+ *               and times (group_ttl; optimistic: a stale one fails the
+ *               transaction's condition and is read again)
+ *
+ * each followed by the table, the endpoint and the region, so that one
+ * zone serves several tables.  Each entry carries the generation of its
+ * table when it was made (ngx_http_ddbm_pattern_health.c): a table
+ * deleted and created again under the same name has a new one, and
+ * entries of another generation are never served.
+ *
+ * What is known not to exist (negative entries) has a least recently used
+ * list of its own, within a quarter of the zone: a flood of lookups of
+ * random names evicts only other negative entries, never what exists.
+ * Expired entries are freed when found, and swept from the lists' tails
+ * before anything live is evicted.
  *
  * So nothing kept here can break an invariant, with one NGINX or many on
  * the same table: the worst a stale entry does is show an old display
@@ -18,14 +30,19 @@
 #include "ngx_http_ddbm.h"
 
 
-#define NGX_HTTP_DDBM_CACHE_VERSION   1
+#define NGX_HTTP_DDBM_CACHE_VERSION   2
 #define NGX_HTTP_DDBM_CACHE_EVICT     16       /* tries to make room */
+#define NGX_HTTP_DDBM_CACHE_SWEEP     8        /* tail entries looked at */
+#define NGX_HTTP_DDBM_CACHE_DEEP      64       /* ... before evicting */
 
 
 typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  lru;          /* most recent first */
+    ngx_queue_t                  negative;     /* the same, "not found" */
+    size_t                       negative_size;
+    size_t                       negative_max; /* a quarter of the zone */
     ngx_uint_t                   version;
 } ngx_http_ddbm_cache_sh_t;
 
@@ -40,6 +57,7 @@ typedef struct {
     ngx_rbtree_node_t            node;         /* key: crc32 of the key */
     ngx_queue_t                  queue;
     time_t                       expires;      /* 0: until evicted */
+    ngx_uint_t                   generation;   /* of the table */
     u_short                      key_len;
     u_short                      nvalues;      /* 0: known not to exist */
     u_short                      len;          /* of data */
@@ -56,11 +74,17 @@ static ngx_http_ddbm_cache_node_t *ngx_http_ddbm_cache_lookup(
     ngx_http_ddbm_cache_zone_t *z, ngx_str_t *key, uint32_t hash);
 static void ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
     ngx_http_ddbm_cache_node_t *cn);
+static ngx_uint_t ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z,
+    ngx_queue_t *lru, ngx_uint_t n);
+static ngx_uint_t ngx_http_ddbm_cache_generation(ngx_http_ddbm_ctx_t *ctx);
 
 
 /* ---- configuration ----------------------------------------------------- */
 
-/* ddbm_cache zone=NAME:SIZE [user_ttl=TIME] [negative_ttl=TIME] | off */
+/*
+ * ddbm_cache zone=NAME:SIZE [user_ttl=TIME] [negative_ttl=TIME]
+ *            [group_ttl=TIME] | off
+ */
 char *
 ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -92,6 +116,8 @@ ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     cache->user_ttl = 60;
     cache->negative_ttl = 5;
+    /* how long a deleted conversation may still be read */
+    cache->group_ttl = 120;
     size = 0;
     ngx_str_null(&name);
 
@@ -128,7 +154,8 @@ ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         if (ngx_strncmp(value[i].data, "user_ttl=", 9) == 0
-            || ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0)
+            || ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0
+            || ngx_strncmp(value[i].data, "group_ttl=", 10) == 0)
         {
             p = (u_char *) ngx_strchr(value[i].data, '=') + 1;
             s.data = p;
@@ -144,6 +171,8 @@ ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
             if (value[i].data[0] == 'u') {
                 cache->user_ttl = ttl;
+            } else if (value[i].data[0] == 'g') {
+                cache->group_ttl = ttl;
             } else {
                 cache->negative_ttl = ttl;
             }
@@ -221,6 +250,9 @@ ngx_http_ddbm_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&z->sh->rbtree, &z->sh->sentinel,
                     ngx_http_ddbm_cache_rbtree_insert);
     ngx_queue_init(&z->sh->lru);
+    ngx_queue_init(&z->sh->negative);
+    z->sh->negative_size = 0;
+    z->sh->negative_max = shm_zone->shm.size / 4;
     z->sh->version = NGX_HTTP_DDBM_CACHE_VERSION;
 
     len = sizeof(" in ddbm_cache zone \"\"") + shm_zone->shm.name.len;
@@ -318,9 +350,60 @@ static void
 ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
     ngx_http_ddbm_cache_node_t *cn)
 {
+    if (cn->nvalues == 0) {
+        z->sh->negative_size -= offsetof(ngx_http_ddbm_cache_node_t, data)
+                                + cn->len;
+    }
+
     ngx_queue_remove(&cn->queue);
     ngx_rbtree_delete(&z->sh->rbtree, &cn->node);
     ngx_slab_free_locked(z->shpool, cn);
+}
+
+
+/*
+ * Frees what expired among n tail entries.  Not by generation: the lists
+ * hold every table's entries, each checked against its own when found.
+ */
+static ngx_uint_t
+ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z, ngx_queue_t *lru,
+    ngx_uint_t n)
+{
+    time_t                       now;
+    ngx_uint_t                   freed;
+    ngx_queue_t                 *q, *prev;
+    ngx_http_ddbm_cache_node_t  *cn;
+
+    now = ngx_time();
+    freed = 0;
+
+    for (q = ngx_queue_last(lru);
+         n && q != ngx_queue_sentinel(lru);
+         q = prev, n--)
+    {
+        prev = ngx_queue_prev(q);
+        cn = ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue);
+
+        if (cn->expires && cn->expires <= now) {
+            ngx_http_ddbm_cache_free_node(z, cn);
+            freed++;
+        }
+    }
+
+    return freed;
+}
+
+
+/* the table's generation when the request first used the cache */
+static ngx_uint_t
+ngx_http_ddbm_cache_generation(ngx_http_ddbm_ctx_t *ctx)
+{
+    if (!ctx->generation_known) {
+        ctx->generation = ngx_http_ddbm_status_generation(ctx);
+        ctx->generation_known = 1;
+    }
+
+    return ctx->generation;
 }
 
 
@@ -335,7 +418,7 @@ ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     u_char                      *p, *copy;
     size_t                       len;
     uint32_t                     hash;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, generation;
     ngx_http_ddbm_cache_node_t  *cn;
     ngx_http_ddbm_cache_zone_t  *z;
 
@@ -347,18 +430,26 @@ ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     hash = ngx_crc32_short(key->data, key->len);
     copy = NULL;
 
+    (void) ngx_http_ddbm_cache_generation(ctx);
+    generation = ngx_http_ddbm_status_generation(ctx);
+
     ngx_shmtx_lock(&z->shpool->mutex);
 
     cn = ngx_http_ddbm_cache_lookup(z, key, hash);
 
-    if (cn && cn->expires && cn->expires <= ngx_time()) {
+    if (cn
+        && ((cn->expires && cn->expires <= ngx_time())
+            || cn->generation != generation))
+    {
+        /* expired, or made from a table since deleted: reclaimed now */
         ngx_http_ddbm_cache_free_node(z, cn);
         cn = NULL;
     }
 
     if (cn && cn->nvalues <= max) {
         ngx_queue_remove(&cn->queue);
-        ngx_queue_insert_head(&z->sh->lru, &cn->queue);
+        ngx_queue_insert_head(cn->nvalues ? &z->sh->lru : &z->sh->negative,
+                              &cn->queue);
 
         len = cn->len - cn->key_len;
         copy = ngx_pnalloc(ctx->request->pool, len ? len : 1);
@@ -396,10 +487,10 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     ngx_str_t *values, ngx_uint_t n, time_t ttl)
 {
     u_char                      *p;
-    size_t                       len;
+    size_t                       len, size;
     uint32_t                     hash;
-    ngx_uint_t                   i, tries;
-    ngx_queue_t                 *q;
+    ngx_uint_t                   i, tries, generation;
+    ngx_queue_t                 *q, *lru, *victims;
     ngx_http_ddbm_cache_node_t  *cn;
     ngx_http_ddbm_cache_zone_t  *z;
 
@@ -422,6 +513,10 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     z = ctx->conf->cache->zone->data;
     hash = ngx_crc32_short(key->data, key->len);
+    size = offsetof(ngx_http_ddbm_cache_node_t, data) + len;
+    lru = n ? &z->sh->lru : &z->sh->negative;
+
+    generation = ngx_http_ddbm_cache_generation(ctx);
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -430,18 +525,51 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
         ngx_http_ddbm_cache_free_node(z, cn);
     }
 
-    for (tries = 0; /* void */ ; tries++) {
-        cn = ngx_slab_alloc_locked(z->shpool,
-                                   offsetof(ngx_http_ddbm_cache_node_t, data)
-                                   + len);
-        if (cn || tries == NGX_HTTP_DDBM_CACHE_EVICT
-            || ngx_queue_empty(&z->sh->lru))
+    /* what expired goes first, a few at a time from each tail */
+    (void) ngx_http_ddbm_cache_sweep(z, &z->sh->negative,
+                                     NGX_HTTP_DDBM_CACHE_SWEEP);
+    (void) ngx_http_ddbm_cache_sweep(z, &z->sh->lru,
+                                     NGX_HTTP_DDBM_CACHE_SWEEP);
+
+    if (n == 0) {
+        /* "not found" stays within its share, evicting its own kind */
+        while (z->sh->negative_size + size > z->sh->negative_max
+               && !ngx_queue_empty(&z->sh->negative))
         {
+            q = ngx_queue_last(&z->sh->negative);
+            ngx_http_ddbm_cache_free_node(z,
+                ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue));
+        }
+    }
+
+    for (tries = 0; /* void */ ; tries++) {
+        cn = ngx_slab_alloc_locked(z->shpool, size);
+
+        if (cn || tries == NGX_HTTP_DDBM_CACHE_EVICT) {
             break;
         }
 
-        /* full: the least recently used entry goes */
-        q = ngx_queue_last(&z->sh->lru);
+        if (tries == 0
+            && (ngx_http_ddbm_cache_sweep(z, &z->sh->negative,
+                                          NGX_HTTP_DDBM_CACHE_DEEP)
+                + ngx_http_ddbm_cache_sweep(z, &z->sh->lru,
+                                            NGX_HTTP_DDBM_CACHE_DEEP)))
+        {
+            continue;
+        }
+
+        /*
+         * full: the least recently used entry goes, "not found" first;
+         * a negative entry never evicts a positive one
+         */
+        victims = !ngx_queue_empty(&z->sh->negative) ? &z->sh->negative
+                  : (n ? &z->sh->lru : NULL);
+
+        if (victims == NULL || ngx_queue_empty(victims)) {
+            break;
+        }
+
+        q = ngx_queue_last(victims);
         ngx_http_ddbm_cache_free_node(z,
             ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue));
     }
@@ -453,6 +581,7 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     cn->node.key = hash;
     cn->expires = ttl ? ngx_time() + ttl : 0;
+    cn->generation = generation;
     cn->key_len = (u_short) key->len;
     cn->nvalues = (u_short) n;
     cn->len = (u_short) len;
@@ -465,8 +594,12 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
         p = ngx_cpymem(p, values[i].data, values[i].len);
     }
 
+    if (n == 0) {
+        z->sh->negative_size += size;
+    }
+
     ngx_rbtree_insert(&z->sh->rbtree, &cn->node);
-    ngx_queue_insert_head(&z->sh->lru, &cn->queue);
+    ngx_queue_insert_head(lru, &cn->queue);
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 }
@@ -496,19 +629,37 @@ ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key)
 }
 
 
-/* "S" + sub, "H" + handle, "G" + group: in the request's pool */
+/*
+ * "S" + sub, "H" + handle, "G" + group, then the table, the endpoint and
+ * the region, each after a newline (which none of them holds): in the
+ * request's pool
+ */
 ngx_int_t
 ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
     ngx_str_t *id, ngx_str_t *key)
 {
-    key->data = ngx_pnalloc(ctx->request->pool, id->len + 1);
+    u_char                    *p;
+    ngx_http_ddbm_loc_conf_t  *dlcf;
+
+    dlcf = ctx->conf;
+
+    key->len = 1 + id->len + 3 + dlcf->table.len + dlcf->host.len
+               + dlcf->region.len;
+
+    key->data = ngx_pnalloc(ctx->request->pool, key->len);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    key->data[0] = kind;
-    ngx_memcpy(key->data + 1, id->data, id->len);
-    key->len = id->len + 1;
+    p = key->data;
+    *p++ = kind;
+    p = ngx_cpymem(p, id->data, id->len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, dlcf->table.data, dlcf->table.len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, dlcf->host.data, dlcf->host.len);
+    *p++ = '\n';
+    ngx_memcpy(p, dlcf->region.data, dlcf->region.len);
 
     return NGX_OK;
 }

@@ -89,8 +89,12 @@ ngx_http_ddbm_group_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_group_t *g)
 
     ngx_http_ddbm_group_values(g, v);
 
-    /* members never change; the rest is checked by every write */
-    ngx_http_ddbm_cache_put(ctx, &key, v, NGX_HTTP_DDBM_GROUP_VALUES, 0);
+    /*
+     * members never change, the rest is checked by every write; kept for
+     * group_ttl only, so a deleted conversation stops being readable
+     */
+    ngx_http_ddbm_cache_put(ctx, &key, v, NGX_HTTP_DDBM_GROUP_VALUES,
+                            ctx->conf->cache->group_ttl);
 }
 
 

@@ -144,6 +144,13 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       offsetof(ngx_http_ddbm_loc_conf_t, request_timeout),
       NULL },
 
+    { ngx_string("ddbm_health_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_ddbm_loc_conf_t, health_interval),
+      NULL },
+
     { ngx_string("ddbm_write_retries"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -265,6 +272,7 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
     conf->cors_origins = NGX_CONF_UNSET_PTR;
     conf->cache = NGX_CONF_UNSET_PTR;
     conf->allowed_regions = NGX_CONF_UNSET_PTR;
+    conf->health_interval = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -525,7 +533,9 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_ddbm_handler;
 
-    if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK) {
+    if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK
+        || ngx_http_ddbm_status_zone(cf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -941,6 +951,12 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->write_retries, prev->write_retries, 16);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
+    ngx_conf_merge_sec_value(conf->health_interval, prev->health_interval, 5);
+
+    if (conf->health_interval == 0) {
+        conf->health_interval = 1;
+    }
+
     ngx_conf_merge_ptr_value(conf->allowed_regions, prev->allowed_regions,
                              NULL);
 

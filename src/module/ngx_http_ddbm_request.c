@@ -373,6 +373,11 @@ ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
         }
     }
 
+    if (dlcf->cache && ctx->pattern != &ngx_http_ddbm_pattern_health) {
+        /* the cache needs the table's identity, kept fresh by anyone */
+        ngx_http_ddbm_status_refresh(ctx);
+    }
+
     ngx_http_ddbm_after(ctx, ctx->pattern->start(ctx));
 }
 
@@ -535,6 +540,50 @@ ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 }
 
 
+/*
+ * A call nobody waits for (the table's status): a background subrequest,
+ * not counted among the request's calls, never retried.  The client's
+ * answer does not wait for it; the connection's next request does.
+ */
+ngx_http_ddbm_call_t *
+ngx_http_ddbm_call_background(ngx_http_ddbm_ctx_t *ctx,
+    const char *operation, dm_buf_t *b)
+{
+    size_t                 len;
+    ngx_http_request_t    *r;
+    ngx_http_ddbm_call_t  *call;
+
+    r = ctx->request;
+
+    if (b->failed) {
+        return NULL;
+    }
+
+    call = ngx_pcalloc(r->pool, sizeof(ngx_http_ddbm_call_t));
+    if (call == NULL) {
+        return NULL;
+    }
+
+    call->ctx = ctx;
+    call->operation = operation;
+    call->body.data = b->data;
+    call->body.len = b->len;
+    call->background = 1;
+    call->no_quota = 1;
+
+    len = sizeof(DM_DDB_TARGET_PREFIX) - 1 + ngx_strlen(operation);
+    call->target.data = ngx_pnalloc(r->pool, len);
+    if (call->target.data == NULL) {
+        return NULL;
+    }
+    call->target.len = ngx_sprintf(call->target.data, "%s%s",
+                                   DM_DDB_TARGET_PREFIX, operation)
+                       - call->target.data;
+
+    return ngx_http_ddbm_issue(call) == NGX_OK ? call : NULL;
+}
+
+
 static ngx_int_t
 ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
 {
@@ -551,7 +600,7 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     r = ctx->request;
     dlcf = ctx->conf;
 
-    if (ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS) {
+    if (ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS && !call->background) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "ddbm: %ui DynamoDB calls for one request: no more",
                       ctx->attempts);
@@ -621,7 +670,9 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
 
     if (ngx_http_subrequest(r, &dlcf->backend, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+                            |(call->background
+                              ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                              : NGX_HTTP_SUBREQUEST_WAITED))
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -666,8 +717,11 @@ ngx_http_ddbm_issue(ngx_http_ddbm_call_t *call)
     call->answer.len = 0;
     call->answer.data = NULL;
 
-    ngx_http_ddbm_pending(ctx, 1);
-    ctx->attempts++;
+    if (!call->background) {
+        ngx_http_ddbm_pending(ctx, 1);
+        ctx->attempts++;
+    }
+
     call->start = ngx_current_msec;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -694,7 +748,10 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     call->in_flight = 0;
     call->done = 1;
-    ngx_http_ddbm_pending(call->ctx, -1);
+
+    if (!call->background) {
+        ngx_http_ddbm_pending(call->ctx, -1);
+    }
 
     ngx_http_ddbm_metrics_attempt(call, ngx_current_msec - call->start);
 
@@ -729,6 +786,11 @@ ngx_http_ddbm_call_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                    "ddbm: DynamoDB %s done: rc %i, status %ui, "
                    "%uz bytes", call->operation, rc, call->status,
                    call->answer.len);
+
+    if (call->background) {
+        ngx_http_ddbm_status_done(call);
+        return NGX_OK;
+    }
 
     return rc == NGX_ERROR ? NGX_OK : rc;
 }
@@ -832,8 +894,12 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 
         if (ngx_http_ddbm_answer_sound(call)) {
             call->result = NGX_HTTP_DDBM_CALL_OK;
-            ngx_http_ddbm_retry_quota_give(call->attempts == 1
-                                           ? 1 : NGX_HTTP_DDBM_RETRY_COST);
+
+            if (!call->no_quota) {
+                ngx_http_ddbm_retry_quota_give(call->attempts == 1
+                                               ? 1 : NGX_HTTP_DDBM_RETRY_COST);
+            }
+
             return NGX_OK;
         }
 
@@ -1057,7 +1123,10 @@ ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call, ngx_msec_t delay)
         return 0;
     }
 
-    if (!ngx_http_ddbm_retry_quota_take(call, NGX_HTTP_DDBM_RETRY_COST)) {
+    /* the status call's retries are its own: never the traffic's quota */
+    if (!call->no_quota
+        && !ngx_http_ddbm_retry_quota_take(call, NGX_HTTP_DDBM_RETRY_COST))
+    {
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "ddbm: DynamoDB %s: no retry, the retry quota is "
                       "spent", call->operation);

@@ -1,0 +1,239 @@
+# ddbm_cache across tables, and the shared table status (/health):
+#
+#  - two tables sharing one zone: what one table's directory says (known,
+#    unknown) never answers for the other;
+#  - a table deleted and created again under the running server: its old
+#    entries are not served once the status has seen the new table;
+#  - conversation entries last group_ttl, not forever;
+#  - a flood of unknown handles does not evict a warm conversation;
+#  - many /health requests at once make at most one DescribeTable per
+#    ddbm_health_interval; a throttled DescribeTable leaves the retry
+#    quota alone; /health turns 503 when the table is gone, 200 after.
+# Plain Test::More: servers that live over many requests and table drops.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use DdbmTest;
+use DdbmModule;
+use DdbmFake;
+use DdbmServer;
+
+my $json = JSON::PP->new->canonical;
+my %SUB = %DdbmModule::SUB;
+my %UUID = %DdbmModule::UUID;
+my $G = $DdbmModule::GROUP;
+
+my $A = 'ddbm_t161a';
+my $B = 'ddbm_t161b';
+ddbm_fresh_table($B);
+ddbm_fresh_table($A);     # the default table of the configs: seeded
+seed_table();
+
+my $stranger = '3f0f6b4e-0b0c-4d5e-9f1a-2b3c4d5e6f71';
+ddbm_cli('--table', $B, 'put-user', '--uuid',
+         '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e', '--handle', 'stranger',
+         '--display-name', 'Only In B', '--sub', $stranger);
+
+sub call {
+    my ($server, $sub, $method, $path, $body) = @_;
+    my $res = $server->request($method, $path,
+                               { $sub ? ('X-Test-Sub' => $sub) : () },
+                               defined $body ? $json->encode($body)
+                                             : undef);
+    $res->{json} = eval { $json->decode($res->{body}) };
+    $res->{calls} = $res->{headers}{'x-calls'} // '?';
+    $res->{cache} = $res->{headers}{'x-cache'} // '?';
+    return $res;
+}
+
+my $costs = "        add_header X-Calls \$ddbm_calls always;\n"
+          . "        add_header X-Cache \$ddbm_cache always;\n";
+
+sub api_config {
+    my ($cache) = @_;
+    my $api = ddbm_api_config();
+    $api =~ s/(ddbm_pattern [^;]+;)/$1\n$costs/g;
+    return "    ddbm_cache $cache;\n$api"
+         . "    location = /status { ddbm_status; }\n";
+}
+
+sub status_json {
+    my ($server) = @_;
+    my $r = $server->request(GET => '/status?format=json');
+    return eval { $json->decode($r->{body}) } || {};
+}
+
+sub describes {
+    my ($server, $table) = @_;
+    my ($d) = grep { $_->{operation} eq 'DescribeTable'
+                     && $_->{table} eq $table }
+              @{ status_json($server)->{dynamodb} || [] };
+    return $d ? $d->{attempts} : 0;
+}
+
+# ---- two tables, one zone -----------------------------------------------
+
+my $two = DdbmServer->start(workers => 2, config => <<"_EOC_");
+    ddbm_cache zone=t161:1m;
+    location = /a/message_groups {
+        ddbm_table $A;
+        ddbm_pattern list_conversations;
+$costs    }
+    location = /b/message_groups {
+        ddbm_table $B;
+        ddbm_pattern list_conversations;
+$costs    }
+_EOC_
+
+my $r = call($two, $stranger, GET => '/a/message_groups');
+is($r->{status}, 401, 'table A: a caller only B knows is 401');
+$r = call($two, $stranger, GET => '/a/message_groups');
+is("$r->{status} $r->{cache}", '401 HIT', '... known absent from A');
+$r = call($two, $stranger, GET => '/b/message_groups');
+is($r->{status}, 200, "table B: the same caller, A's \"unknown\" not used");
+
+$r = call($two, $SUB{andrewbrown}, GET => '/a/message_groups');
+is($r->{status}, 200, 'table A: andrewbrown is let in');
+$r = call($two, $SUB{andrewbrown}, GET => '/a/message_groups');
+is($r->{cache}, 'HIT', '... and kept');
+$r = call($two, $SUB{andrewbrown}, GET => '/b/message_groups');
+is($r->{status}, 401, "table B: andrewbrown is not in it: A's entry not used");
+
+# ---- conversation entries last group_ttl ------------------------------
+
+my $srv = DdbmServer->start(
+    config => api_config('zone=t161g:1m group_ttl=2s'),
+    http_config => "    ddbm_health_interval 1s;\n");
+
+call($srv, $SUB{bayko}, GET => "/api/messages/$G") for 1 .. 2;
+$r = call($srv, $SUB{bayko}, GET => "/api/messages/$G");
+is("$r->{calls} $r->{cache}", '1 HIT', 'a warm conversation: one call');
+sleep 2.5;
+$r = call($srv, $SUB{bayko}, GET => "/api/messages/$G");
+isnt($r->{cache}, 'HIT', 'after group_ttl its members are read again');
+
+# ---- a table deleted and created again ----------------------------------
+
+$r = call($srv, undef, GET => '/api/users/@bayko/short');
+$r = call($srv, undef, GET => '/api/users/@bayko/short');
+is($r->{cache}, 'HIT', 'bayko is kept (user_ttl 60 s)');
+is($r->{json} && $r->{json}{display_name}, 'Andrew Bayko', '... his name');
+sleep 1.2;
+call($srv, undef, GET => '/api/users/@londo/short');   # the status, seen
+sleep 0.3;
+
+ddbm_fresh_table($A);
+ddbm_cli('--table', $A, 'put-user', '--uuid', $UUID{bayko},
+         '--handle', 'bayko', '--display-name', 'Bayko Of The New Table',
+         '--sub', $SUB{bayko});
+sleep 1.2;
+# the first request past the interval refreshes the status, not waited for
+call($srv, undef, GET => '/api/users/@londo/short');
+sleep 0.5;
+$r = call($srv, undef, GET => '/api/users/@bayko/short');
+is($r->{json} && $r->{json}{display_name}, 'Bayko Of The New Table',
+   'the re-created table: its own directory, not the old entry');
+is($r->{cache}, 'MISS', '... read from DynamoDB');
+like($srv->error_log, qr/table "$A" was created again/,
+     'the re-creation is logged');
+seed_table();
+
+# ---- unknown handles never evict what exists --------------------------
+
+my $tiny = DdbmServer->start(config => api_config('zone=t161tiny:32k'));
+call($tiny, $SUB{bayko}, GET => "/api/messages/$G") for 1 .. 3;
+$r = call($tiny, $SUB{bayko}, GET => "/api/messages/$G");
+is("$r->{calls} $r->{cache}", '1 HIT', 'tiny zone: a warm conversation');
+my $bad = 0;
+for my $i (1 .. 400) {
+    my $h = sprintf 'rnd%d%06d', $i, int rand 1e6;
+    $bad++ if call($tiny, undef, GET => "/api/users/\@$h/short")->{status}
+              != 404;
+}
+is($bad, 0, '400 random handles: 404 each');
+$r = call($tiny, $SUB{bayko}, GET => "/api/messages/$G");
+is("$r->{calls} $r->{cache}", '1 HIT',
+   'the conversation is still warm: one call');
+
+# ---- /health from the shared status -------------------------------------
+
+sub parallel {
+    my ($server, $n, $path) = @_;
+    my @kids;
+    for (1 .. $n) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            my $res = $server->request(GET => $path);
+            POSIX::_exit($res->{status} == 200 ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $ok = 0;
+    for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
+    return $ok;
+}
+
+my $h = DdbmServer->start(workers => 2, config => api_config('off'),
+                          http_config => "    ddbm_health_interval 30s;\n");
+$r = call($h, undef, GET => '/health');
+is($r->{status}, 200, '/health: 200');
+is(parallel($h, 40, '/health'), 40, '40 parallel /health: 200 each');
+is(describes($h, $A), 1, '... one DescribeTable for all 41');
+
+DdbmFake::start();
+my $fake = DdbmFake::location('64k');
+$fake =~ s/\$TEST_NGINX_SCRIPT_PORT/$ENV{TEST_NGINX_SCRIPT_PORT}/g;
+my $q = DdbmServer->start(workers => 2,
+                          http_config => "    ddbm_retry_quota 50;\n"
+                                       . "    ddbm_health_interval 1s;\n",
+                          config => <<"_EOC_");
+$fake
+    location = /health {
+        ddbm_pattern health;
+        ddbm_backend /_fake/DescribeTable/throttle/q1;
+        ddbm_retries 3 1ms;
+    }
+    location = /status { ddbm_status; }
+_EOC_
+$r = call($q, undef, GET => '/health');
+is($r->{status}, 503, 'DescribeTable throttled: /health 503');
+parallel($q, 40, '/health');
+sleep 1.1;
+parallel($q, 40, '/health');
+is(status_json($q)->{retry_quota_tokens}, 50,
+   '81 /health with DescribeTable throttled: the retry quota untouched');
+
+my $D = 'ddbm_t161d';
+ddbm_fresh_table($D);
+my $d = DdbmServer->start(http_config => "    ddbm_health_interval 1s;\n",
+                          config => <<"_EOC_");
+    location = /health {
+        ddbm_table $D;
+        ddbm_pattern health;
+    }
+_EOC_
+is($d->request(GET => '/health')->{status}, 200, 'table there: 200');
+ddbm_run('--table', $D, '--yes', 'drop');
+sleep 1.2;
+$r = $d->request(GET => '/health');
+is($r->{status}, 503, 'table gone: 503');
+like($r->{body}, qr/dynamodb_table_not_found/, '... table not found');
+is($d->request(GET => '/health')->{status}, 503, '... from the status too');
+ddbm_cli('--table', $D, 'schema-load');
+sleep 1.2;
+is($d->request(GET => '/health')->{status}, 200, 'created again: 200');
+
+for my $s ($two, $srv, $tiny, $h, $q, $d) {
+    my $log = $s->error_log;
+    unlike($log, qr/\[(?:alert|emerg)\]|exited on signal/,
+           'no alert or crash in the error log')
+        or diag(join "\n", grep { /\[(?:alert|emerg)\]|signal/ }
+                           split /\n/, $log);
+}
+
+done_testing();
