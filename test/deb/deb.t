@@ -107,6 +107,33 @@ like($deps, qr/\blibcurl4\b/, '... libcurl4 too');
 unlike(`dpkg-deb -f $tools Depends`, qr/nginx/,
        'the tools do not depend on nginx');
 
+# ---- the same configure flags as the Docker image -----------------------
+
+# The package's module is configured with Debian's conf_flags; the image's
+# with upstream source and a few flags.  What the module's object code
+# depends on must agree: every feature macro it tests comes from a flag
+# the image passes, and Debian's conf_flags pass each of them too.
+my %flag_of = (NGX_THREADS => '--with-threads');
+my %macros;
+for my $f (glob('src/module/*.[ch]')) {
+    $macros{$_} = 1 for slurp($f) =~ /^\s*#\s*(?:if|elif)\b.*?\b(NGX_[A-Z0-9_]+)/mg;
+}
+my $df = slurp('docker/Dockerfile');
+my ($configure) = $df =~ m{(\./configure (?:[^\n]*\\\n)*[^\n]*)};
+$configure =~ s/&&.*//s if defined $configure;    # the configure command only
+my @docker_flags = ($configure // '') =~ /(--with-[\w-]+)/g;
+my ($debian) = slurp('/usr/share/nginx/src/conf_flags') =~ /\((.*)\)/s;
+my %debian = map { $_ => 1 } split ' ', $debian // '';
+ok(@docker_flags, "the image's configure flags: @docker_flags");
+for my $m (sort keys %macros) {
+    ok($flag_of{$m} && grep({ $_ eq $flag_of{$m} } @docker_flags),
+       "the module tests $m: the image passes "
+       . ($flag_of{$m} // 'a flag not listed in deb.t'));
+}
+for my $fl (@docker_flags) {
+    ok($debian{$fl}, "$fl is in Debian's conf_flags too");
+}
+
 # ---- the scratch root --------------------------------------------------
 
 my $tmp = tempdir('ddbm-deb-XXXXXX', TMPDIR => 1, CLEANUP => 1);
