@@ -78,7 +78,11 @@ $(BUILD)/nginx-src/objs/Makefile: config
 
 $(MODULE_SO): $(BUILD)/nginx-src/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) \
               $(MODULE_SRCS)
-	$(MAKE) -s -C $(BUILD)/nginx-src -f objs/Makefile modules
+	@# NGINX's Makefile has the flags configure chose (with NGX_CC_OPT):
+	@# our command line's (CFLAGS=... from debian/rules) must not override
+	@# them, so MAKEFLAGS, which carries them, stays out
+	env -u MAKEFLAGS -u MFLAGS $(MAKE) -s -C $(BUILD)/nginx-src \
+	    -f objs/Makefile modules
 	cp $(BUILD)/nginx-src/objs/ngx_http_ddbm_module.so $@
 
 # `make deb`: libnginx-mod-http-ddbm and ddbm-tools in build/deb/, built by

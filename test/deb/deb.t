@@ -149,6 +149,10 @@ my $enabled = '/etc/nginx/modules-enabled/50-mod-http-ddbm.conf';
 my $example = "$root/usr/share/doc/libnginx-mod-http-ddbm/examples/"
             . 'nginx.conf.example';
 ok(-f $so, 'the module is in /usr/lib/nginx/modules');
+# built with NGINX's flags plus dpkg-buildflags' (-D_FORTIFY_SOURCE=2):
+# the core's bounded copies into fixed buffers become checked ones
+like(scalar `nm -D $so`, qr/ U __\w+_chk\@/,
+     'the module is built with the hardening flags (fortified calls)');
 is(slurp("$root$avail"), "load_module modules/ngx_http_ddbm_module.so;\n",
    "$avail loads it from nginx's modules directory");
 ok(-f $example, 'the example configuration is in /usr/share/doc');
