@@ -6,9 +6,13 @@ BUILD        := build
 CC           ?= cc
 CFLAGS       ?= -O2 -g
 WARN         := -Wall -Wextra -Wno-unused-parameter -Werror
-CORE_CFLAGS  := $(CFLAGS) $(WARN) -fPIC -Isrc/core
+CORE_CFLAGS  := $(CFLAGS) $(CPPFLAGS) $(WARN) -fPIC -Isrc/core
 CORE_LIBS    := -ljansson -lyajl -lcrypto
 NGINX_SRC    ?= /usr/share/nginx/src
+# extra compiler and linker options for the module (debian/rules passes
+# dpkg-buildflags' hardening flags here, as Debian's module packages do)
+NGX_CC_OPT   ?=
+NGX_LD_OPT   ?=
 
 CORE_SRCS    := $(wildcard src/core/*.c)
 CORE_HDRS    := $(wildcard src/core/*.h)
@@ -21,7 +25,7 @@ MODULE_SRCS  := $(wildcard src/module/*.c src/module/*.h)
 MODULE_SO    := $(BUILD)/ngx_http_ddbm_module.so
 
 .PHONY: all deps build core cli unit module test unit-test nginx-test \
-        run clean lint bench
+        run clean lint bench deb deb-packages
 
 all: build
 
@@ -42,8 +46,8 @@ $(BUILD)/libdmcore.a: $(CORE_OBJS)
 cli: $(BUILD)/ddbm
 
 $(BUILD)/ddbm: $(CLI_SRCS) $(CLI_HDRS) $(BUILD)/libdmcore.a
-	$(CC) $(CORE_CFLAGS) -Itools -o $@ $(CLI_SRCS) $(BUILD)/libdmcore.a \
-	    -lcurl $(CORE_LIBS)
+	$(CC) $(CORE_CFLAGS) $(LDFLAGS) -Itools -o $@ $(CLI_SRCS) \
+	    $(BUILD)/libdmcore.a -lcurl $(CORE_LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -67,13 +71,39 @@ $(BUILD)/nginx-src/objs/Makefile: config
 	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
 	cd $(BUILD)/nginx-src && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        $(if $(NGX_CC_OPT),"--with-cc-opt=$(NGX_CC_OPT)") \
+	        $(if $(NGX_LD_OPT),"--with-ld-opt=$(NGX_LD_OPT)") \
 	        --add-dynamic-module=$(CURDIR) >../nginx-configure.log 2>&1 \
 	    || { cat ../nginx-configure.log; exit 1; }
 
 $(MODULE_SO): $(BUILD)/nginx-src/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) \
               $(MODULE_SRCS)
-	$(MAKE) -s -C $(BUILD)/nginx-src -f objs/Makefile modules
+	@# NGINX's Makefile has the flags configure chose (with NGX_CC_OPT):
+	@# our command line's (CFLAGS=... from debian/rules) must not override
+	@# them, so MAKEFLAGS, which carries them, stays out
+	env -u MAKEFLAGS -u MFLAGS $(MAKE) -s -C $(BUILD)/nginx-src \
+	    -f objs/Makefile modules
 	cp $(BUILD)/nginx-src/objs/ngx_http_ddbm_module.so $@
+
+# `make deb`: libnginx-mod-http-ddbm and ddbm-tools in build/deb/, built by
+# dpkg-buildpackage from debian/ (scripts/build-deb.sh); rebuilt only when
+# what they are built from changed
+DEB_INPUTS   := config Makefile README.md nginx.conf.example \
+                $(CORE_SRCS) $(CORE_HDRS) $(MODULE_SRCS) $(CLI_SRCS) \
+                $(CLI_HDRS) $(wildcard doc/*) scripts/build-deb.sh \
+                $(wildcard debian/control debian/rules debian/changelog \
+                    debian/copyright debian/*.docs debian/*.examples \
+                    debian/*.manpages debian/source/format)
+DEB_STAMP    := $(BUILD)/deb-work/built
+
+deb: deps
+	@$(MAKE) --no-print-directory deb-packages
+
+deb-packages: $(DEB_STAMP)
+
+$(DEB_STAMP): $(DEB_INPUTS)
+	@bash scripts/build-deb.sh
+	@touch $@
 
 unit-test: unit
 	prove --exec '' $(UNIT_BINS)
@@ -81,6 +111,7 @@ unit-test: unit
 test: deps
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory deb-packages
 	@bash scripts/test.sh
 
 run: deps

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 debs=(build-essential nginx nginx-dev libssl-dev libjansson-dev libyajl-dev
       libcurl4-openssl-dev libtest-base-perl libtest-longstring-perl
       libwww-perl liburi-perl python3 python3-botocore openjdk-17-jre-headless
-      nodejs npm wrk curl ca-certificates valgrind python3-prometheus-client)
+      nodejs npm wrk curl ca-certificates valgrind python3-prometheus-client
+      debhelper dpkg-dev fakeroot lintian man-db)
 
 missing=()
 for p in "${debs[@]}"; do

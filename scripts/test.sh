@@ -5,7 +5,8 @@
 # TAP::Harness run (the engine behind `prove`, so the output is prove's):
 #   build/unit/test_*     compiled TAP programs     (like prove --exec '')
 #   test/sdk/*.py         python3 TAP scripts       (like prove --exec python3)
-#   test/cli/**/*.t, test/docker/**/*.t, test/valgrind/**/*.t   Perl
+#   test/cli/**/*.t, test/docker/**/*.t, test/deb/**/*.t,
+#   test/valgrind/**/*.t  Perl (test/deb: the Debian packages, `make deb`)
 #   t/**/*.t              Test::Nginx suites        (like prove -r t/)
 # Missing directories are skipped.  Then a second pass runs the t/ suites
 # again with nginx under valgrind memcheck (TEST_NGINX_USE_VALGRIND=1, see
@@ -191,7 +192,7 @@ else
     for f in test/sdk/*.py; do
         [ -f "$f" ] && files+=("$f")
     done
-    for d in test/cli test/docker test/valgrind; do
+    for d in test/cli test/docker test/deb test/valgrind; do
         [ -d "$d" ] || continue
         while IFS= read -r f; do files+=("$f"); done \
             < <(find "$d" -name '*.t' -type f | sort)
