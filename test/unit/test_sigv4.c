@@ -1,15 +1,18 @@
 /*
- * SigV4 signer: AWS's published vectors (read at run time, never copied
- * into the repository), the DynamoDB fast path against the general
- * signer, the signing-key cache, and error handling.
+ * SigV4 signer: AWS's published vectors (test data in the repository,
+ * test/vectors/sigv4/, its README gives origin and licence), the DynamoDB
+ * fast path against the general signer, the signing-key cache, and error
+ * handling.
  *
  * The vectors are AWS's published SigV4 test suite, the data files of two
  * public repositories: awslabs/aws-c-auth tests/aws-signing-test-suite/v4/
  * (here <suite>/aws-c-auth/v4/<case>/) and boto/botocore
  * tests/unit/auth/aws4_testsuite/ (here <suite>/botocore/aws4_testsuite/).
- * <suite> is $DM_SIGV4_SUITE, else ../shared/sigv4-testsuite (relative to
- * the repository root, where the test runs).  A missing suite is a
- * failure, not a skip.
+ * <suite> is $DM_SIGV4_SUITE, else test/vectors/sigv4 relative to the
+ * working directory (the repository root, where make and prove run the
+ * test), else relative to the repository this binary was built in
+ * (<root>/<build>/unit/test_sigv4).  A missing suite is a failure, not a
+ * skip.
  */
 
 #define _GNU_SOURCE
@@ -30,7 +33,7 @@
 #include "tap.h"
 
 
-#define SUITE_DEFAULT   "../shared/sigv4-testsuite"
+#define SUITE_DEFAULT   "test/vectors/sigv4"
 #define MAX_HEADERS     32
 #define BUF_SIZE        8192
 
@@ -645,9 +648,9 @@ test_vectors(void)
 
     if (!is_dir(suite)) {
         ok(0, "SigV4 test suite present at '%s'", suite);
-        diag("the AWS SigV4 vectors are required: put them at "
-             "../shared/sigv4-testsuite (relative to the repository "
-             "root, the test's working directory) or set DM_SIGV4_SUITE");
+        diag("the AWS SigV4 vectors are required: they are in the "
+             "repository at " SUITE_DEFAULT " (run the test from the "
+             "repository root) or set DM_SIGV4_SUITE");
     }
 
     /* one cache for all: every case shares date, region and service */
@@ -1211,12 +1214,52 @@ test_errors(void)
 }
 
 
+/*
+ * The in-repository copy: from the working directory, else from the
+ * binary's own place, <root>/<build>/unit/, so that running it from
+ * elsewhere still finds the repository's vectors.
+ */
+static const char *
+default_suite(void)
+{
+    int            up;
+    char          *slash, exe[1024];
+    ssize_t        n;
+    static char    path[1100];
+
+    if (is_dir(SUITE_DEFAULT)) {
+        return SUITE_DEFAULT;
+    }
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return SUITE_DEFAULT;
+    }
+
+    exe[n] = '\0';
+
+    for (up = 0; up < 3; up++) {
+        slash = strrchr(exe, '/');
+
+        if (slash == NULL) {
+            return SUITE_DEFAULT;
+        }
+
+        *slash = '\0';
+    }
+
+    (void) pathf(path, sizeof(path), "%s/" SUITE_DEFAULT, exe);
+
+    return is_dir(path) ? path : SUITE_DEFAULT;
+}
+
+
 int
 main(void)
 {
     suite = getenv("DM_SIGV4_SUITE");
     if (suite == NULL || suite[0] == '\0') {
-        suite = SUITE_DEFAULT;
+        suite = default_suite();
     }
 
     diag("SigV4 suite: %s", suite);
