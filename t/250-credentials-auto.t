@@ -213,12 +213,13 @@ sub show_rejects {
 # port while NGINX starts)
 sub start_nginx {
     my ($credentials, %env) = @_;
+    my $main = delete $env{-main_config};
     my %old = map { $_ => $ENV{$_} } keys %env;
     $ENV{$_} = $env{$_} for keys %env;
     my $real = $ENV{TEST_NGINX_DDB_PORT};
     $ENV{TEST_NGINX_DDB_PORT} = $front->port;
     my $srv = eval {
-        DdbmServer->start(workers => 2, config =>
+        DdbmServer->start(workers => 2, main_config => $main, config =>
               ($credentials ? "        ddbm_credentials $credentials;\n" : '')
             . "    location = /metrics {\n        ddbm_status;\n    }\n"
             . ddbm_api_config());
@@ -878,6 +879,124 @@ if ($want{'web-identity'}) {
                         AWS_ROLE_SESSION_NAME => 'ddbm-t250',
                         AWS_ENDPOINT_URL_STS => $sts->url,
                         AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url });
+}
+
+# ---- as deployed: workers that cannot look into the master's HOME ---------
+#
+# The master runs as root with HOME=/root, the workers as nobody, who
+# cannot even look into /root (EACCES); the container source is set.  The
+# default shared files count as absent there (the SDKs' rule): every
+# request 200 from the container's keys, the skipped file said once at
+# info, never "cannot read" (the error that once repeated every 2 s, with
+# every request answered 5xx).
+if ($want{container}) {
+  SKIP: {
+    skip 'workers run as another user than the master only when the tests '
+         . 'run as root', 7 if $> != 0;
+
+    my $home = tempdir('ddbm-t250-home-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0700, $home;
+    mkdir "$home/.aws", 0700 or die "$home/.aws: $!";
+    # no [default]: the master (root) reads it and finds no keys in it
+    spew("$home/.aws/credentials", "[other]\naws_access_key_id = "
+         . "AKIDOTHERPROFILE\naws_secret_access_key = other-secret\n");
+    my $tf = "$dir/deployed-token";
+    spew($tf, 'deployed-token-' . int(rand 1e9));
+    my $ecs = DdbmAwsFake->container(lifetime => $L, token_file => $tf);
+
+    # HOME's default files, not the ones named at the top
+    delete local $ENV{AWS_SHARED_CREDENTIALS_FILE};
+    delete local $ENV{AWS_CONFIG_FILE};
+    my $t_start = time;
+    my $srv = start_nginx('auto', -main_config => "user nobody nogroup;\n",
+                          HOME => $home,
+                          AWS_CONTAINER_CREDENTIALS_FULL_URI => $ecs->url,
+                          AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE => $tf,
+                          AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url);
+
+    my ($ready, $last) = (undef, undef);
+    my $deadline = time + 10 * ($valgrind ? 6 : 1);
+    while (time < $deadline) {
+        $last = $srv->request('GET', '/health');
+        if ($last->{status} == 200) { $ready = time; last }
+        sleep 0.1;
+    }
+    ok($ready, sprintf('deployed: /health is 200 %.2f s after the start',
+                       ($ready // time) - $t_start))
+        or diag("$last->{status} $last->{body}");
+
+    # (after the start: a worker is root until it has set itself up)
+    my @uids = map { my $st = DdbmTest::slurp("/proc/$_/status") // '';
+                     $st =~ /^Uid:\s+(\d+)/m ? $1 : 'gone' } $srv->workers;
+    ok(@uids && !grep({ $_ eq 'gone' || $_ == 0 } @uids)
+       && -d $home && !((stat $home)[2] & 077),
+       "deployed: workers run as uid @uids, HOME ($home) is root's, 0700");
+
+    # past at least one refresh (every L/2 s): the file is met again
+    my (%codes, $n);
+    my $until = time + $L + 1;
+    while (time < $until) {
+        $codes{ api_get($srv)->{status} }++;
+        $n++;
+        sleep 0.2;
+    }
+    is(join(',', map { "$_:$codes{$_}" } sort keys %codes), "200:$n",
+       "deployed: $n API requests over " . ($L + 1) . ' s, all 200');
+    my @fetches = ok_fetches($ecs, $t_start);
+    ok(@fetches >= 2, 'deployed: the container source answered '
+       . scalar(@fetches) . ' fetches (a refresh included)');
+
+    my $log = $srv->error_log;
+    my @cannot = $log =~ /(cannot (?:get|refresh) AWS credentials[^\n]*)/g;
+    is(scalar @cannot, 0, 'deployed: no "cannot get AWS credentials" in '
+                          . 'the error log') or diag($cannot[0]);
+    my $noted = () = $log =~ /\[info\].*default shared credentials file \Q$home\E\/\.aws\/credentials cannot be read \(permission denied\): taken as absent/g;
+    is($noted, 1, 'deployed: the unreadable default file said once at '
+                  . "info ($noted times, " . scalar(@fetches)
+                  . ' fetches)');
+    like($log, qr/AWS credentials from container/,
+         'deployed: the keys came from the container');
+    $srv->stop;
+  }
+}
+
+# ---- a lease whose holder died mid-fetch --------------------------------
+#
+# Every worker is killed (SIGKILL: no exit_process) while one of them holds
+# the refresh lease, its fetch waiting on a slow source.  The master starts
+# new workers; the first of them to look finds the holder dead and takes
+# the lease over, instead of waiting out its 30 s.
+if ($want{container}) {
+    my $tf = "$dir/lease-token";
+    spew($tf, 'lease-token-' . int(rand 1e9));
+    my $ecs = DdbmAwsFake->container(lifetime => 120, token_file => $tf);
+    $ecs->control(delay => 1.5);       # under the chain's 2 s timeout
+    my $srv = start_nginx('auto',
+                          AWS_CONTAINER_CREDENTIALS_FULL_URI => $ecs->url,
+                          AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE => $tf,
+                          AWS_EC2_METADATA_SERVICE_ENDPOINT => $imds->url);
+    my $t0 = time;
+    sleep 0.02 while ($ecs->stats->{requests} // 0) < 1 && time - $t0 < 30;
+    my @old = $srv->workers;
+    my $asked = $ecs->stats->{requests} // 0;
+    kill 'KILL', @old;
+    my $t_kill = time;
+    ok($asked == 1 && @old == 2, "lease: both workers killed while the "
+       . "first fetch waited on the source ($asked asked)");
+    $ecs->control(delay => 0);
+
+    my ($first, $last);
+    while (time - $t_kill < 45) {
+        $last = $srv->request('GET', '/health');
+        if ($last->{status} == 200) { $first = time - $t_kill; last }
+        sleep 0.1;
+    }
+    my $limit = $valgrind ? 20 : 8;
+    ok(defined $first && $first < $limit,
+       sprintf('lease: first 200 %.1f s after the kill (under %d s; the '
+               . 'lease is 30 s)', $first // -1, $limit))
+        or diag("$last->{status} $last->{body}");
+    $srv->stop;
 }
 
 done_testing();

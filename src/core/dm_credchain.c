@@ -405,15 +405,19 @@ dm_cc_profile_name(const dm_credchain_t *chain, const char **name,
 }
 
 
-/* the file's path: the variable, else $HOME/.aws/<file>; 1: no path */
+/*
+ * The file's path: the variable (*named = 1), else $HOME/.aws/<file>;
+ * 1: no path
+ */
 static int
 dm_cc_file_path(const dm_credchain_t *chain, const char *var,
-    const char *file, char *path, size_t size)
+    const char *file, char *path, size_t size, int *named)
 {
     int          n;
     const char  *v;
 
     v = dm_cc_env(chain, var);
+    *named = (v != NULL);
 
     if (v != NULL) {
         n = snprintf(path, size, "%s", v);
@@ -433,19 +437,23 @@ dm_cc_file_path(const dm_credchain_t *chain, const char *var,
 
 /*
  * One profile of one file.  A file that is missing or cannot be named
- * (no HOME) is not an error: 0 with sec->found = 0.
+ * (no HOME) is not an error: 0 with sec->found = 0.  Nor is a default
+ * file (under HOME) that cannot be read: workers running as another user
+ * than the master cannot look into its HOME (/root), and the SDKs go on
+ * to the next source; that one is noted.  A named file that exists but
+ * cannot be read is an error: somebody chose it.
  */
 static int
 dm_cc_profile_file(const dm_credchain_t *chain, const char *var,
     const char *file, dm_aws_file_e kind, const char *profile,
     dm_aws_profile_t *sec, char *err, size_t errlen)
 {
-    int   rc;
+    int   rc, named, e;
     char  path[1024];
 
     memset(sec, 0, sizeof(dm_aws_profile_t));
 
-    rc = dm_cc_file_path(chain, var, file, path, sizeof(path));
+    rc = dm_cc_file_path(chain, var, file, path, sizeof(path), &named);
 
     if (rc == 1) {
         return 0;
@@ -461,15 +469,27 @@ dm_cc_profile_file(const dm_credchain_t *chain, const char *var,
         return 0;
     }
 
-    if (errno == ENOENT || errno == ENOTDIR) {
-        dm_aws_profile_free(sec);
-        memset(sec, 0, sizeof(dm_aws_profile_t));
+    e = errno;
+    dm_aws_profile_free(sec);
+    memset(sec, 0, sizeof(dm_aws_profile_t));
+
+    if (e == ENOENT || e == ENOTDIR) {
         return 0;
     }
 
-    dm_cc_err(err, errlen, "profile: cannot read %s: %s", path,
-              dm_cc_errno(errno));
-    dm_aws_profile_free(sec);
+    if (!named && e == EACCES) {
+        if (chain->note != NULL && chain->note_len && chain->note[0] == '\0')
+        {
+            dm_cc_err(chain->note, chain->note_len, "the default shared %s "
+                      "file %s cannot be read (%s): taken as absent", file,
+                      path, dm_cc_errno(e));
+        }
+        return 0;
+    }
+
+    dm_cc_err(err, errlen, "profile: cannot read %s%s%s%s: %s", path,
+              named ? " (named by " : "", named ? var : "",
+              named ? ")" : "", dm_cc_errno(e));
 
     return -1;
 }
@@ -1402,6 +1422,10 @@ dm_credchain_resolve(const dm_credchain_t *chain, dm_creds_t *out,
 
     if (err != NULL && errlen) {
         err[0] = '\0';
+    }
+
+    if (chain->note != NULL && chain->note_len) {
+        chain->note[0] = '\0';
     }
 
     for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {

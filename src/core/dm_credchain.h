@@ -23,7 +23,12 @@
  * (dm_credchain_t.profile, not AWS_PROFILE) skips the environment's keys;
  * an instance metadata service that cannot be reached at all is "nothing
  * found", not a broken source (err then starts with DM_CREDCHAIN_ERR_NONE
- * and adds why).  A profile named explicitly (profile or AWS_PROFILE) that
+ * and adds why).  The default shared files ($HOME/.aws/credentials and
+ * config) count as absent when missing or unreadable (ENOENT, ENOTDIR,
+ * EACCES: a worker that cannot look into the master's HOME), as in the
+ * SDKs, with a note (dm_credchain_t.note); a file named by
+ * AWS_SHARED_CREDENTIALS_FILE or AWS_CONFIG_FILE that exists but cannot
+ * be read is an error (a missing one is absent, as in botocore).  A profile named explicitly (profile or AWS_PROFILE) that
  * exists in neither file is an error; role_arn, SSO and
  * credential_process profiles are refused as not implemented.
  *
@@ -104,6 +109,14 @@ typedef struct {
                                                refused */
     long                  timeout_ms;       /* per exchange; 0: 2000 (IMDS:
                                                1000, as the SDKs) */
+
+    /*
+     * Out, optional: a default shared file (under HOME) that exists but
+     * could not be read and was taken as absent, one line, no secret;
+     * "" when none.  The caller decides how often to log it.
+     */
+    char                 *note;
+    size_t                note_len;
 } dm_credchain_t;
 
 

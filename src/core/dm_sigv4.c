@@ -22,8 +22,12 @@
 #define DM_SIGV4_TERMINATOR     "aws4_request"
 #define DM_SIGV4_DDB_SERVICE    "dynamodb"
 
-/* canonical request on the DynamoDB path; bounds the session token */
-#define DM_SIGV4_DDB_CREQ_MAX   8192
+/*
+ * The canonical request on the DynamoDB path is built on the stack when
+ * it fits here (no session token, or a short one), else in a buffer sized
+ * from the host, operation and token: a token of any length signs.
+ */
+#define DM_SIGV4_DDB_CREQ_STACK 4096
 
 /* "AWS4" + secret; AWS secrets are 40 characters */
 #define DM_SIGV4_SECRET_MAX     256
@@ -1165,10 +1169,10 @@ dm_sigv4_sign_dynamodb(const dm_aws_credentials_t *creds,
     char *authorization, size_t authorization_size)
 {
     int              rc, with_token;
-    size_t           sh_len;
+    size_t           sh_len, host_len, op_len, token_len, need;
     const char      *token, *sh;
     char             signature[65];
-    char             creq[DM_SIGV4_DDB_CREQ_MAX];
+    char             creq[DM_SIGV4_DDB_CREQ_STACK];
     dm_sigv4_out_t   o;
 
     static const char  sh_plain[] =
@@ -1191,20 +1195,41 @@ dm_sigv4_sign_dynamodb(const dm_aws_credentials_t *creds,
     token = creds->session_token;
     with_token = (token != NULL && token[0] != '\0');
 
+    host_len = strlen(host);
+    op_len = strlen(operation);
+    token_len = with_token ? strlen(token) : 0;
+
     /*
      * The general signer would trim and collapse whitespace in these
      * values; refusing it here keeps both paths byte-identical.
      */
-    if (!dm_sigv4_visible(host, strlen(host))
-        || !dm_sigv4_visible(operation, strlen(operation))
-        || (with_token && !dm_sigv4_visible(token, strlen(token))))
+    if (!dm_sigv4_visible(host, host_len)
+        || !dm_sigv4_visible(operation, op_len)
+        || (with_token && !dm_sigv4_visible(token, token_len)))
     {
         return -1;
     }
 
-    o.data = creq;
+    /* the fixed text below (about 210 bytes), the values, the hash */
+    need = 512 + host_len + op_len + token_len + 64;
+
+    if (need < host_len || need < token_len) {
+        return -1;
+    }
+
+    if (need <= sizeof(creq)) {
+        o.data = creq;
+        o.cap = sizeof(creq);
+
+    } else {
+        o.data = malloc(need);
+        if (o.data == NULL) {
+            return -1;
+        }
+        o.cap = need;
+    }
+
     o.len = 0;
-    o.cap = sizeof(creq);
     o.fixed = 1;
     o.failed = 0;
 
@@ -1231,15 +1256,17 @@ dm_sigv4_sign_dynamodb(const dm_aws_credentials_t *creds,
     dm_sigv4_out_add(&o, sh, sh_len);
     dm_sigv4_out_char(&o, '\n');
 
+    rc = -1;
+
     if (o.failed || o.cap - o.len <= 64) {
-        return -1;
+        goto done;
     }
 
     if (dm_sigv4_sha256_hex(body ? (const void *) body : "", body_len,
                             o.data + o.len)
         != 0)
     {
-        return -1;
+        goto done;
     }
 
     o.len += 64;
@@ -1249,8 +1276,15 @@ dm_sigv4_sign_dynamodb(const dm_aws_credentials_t *creds,
                          NULL, 0, signature, authorization,
                          authorization_size);
 
+done:
+
+    /* the canonical request carries the session token */
     if (with_token) {
-        OPENSSL_cleanse(creq, o.len);
+        OPENSSL_cleanse(o.data, o.cap);
+    }
+
+    if (o.data != creq) {
+        free(o.data);
     }
 
     return rc;

@@ -5,8 +5,13 @@
  * - The keys live in a shared memory zone: every worker signs with the
  *   same ones, and a reload keeps them.
  * - One worker at a time refreshes them: it takes a lease in the zone;
- *   the others go on signing with the current keys.  A lease older than
- *   NGX_HTTP_DDBM_CREDS_LEASE (a worker that died mid-fetch) is taken over.
+ *   the others go on signing with the current keys.  A worker that exits
+ *   gives its lease back (exit_process); a lease whose holder is dead
+ *   (killed mid-fetch) is taken over at once, and any lease older than
+ *   NGX_HTTP_DDBM_CREDS_LEASE too.
+ * - Keys are published only if the chain's configuration is still the
+ *   one they were fetched under (chain_gen): a worker of an older
+ *   configuration finishing its fetch after a reload drops them.
  * - The fetch (libcurl, blocking) runs in an NGINX thread pool task: a
  *   worker's event loop never waits on the network, and neither does
  *   startup: until the first keys arrive, calls are refused and the
@@ -49,6 +54,8 @@ typedef struct {
     time_t                      next_attempt;  /* backoff after failures */
     ngx_uint_t                  failures;      /* in a row */
     uint32_t                    chain_hash;    /* what the keys came from */
+    ngx_uint_t                  chain_gen;     /* +1 when chain_hash changes */
+    uint32_t                    note_hash;     /* the chain's note logged */
 
     time_t                      fetched_at;
     dm_creds_t                  creds;
@@ -68,6 +75,7 @@ struct ngx_http_ddbm_auto_s {
     ngx_str_t                   profile;       /* C string, or empty */
     ngx_flag_t                  imds_v1;
     uint32_t                    chain_hash;
+    ngx_uint_t                  chain_gen;     /* sh->chain_gen at load */
 
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
@@ -78,9 +86,11 @@ struct ngx_http_ddbm_auto_s {
 /* what one fetch hands back from its thread */
 typedef struct {
     ngx_http_ddbm_auto_t       *autoc;
+    ngx_uint_t                  chain_gen;     /* the fetch was started under */
     int                         rc;
     dm_creds_t                  creds;
     char                        err[DM_CREDCHAIN_ERR_MAX];
+    char                        note[DM_CREDCHAIN_ERR_MAX];
 } ngx_http_ddbm_fetch_t;
 
 
@@ -319,17 +329,24 @@ ngx_http_ddbm_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             autoc->sh->next_attempt = 0;
             autoc->sh->failures = 0;
             autoc->sh->chain_hash = autoc->chain_hash;
+            /* what an old worker still fetches is dropped when it ends */
+            autoc->sh->chain_gen++;
+            autoc->sh->refresher = 0;
+            autoc->sh->note_hash = 0;
             /* a new generation with no keys: workers drop their copy */
             autoc->sh->generation++;
             ngx_http_ddbm_creds_local(autoc);
             ngx_shmtx_unlock(&shpool->mutex);
         }
 
+        autoc->chain_gen = autoc->sh->chain_gen;
+
         return NGX_OK;
     }
 
     if (shm_zone->shm.exists) {
         autoc->sh = shpool->data;
+        autoc->chain_gen = autoc->sh->chain_gen;
         return NGX_OK;
     }
 
@@ -339,6 +356,8 @@ ngx_http_ddbm_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     autoc->sh->chain_hash = autoc->chain_hash;
+    autoc->sh->chain_gen = 1;
+    autoc->chain_gen = 1;
     shpool->data = autoc->sh;
 
     ngx_http_ddbm_creds_local(autoc);
@@ -462,6 +481,10 @@ ngx_http_ddbm_credentials_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_ddbm_credentials_exit_process(ngx_cycle_t *cycle)
 {
+#if (NGX_THREADS)
+    ngx_http_ddbm_fetch_t         *f;
+#endif
+    ngx_http_ddbm_auto_t          *autoc;
     ngx_http_ddbm_worker_creds_t  *w;
 
     w = ngx_http_ddbm_worker_creds;
@@ -469,6 +492,29 @@ ngx_http_ddbm_credentials_exit_process(ngx_cycle_t *cycle)
     if (w == NULL) {
         return;
     }
+
+    /*
+     * A fetch of ours may have ended without its completion handler (a
+     * worker leaving on a reload): give the lease back, or every other
+     * worker would wait NGX_HTTP_DDBM_CREDS_LEASE for it.
+     */
+    autoc = w->autoc;
+
+    if (autoc->sh != NULL) {
+        ngx_shmtx_lock(&autoc->shpool->mutex);
+
+        if (autoc->sh->refresher == (ngx_atomic_uint_t) ngx_pid) {
+            autoc->sh->refresher = 0;
+            autoc->sh->next_attempt = 0;
+        }
+
+        ngx_shmtx_unlock(&autoc->shpool->mutex);
+    }
+
+#if (NGX_THREADS)
+    f = w->task->ctx;
+    dm_creds_wipe(&f->creds);
+#endif
 
     dm_creds_wipe(&w->creds);
     ngx_http_ddbm_worker_creds = NULL;
@@ -513,6 +559,23 @@ ngx_http_ddbm_creds_due(ngx_http_ddbm_creds_sh_t *sh)
 }
 
 
+/*
+ * The lease's holder is gone (killed mid-fetch: no exit_process ran).
+ * kill(pid, 0) answers ESRCH only for a pid that no longer exists; EPERM
+ * (another user's process) or a pid reused since count as alive, and the
+ * lease's age still bounds the wait.
+ */
+static ngx_uint_t
+ngx_http_ddbm_creds_holder_dead(ngx_atomic_uint_t pid)
+{
+    if (pid == 0 || pid == (ngx_atomic_uint_t) ngx_pid) {
+        return 0;
+    }
+
+    return kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
 /* starts a fetch if the keys are due and nobody else is fetching */
 static void
 ngx_http_ddbm_creds_check(ngx_http_ddbm_worker_creds_t *w)
@@ -537,7 +600,8 @@ ngx_http_ddbm_creds_check(ngx_http_ddbm_worker_creds_t *w)
     if (now >= ngx_http_ddbm_creds_due(sh)
         && now >= sh->next_attempt
         && (sh->refresher == 0
-            || now - sh->lease_start > NGX_HTTP_DDBM_CREDS_LEASE))
+            || now - sh->lease_start > NGX_HTTP_DDBM_CREDS_LEASE
+            || ngx_http_ddbm_creds_holder_dead(sh->refresher)))
     {
         sh->refresher = ngx_pid;
         sh->lease_start = now;
@@ -554,12 +618,15 @@ ngx_http_ddbm_creds_check(ngx_http_ddbm_worker_creds_t *w)
                    "ddbm: fetching AWS credentials");
 
     w->fetching = 1;
+    ((ngx_http_ddbm_fetch_t *) w->task->ctx)->chain_gen = autoc->chain_gen;
 
     if (ngx_thread_task_post(autoc->thread_pool, w->task) != NGX_OK) {
         w->fetching = 0;
 
         ngx_shmtx_lock(&autoc->shpool->mutex);
-        sh->refresher = 0;
+        if (sh->refresher == (ngx_atomic_uint_t) ngx_pid) {
+            sh->refresher = 0;
+        }
         sh->next_attempt = now + 1;
         ngx_shmtx_unlock(&autoc->shpool->mutex);
     }
@@ -585,6 +652,8 @@ ngx_http_ddbm_creds_fetch(void *data, ngx_log_t *log)
     chain.profile = f->autoc->profile.len
                     ? (const char *) f->autoc->profile.data : NULL;
     chain.imds_v1_fallback = f->autoc->imds_v1;
+    chain.note = f->note;
+    chain.note_len = sizeof(f->note);
 
     f->err[0] = '\0';
     f->rc = dm_credchain_resolve(&chain, &f->creds, f->err, sizeof(f->err));
@@ -619,7 +688,8 @@ ngx_http_ddbm_creds_fetched(ngx_event_t *ev)
     ngx_http_ddbm_worker_creds_t  *w = ev->data;
 
     time_t                     now, left, pause;
-    ngx_uint_t                 fresh;
+    uint32_t                   note_hash;
+    ngx_uint_t                 fresh, log_note;
     ngx_http_ddbm_fetch_t     *f;
     ngx_http_ddbm_auto_t      *autoc;
     ngx_http_ddbm_creds_sh_t  *sh;
@@ -631,8 +701,15 @@ ngx_http_ddbm_creds_fetched(ngx_event_t *ev)
     fresh = 0;
     pause = 0;
     left = 0;
+    log_note = 0;
+    note_hash = 0;
 
     w->fetching = 0;
+
+    if (f->note[0] != '\0') {
+        note_hash = ngx_crc32_short((u_char *) f->note,
+                                    ngx_strlen(f->note));
+    }
 
     if (f->rc == 0 && f->creds.expiration != 0 && f->creds.expiration <= now)
     {
@@ -643,6 +720,32 @@ ngx_http_ddbm_creds_fetched(ngx_event_t *ev)
     }
 
     ngx_shmtx_lock(&autoc->shpool->mutex);
+
+    if (f->chain_gen != sh->chain_gen) {
+        /*
+         * Fetched under a chain configuration that a reload has replaced
+         * since: the keys may come from a source or profile no longer
+         * configured.  Dropped; the lease, if still ours, is given back.
+         */
+        if (sh->refresher == (ngx_atomic_uint_t) ngx_pid) {
+            sh->refresher = 0;
+        }
+
+        ngx_shmtx_unlock(&autoc->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "ddbm: AWS credentials fetched under an earlier "
+                      "configuration dropped");
+
+        dm_creds_wipe(&f->creds);
+        return;
+    }
+
+    /* a default shared file skipped: said once, not at every refresh */
+    if (note_hash != 0 && note_hash != sh->note_hash) {
+        sh->note_hash = note_hash;
+        log_note = 1;
+    }
 
     if (f->rc == 0) {
         if (sh->creds.access_key_id[0] != '\0'
@@ -692,9 +795,16 @@ ngx_http_ddbm_creds_fetched(ngx_event_t *ev)
         sh->next_attempt = now + pause;
     }
 
-    sh->refresher = 0;
+    if (sh->refresher == (ngx_atomic_uint_t) ngx_pid) {
+        sh->refresher = 0;
+    }
 
     ngx_shmtx_unlock(&autoc->shpool->mutex);
+
+    if (log_note) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0, "ddbm: AWS credentials: %s",
+                      f->note);
+    }
 
     if (f->rc == 0) {
         if (fresh) {

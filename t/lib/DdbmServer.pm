@@ -53,6 +53,7 @@ sub start {
         . ($opt{workers}
            ? "master_process on;\nworker_processes $opt{workers};\n"
            : "master_process off;\nworker_processes 1;\n")
+        . ($opt{main_config} || '')
         . "pid $dir/logs/nginx.pid;\n"
         . "error_log $dir/logs/error.log " . ($opt{log_level} || 'info')
         . ";\n"

@@ -35,6 +35,12 @@ SESSION_TOKEN = (
     '9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz'
     '+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==')
 
+# as long as the credential chain accepts (DM_CREDS_TOKEN_MAX): every
+# call must still sign
+LONG_SESSION_TOKEN = ''.join(
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'[
+        (i * 7) % 64] for i in range(8192))
+
 CONTENT_TYPE = 'application/x-amz-json-1.0'
 TARGET_PREFIX = 'DynamoDB_20120810.'
 
@@ -193,7 +199,7 @@ def main():
 
     cases = []
     for url, host, region in ENDPOINTS:
-        for token in (None, SESSION_TOKEN):
+        for token in (None, SESSION_TOKEN, LONG_SESSION_TOKEN):
             for at in TIMES:
                 for op, body in BODIES.items():
                     cases.append((url, host, region, op, body, token, at))
@@ -210,7 +216,8 @@ def main():
             amz_date = at.strftime('%Y%m%dT%H%M%SZ')
             label = '%s %s %s %s, %d-byte body' % (
                 host, op, amz_date,
-                'session token' if token else 'no token', len(body))
+                '%d-byte session token' % len(token) if token
+                else 'no token', len(body))
 
             headers = botocore_sign(url, region, op, body, token, at)
             want = headers.get('Authorization')

@@ -4,14 +4,19 @@
  * answers from a script and records what it was asked.
  */
 
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "tap.h"
 #include "dm_credchain.h"
+#include "dm_sigv4.h"
 
 
 #define SECRET      "Sec/ret+Value0123456789abcdefghijklmnopq"
@@ -944,6 +949,270 @@ test_ca_bundle(void)
 }
 
 
+/* ---- default shared files that cannot be read ---------------------------- */
+
+/*
+ * The checks below need a file this process cannot read.  Root reads
+ * anything, so as root they run in a child that drops to "nobody" (the
+ * deployed case: a worker that cannot look into the master's HOME); as
+ * anybody else, in a child too, with the directory's mode at 0.  Results
+ * come back over a pipe, one "0|1 name" line each.
+ */
+static int  report_fd = -1;
+
+
+static void
+report(int pass, const char *fmt, ...)
+{
+    char     line[512];
+    int      n;
+    va_list  ap;
+
+    n = snprintf(line, sizeof(line), "%d ", pass ? 1 : 0);
+
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+
+    if (n > (int) sizeof(line) - 2) {
+        n = sizeof(line) - 2;
+    }
+
+    line[n++] = '\n';
+
+    if (write(report_fd, line, n) != n) {
+        _exit(3);
+    }
+}
+
+
+static void
+locked_checks(const char *home, const char *locked_creds,
+    const char *locked_conf)
+{
+    char  note[DM_CREDCHAIN_ERR_MAX];
+
+    reset();
+    chain.note = note;
+    chain.note_len = sizeof(note);
+
+    /* the worker's view: HOME is the master's, and it cannot look in */
+    env_set("HOME", home);
+    env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x");
+    script(1, OK(200, json_ok));
+    report(resolve() == 0 && strcmp(c.source, "container") == 0,
+           "default credentials file unreadable (EACCES): taken as "
+           "absent, on to the container (%s)", err);
+    report(strstr(note, "cannot be read (permission denied)") != NULL
+           && strstr(note, "/.aws/") != NULL,
+           "and noted for the caller to log: %s", note);
+
+    env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "");
+    script(0);
+    report(resolve() == -1 && strcmp(err, DM_CREDCHAIN_ERR_NONE) == 0,
+           "nothing else configured: nothing found, not a read error (%s)",
+           err);
+
+    /* a named file is somebody's choice: not skipped */
+    env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x");
+    env_set("AWS_SHARED_CREDENTIALS_FILE", locked_creds);
+    script(1, OK(200, json_ok));
+    report(resolve() == -1 && strstr(err, "cannot read")
+           && strstr(err, "permission denied")
+           && strstr(err, "AWS_SHARED_CREDENTIALS_FILE") && asked == 0,
+           "AWS_SHARED_CREDENTIALS_FILE unreadable: an error, the chain "
+           "stops (%s)", err);
+    env_set("AWS_SHARED_CREDENTIALS_FILE", "");
+
+    env_set("AWS_CONFIG_FILE", locked_conf);
+    script(1, OK(200, json_ok));
+    report(resolve() == -1 && strstr(err, "cannot read")
+           && strstr(err, "permission denied")
+           && strstr(err, "AWS_CONFIG_FILE") && asked == 0,
+           "AWS_CONFIG_FILE unreadable: an error, the chain stops (%s)",
+           err);
+    env_set("AWS_CONFIG_FILE", "");
+}
+
+
+static void
+test_unreadable_default_files(void)
+{
+    int             fds[2], status, n;
+    char            home[300], aws[320], creds[340], conf[340], buf[8192];
+    char           *line, *next;
+    size_t          len;
+    pid_t           pid;
+    FILE           *f;
+    struct passwd  *pw;
+
+    snprintf(home, sizeof(home), "%s/locked-home", dir);
+    snprintf(aws, sizeof(aws), "%s/.aws", home);
+    snprintf(creds, sizeof(creds), "%s/credentials", aws);
+    snprintf(conf, sizeof(conf), "%s/config", aws);
+
+    ok(mkdir(home, 0700) == 0 && mkdir(aws, 0700) == 0,
+       "a HOME with .aws that the checks cannot read");
+
+    f = fopen(creds, "w");
+    if (f != NULL) {
+        fputs("[default]\naws_access_key_id = AKIDLOCKED\n"
+              "aws_secret_access_key = " SECRET "\n", f);
+        fclose(f);
+    }
+
+    f = fopen(conf, "w");
+    if (f != NULL) {
+        fputs("[default]\nregion = eu-west-1\n", f);
+        fclose(f);
+    }
+
+    pw = getpwnam("nobody");
+
+    if (pipe(fds) != 0) {
+        ok(0, "pipe");
+        return;
+    }
+
+    pid = fork();
+
+    if (pid == 0) {
+        close(fds[0]);
+        report_fd = fds[1];
+
+        if (geteuid() == 0) {
+            /* the tests' directory is root's, mode 0700, as /root */
+            if (pw == NULL || setgroups(0, NULL) != 0
+                || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+            {
+                report(0, "drop to nobody");
+                _exit(2);
+            }
+
+        } else if (chmod(home, 0) != 0) {
+            report(0, "chmod 0 %s", home);
+            _exit(2);
+        }
+
+        /* the premise: this child really cannot read them */
+        report(access(creds, R_OK) == -1 && errno == EACCES,
+               "the child cannot read %s (EACCES)", creds);
+
+        locked_checks(home, creds, conf);
+
+        _exit(0);
+    }
+
+    close(fds[1]);
+
+    len = 0;
+
+    while (len < sizeof(buf) - 1) {
+        n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0) {
+            break;
+        }
+        len += n;
+    }
+
+    buf[len] = '\0';
+    close(fds[0]);
+
+    status = -1;
+    (void) waitpid(pid, &status, 0);
+
+    for (line = buf; *line; line = next) {
+        next = strchr(line, '\n');
+        if (next == NULL) {
+            next = line + strlen(line);
+        } else {
+            *next++ = '\0';
+        }
+
+        ok(line[0] == '1', "%s", line + 2);
+    }
+
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "the unprivileged child finished");
+
+    (void) chmod(home, 0700);
+    unlink(creds);
+    unlink(conf);
+    rmdir(aws);
+    rmdir(home);
+
+    /* ENOTDIR: HOME names a file; quiet, as a missing file */
+    {
+        char  note[DM_CREDCHAIN_ERR_MAX];
+
+        reset();
+        chain.note = note;
+        chain.note_len = sizeof(note);
+        env_set("HOME", write_file(4, "not-a-dir", "x"));
+        env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x");
+        script(1, OK(200, json_ok));
+        ok(resolve() == 0 && strcmp(c.source, "container") == 0,
+           "HOME is a file (ENOTDIR): absent, on to the container (%s)",
+           err);
+        ok(note[0] == '\0', "a missing file is not noted");
+
+        env_set("HOME", "/nonexistent");
+        script(1, OK(200, json_ok));
+        ok(resolve() == 0 && note[0] == '\0',
+           "no file (ENOENT): absent, not noted");
+    }
+}
+
+
+/*
+ * The chain takes session tokens up to DM_CREDS_TOKEN_MAX bytes: the
+ * longest must sign (the canonical request once had a fixed 8 KiB buffer).
+ */
+static void
+test_long_token_signs(void)
+{
+    int                    rc;
+    char                  *json, *tok, authz[DM_SIGV4_AUTHZ_MAX];
+    size_t                 i;
+    dm_aws_credentials_t   ac;
+
+    tok = malloc(DM_CREDS_TOKEN_MAX + 1);
+    json = malloc(DM_CREDS_TOKEN_MAX + 512);
+
+    for (i = 0; i < DM_CREDS_TOKEN_MAX; i++) {
+        tok[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 "0123456789+/"[(i * 13) % 64];
+    }
+    tok[DM_CREDS_TOKEN_MAX] = '\0';
+
+    snprintf(json, DM_CREDS_TOKEN_MAX + 512,
+             "{\"AccessKeyId\": \"ASIALONG\", \"SecretAccessKey\": \""
+             SECRET "\", \"Token\": \"%s\", \"Expiration\": "
+             "\"2026-11-30T12:00:00Z\"}", tok);
+
+    reset();
+    env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x");
+    script(1, OK(200, json));
+    ok(resolve() == 0 && strlen(c.session_token) == DM_CREDS_TOKEN_MAX,
+       "the chain accepts a %d-byte session token", DM_CREDS_TOKEN_MAX);
+
+    ac.access_key_id = c.access_key_id;
+    ac.secret_access_key = c.secret_access_key;
+    ac.session_token = c.session_token;
+
+    rc = dm_sigv4_sign_dynamodb(&ac, NULL, "eu-west-1",
+                                "dynamodb.eu-west-1.amazonaws.com",
+                                "20261130T060000Z", "Query",
+                                (const unsigned char *) "{}", 2, authz,
+                                sizeof(authz));
+    ok(rc == 0 && strstr(authz, "Signature=") != NULL,
+       "and a DynamoDB call signs with it");
+
+    free(tok);
+    free(json);
+}
+
+
 int
 main(void)
 {
@@ -956,9 +1225,11 @@ main(void)
     test_environment();
     test_web_identity();
     test_profile();
+    test_unreadable_default_files();
     test_container();
     test_imds();
     test_ca_bundle();
+    test_long_token_signs();
     test_parsers();
 
     dm_creds_wipe(&c);
@@ -969,6 +1240,7 @@ main(void)
     unlink(paths[1]);
     unlink(paths[2]);
     unlink(paths[3]);
+    unlink(paths[4]);
     {
         char  aws[300];
 

@@ -1,15 +1,18 @@
 /*
- * SigV4 signer: AWS's published vectors (read at run time, never copied
- * into the repository), the DynamoDB fast path against the general
- * signer, the signing-key cache, and error handling.
+ * SigV4 signer: AWS's published vectors (test data in the repository,
+ * test/vectors/sigv4/, its README gives origin and licence), the DynamoDB
+ * fast path against the general signer, the signing-key cache, and error
+ * handling.
  *
  * The vectors are AWS's published SigV4 test suite, the data files of two
  * public repositories: awslabs/aws-c-auth tests/aws-signing-test-suite/v4/
  * (here <suite>/aws-c-auth/v4/<case>/) and boto/botocore
  * tests/unit/auth/aws4_testsuite/ (here <suite>/botocore/aws4_testsuite/).
- * <suite> is $DM_SIGV4_SUITE, else ../shared/sigv4-testsuite (relative to
- * the repository root, where the test runs).  A missing suite is a
- * failure, not a skip.
+ * <suite> is $DM_SIGV4_SUITE, else test/vectors/sigv4 relative to the
+ * working directory (the repository root, where make and prove run the
+ * test), else relative to the repository this binary was built in
+ * (<root>/<build>/unit/test_sigv4).  A missing suite is a failure, not a
+ * skip.
  */
 
 #define _GNU_SOURCE
@@ -24,13 +27,16 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
+#include "dm_credchain.h"
 #include "dm_sigv4.h"
 #include "tap.h"
 
 
-#define SUITE_DEFAULT   "../shared/sigv4-testsuite"
+#define SUITE_DEFAULT   "test/vectors/sigv4"
 #define MAX_HEADERS     32
 #define BUF_SIZE        8192
 
@@ -645,9 +651,9 @@ test_vectors(void)
 
     if (!is_dir(suite)) {
         ok(0, "SigV4 test suite present at '%s'", suite);
-        diag("the AWS SigV4 vectors are required: put them at "
-             "../shared/sigv4-testsuite (relative to the repository "
-             "root, the test's working directory) or set DM_SIGV4_SUITE");
+        diag("the AWS SigV4 vectors are required: they are in the "
+             "repository at " SUITE_DEFAULT " (run the test from the "
+             "repository root) or set DM_SIGV4_SUITE");
     }
 
     /* one cache for all: every case shares date, region and service */
@@ -852,6 +858,132 @@ test_dynamodb_equivalence(void)
     ok(strstr(a, "SignedHeaders=content-type;host;x-amz-date;"
                  "x-amz-security-token;x-amz-target,") != NULL,
        "dynamodb: signed headers with token");
+}
+
+
+/*
+ * The signature of a DynamoDB call, worked out here from the SigV4
+ * definition with OpenSSL alone (none of dm_sigv4.c): the reference for
+ * a session token too long for the signer's stack buffer.
+ */
+static void
+independent_ddb_signature(const char *secret, const char *region,
+    const char *host, const char *amz_date, const char *op,
+    const char *token, const char *body, char *hex)
+{
+    char            *creq, *sts, key0[300], body_hash[65], creq_hash[65];
+    size_t           n;
+    unsigned int     len;
+    unsigned char    k[32], k2[32];
+
+    n = strlen(host) + strlen(op) + strlen(token) + 1024;
+    creq = malloc(n);
+    sts = malloc(1024);
+
+    sha256_hex(body, strlen(body), body_hash);
+
+    snprintf(creq, n,
+             "POST\n/\n\n"
+             "content-type:application/x-amz-json-1.0\n"
+             "host:%s\n"
+             "x-amz-date:%s\n"
+             "x-amz-security-token:%s\n"
+             "x-amz-target:DynamoDB_20120810.%s\n"
+             "\n"
+             "content-type;host;x-amz-date;x-amz-security-token;"
+             "x-amz-target\n"
+             "%s", host, amz_date, token, op, body_hash);
+    sha256_hex(creq, strlen(creq), creq_hash);
+
+    snprintf(sts, 1024, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/dynamodb/"
+             "aws4_request\n%s", amz_date, amz_date, region, creq_hash);
+
+    snprintf(key0, sizeof(key0), "AWS4%s", secret);
+    HMAC(EVP_sha256(), key0, strlen(key0), (const unsigned char *) amz_date,
+         8, k, &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *) region,
+         strlen(region), k2, &len);
+    HMAC(EVP_sha256(), k2, 32, (const unsigned char *) "dynamodb", 8, k,
+         &len);
+    HMAC(EVP_sha256(), k, 32, (const unsigned char *) "aws4_request", 12,
+         k2, &len);
+    HMAC(EVP_sha256(), k2, 32, (const unsigned char *) sts, strlen(sts), k,
+         &len);
+    to_hex(k, hex);
+
+    free(creq);
+    free(sts);
+}
+
+
+/*
+ * The credential chain accepts session tokens up to DM_CREDS_TOKEN_MAX
+ * bytes: both signers must sign with the longest, and agree with the
+ * independent computation.
+ */
+static void
+test_long_session_token(void)
+{
+    int                    rc;
+    char                  *token, a[DM_SIGV4_AUTHZ_MAX];
+    char                   b[DM_SIGV4_AUTHZ_MAX], want[65];
+    const char            *sig;
+    size_t                 i, ti;
+    dm_aws_credentials_t   creds;
+    dm_sigv4_key_cache_t   cache;
+
+    static const size_t    lens[] = { 4000, 8000, DM_CREDS_TOKEN_MAX };
+    static const char      body[] = "{\"TableName\":\"messages\"}";
+    static const char      b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    token = malloc(DM_CREDS_TOKEN_MAX + 1);
+
+    memset(&cache, 0, sizeof(cache));
+    creds.access_key_id = EX_AKID;
+    creds.secret_access_key = EX_SECRET;
+
+    for (ti = 0; ti < sizeof(lens) / sizeof(lens[0]); ti++) {
+        for (i = 0; i < lens[ti]; i++) {
+            token[i] = b64[(i * 7 + ti) % 64];
+        }
+        token[lens[ti]] = '\0';
+
+        creds.session_token = token;
+
+        independent_ddb_signature(EX_SECRET, "eu-west-1",
+                                  "dynamodb.eu-west-1.amazonaws.com",
+                                  "20150830T123600Z", "Query", token, body,
+                                  want);
+
+        rc = dm_sigv4_sign_dynamodb(&creds, &cache, "eu-west-1",
+                                    "dynamodb.eu-west-1.amazonaws.com",
+                                    "20150830T123600Z", "Query",
+                                    (const unsigned char *) body,
+                                    strlen(body), a, sizeof(a));
+        sig = rc == 0 ? strstr(a, "Signature=") : NULL;
+
+        ok(sig != NULL && strcmp(sig + 10, want) == 0,
+           "dynamodb fast path: %zu-byte session token signs, as computed "
+           "independently", lens[ti]);
+
+        if (sig == NULL || strcmp(sig + 10, want) != 0) {
+            diag("  rc %d, got %s", rc, sig ? sig + 10 : "(none)");
+            diag("  want %s", want);
+        }
+
+        rc = sign_ddb_general(&creds, NULL, "eu-west-1",
+                              "dynamodb.eu-west-1.amazonaws.com",
+                              "20150830T123600Z", "Query", body, 1, b);
+        sig = rc == 0 ? strstr(b, "Signature=") : NULL;
+
+        ok(sig != NULL && strcmp(sig + 10, want) == 0,
+           "general signer: %zu-byte session token signs, as computed "
+           "independently", lens[ti]);
+    }
+
+    OPENSSL_cleanse(token, DM_CREDS_TOKEN_MAX + 1);
+    free(token);
 }
 
 
@@ -1148,10 +1280,12 @@ test_errors(void)
     memset(big, 'A', 9999);
     big[9999] = '\0';
     creds.session_token = big;
+    /* no stack-sized bound: longer than the chain takes still signs */
     ok(dm_sigv4_sign_dynamodb(&creds, NULL, "us-east-1", "h:1",
                               "20150830T123600Z", "Query", NULL, 0,
-                              authz, sizeof(authz)) == -1,
-       "dynamodb: oversized session token refused (stack buffer)");
+                              authz, sizeof(authz)) == 0
+       && strstr(authz, "x-amz-security-token") != NULL,
+       "dynamodb: a 9999-byte session token signs");
     creds.session_token = NULL;
     free(big);
 
@@ -1211,12 +1345,52 @@ test_errors(void)
 }
 
 
+/*
+ * The in-repository copy: from the working directory, else from the
+ * binary's own place, <root>/<build>/unit/, so that running it from
+ * elsewhere still finds the repository's vectors.
+ */
+static const char *
+default_suite(void)
+{
+    int            up;
+    char          *slash, exe[1024];
+    ssize_t        n;
+    static char    path[1100];
+
+    if (is_dir(SUITE_DEFAULT)) {
+        return SUITE_DEFAULT;
+    }
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return SUITE_DEFAULT;
+    }
+
+    exe[n] = '\0';
+
+    for (up = 0; up < 3; up++) {
+        slash = strrchr(exe, '/');
+
+        if (slash == NULL) {
+            return SUITE_DEFAULT;
+        }
+
+        *slash = '\0';
+    }
+
+    (void) pathf(path, sizeof(path), "%s/" SUITE_DEFAULT, exe);
+
+    return is_dir(path) ? path : SUITE_DEFAULT;
+}
+
+
 int
 main(void)
 {
     suite = getenv("DM_SIGV4_SUITE");
     if (suite == NULL || suite[0] == '\0') {
-        suite = SUITE_DEFAULT;
+        suite = default_suite();
     }
 
     diag("SigV4 suite: %s", suite);
@@ -1224,6 +1398,7 @@ main(void)
     test_vectors();
     test_amz_date();
     test_dynamodb_equivalence();
+    test_long_session_token();
     test_key_cache();
     test_canonical_forms();
     test_errors();
