@@ -121,7 +121,7 @@ sub check_conversations {
             my $r = $state->{$c}{rows}{ $UUID{$member} } || [];
             push @rows, "$c: $member has " . scalar(@$r) . ' rows'
                 if @$r != 1;
-            push @rows, "$c: $member's row is at $r->[0][0], "
+            push @rows, "$c: ${member}'s row is at $r->[0][0], "
                       . "the latest message at $latest_sk"
                 if @$r == 1 && ($r->[0][0] ne $latest_sk
                                 || $r->[0][1] ne $latest_text);
