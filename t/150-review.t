@@ -265,23 +265,24 @@ my $chunk = "x" x 4096;
 === TEST 11: the retry quota is shared and runs out: a retry costs 5 of ddbm_retry_quota
 A bucket of 10: the first request retries twice (10 tokens), its third
 failure finds the bucket empty; the second request gets no retry at all.
+(/health's status call never draws from the quota: t/161-cache-tables.t.)
 --- http_config
     ddbm_retry_quota 10;
 --- config
-    location = /throttled {
-        ddbm_pattern health;
-        ddbm_backend /_fake/DescribeTable/throttle/t12;
+    location ~ ^/throttled/@([^/]+)/short$ {
+        ddbm_pattern user_short $1;
+        ddbm_backend /_fake/GetItem/throttle/t12;
         ddbm_retries 3 1ms;
         add_header X-Calls $ddbm_calls always;
     }
 --- request eval
-["GET /throttled", "GET /throttled"]
+["GET /throttled/\@bayko/short", "GET /throttled/\@bayko/short"]
 --- error_code eval
 [503, 503]
 --- response_headers eval
 ["X-Calls: 3", "X-Calls: 1"]
 --- error_log eval
-[qr/\[warn\] .* ddbm: DynamoDB DescribeTable: no retry, the retry quota is spent/]
+[qr/\[warn\] .* ddbm: DynamoDB GetItem: no retry, the retry quota is spent/]
 --- no_error_log eval
 ["retry 3 in", "[alert]", "exited on signal"]
 
