@@ -428,17 +428,24 @@ ngx_http_ddbm_health_start(ngx_http_ddbm_ctx_t *ctx)
     if (slot && !ngx_http_ddbm_status_take(ctx, slot)) {
 
         if (slot->checked == 0) {
-            /* the first refresh is under way in another request */
-            return ngx_http_ddbm_respond_unavailable(ctx, "status_unknown",
-                                                     "the table's status is "
-                                                     "not known yet");
+            /*
+             * The first refresh is under way in another request: this one
+             * asks too, rather than call a node unhealthy that has only
+             * just started (the status is the lease holder's to record).
+             */
+            slot = NULL;
+            goto call;
         }
 
-        /* a status older than its interval and a refresh's lease: stale */
+        /*
+         * Stale: older than its interval and two leases, so that no
+         * refresh can have been under way all along (a slow one, or one
+         * whose request went away and left its lease to expire).
+         */
         age = ngx_current_msec - slot->checked;
 
         if (age > (ngx_msec_t) ctx->conf->health_interval * 1000
-                  + ctx->conf->request_timeout + 1000)
+                  + 2 * (ctx->conf->request_timeout + 1000))
         {
             return ngx_http_ddbm_respond_unavailable(ctx, "status_stale",
                                                      "the table's status "
@@ -447,6 +454,8 @@ ngx_http_ddbm_health_start(ngx_http_ddbm_ctx_t *ctx)
 
         return ngx_http_ddbm_health_answer(ctx, slot->failure);
     }
+
+call:
 
     if (ngx_http_ddbm_describe(ctx, &b) != NGX_OK) {
         return NGX_ERROR;
