@@ -5,7 +5,10 @@
 #  - a table deleted and created again under the running server: its old
 #    entries are not served once the status has seen the new table;
 #  - conversation entries last group_ttl, not forever;
-#  - a flood of unknown handles does not evict a warm conversation;
+#  - a flood of unknown handles does not evict a warm conversation, nor
+#    any other positive entry (ddbm_status' per zone figures);
+#  - expired "not found" entries are reclaimed (counted as expired, not
+#    as evicted), and those of a table made again as "generation";
 #  - many /health requests at once make at most one DescribeTable per
 #    ddbm_health_interval; a throttled DescribeTable leaves the retry
 #    quota alone; /health turns 503 when the table is gone, 200 after.
@@ -66,6 +69,21 @@ sub status_json {
     my ($server) = @_;
     my $r = $server->request(GET => '/status?format=json');
     return eval { $json->decode($r->{body}) } || {};
+}
+
+# a ddbm_cache zone's figures from ddbm_status: {positive}{entries},
+# {negative}{freed}{expired} ...
+sub zone {
+    my ($server, $name) = @_;
+    return status_json($server)->{cache_zones}{$name} || {};
+}
+
+sub freed {
+    my ($z, $list) = @_;
+    my $f = $z->{$list}{freed} || {};
+    my $sum = 0;
+    $sum += $_ for values %$f;
+    return $sum;
 }
 
 sub describes {
@@ -141,7 +159,68 @@ is($r->{json} && $r->{json}{display_name}, 'Bayko Of The New Table',
 is($r->{cache}, 'MISS', '... read from DynamoDB');
 like($srv->error_log, qr/table "$A" was created again/,
      'the re-creation is logged');
+cmp_ok(zone($srv, 't161g')->{positive}{freed}{generation} // 0, '>=', 1,
+       "... the old entry freed as of another generation");
 seed_table();
+
+# ---- expired entries are reclaimed ---------------------------------------
+
+# Every negative entry made is either live or freed, with its cause: the
+# sum holds whatever second the requests fall in.  Without the reclaim
+# the expired ones would stay in the zone until evicted or replaced.
+my $rc = DdbmServer->start(workers => 2,
+    config => api_config('zone=t161r:1m negative_ttl=1s'));
+call($rc, undef, GET => '/api/users/@bayko/short');
+my $z0 = zone($rc, 't161r');
+is($z0->{positive}{entries}, 1, 'reclaim: one positive entry (bayko)');
+is($z0->{negative}{entries}, 0, '... no negative one');
+cmp_ok($z0->{positive}{bytes}, '>', 0, '... its bytes counted');
+
+my @unknown = map { sprintf 'gone%d%06d', $_, int rand 1e6 } 1 .. 20;
+my $bad = 0;
+for my $h (@unknown) {
+    $bad++ if call($rc, undef, GET => "/api/users/\@$h/short")->{status}
+              != 404;
+}
+is($bad, 0, '20 unknown handles: 404 each');
+my $z1 = zone($rc, 't161r');
+cmp_ok($z1->{negative}{entries}, '>', 0,
+       'the negative entries gauge went up')
+    or diag(explain($z1));
+cmp_ok($z1->{negative}{bytes}, '>', 0, '... and their bytes');
+is($z1->{negative}{entries} + freed($z1, 'negative'), 20,
+   '... every one made is live or freed');
+
+sleep 2.1;
+# five of the old handles again (each found expired), five new ones
+my @again = (@unknown[0 .. 4],
+             map { sprintf 'new%d%06d', $_, int rand 1e6 } 1 .. 5);
+$bad = 0;
+for my $h (@again) {
+    $bad++ if call($rc, undef, GET => "/api/users/\@$h/short")->{status}
+              != 404;
+}
+is($bad, 0, '2 s later, ten more unknown handles: 404 each');
+my $z2 = zone($rc, 't161r');
+# the ten new ones may expire too, if the requests span a second
+cmp_ok($z2->{negative}{freed}{expired}, '>=', 20,
+       'the 20 expired negative entries reclaimed as expired')
+    or diag(explain($z2));
+is($z2->{negative}{freed}{evicted}, 0, '... none counted as evicted');
+cmp_ok($z2->{negative}{entries}, '<=', 10,
+       '... the negative gauge went down to the live ones');
+is($z2->{negative}{entries} + freed($z2, 'negative'), 30,
+   '... every one made is live or freed');
+is($z2->{positive}{entries}, 1, "... bayko's entry untouched");
+is(freed($z2, 'positive'), 0, '... nothing positive freed');
+
+$r = $rc->request(GET => '/status');
+like($r->{body},
+     qr/^ddbm_cache_freed_total\{list="negative",reason="expired",
+        zone="t161r"\}\ $z2->{negative}{freed}{expired}$/mx,
+     'the Prometheus text says the same');
+like($r->{body}, qr/^ddbm_cache_entries\{list="positive",zone="t161r"\} 1$/m,
+     '... and its positive gauge');
 
 # ---- unknown handles never evict what exists --------------------------
 
@@ -149,13 +228,27 @@ my $tiny = DdbmServer->start(config => api_config('zone=t161tiny:32k'));
 call($tiny, $SUB{bayko}, GET => "/api/messages/$G") for 1 .. 3;
 $r = call($tiny, $SUB{bayko}, GET => "/api/messages/$G");
 is("$r->{calls} $r->{cache}", '1 HIT', 'tiny zone: a warm conversation');
-my $bad = 0;
+call($tiny, undef, GET => '/api/users/@bayko/short');
+my $t0 = zone($tiny, 't161tiny');
+cmp_ok($t0->{positive}{entries}, '>=', 3,
+       '... the caller, the conversation and bayko kept')
+    or diag(explain($t0));
+$bad = 0;
 for my $i (1 .. 400) {
     my $h = sprintf 'rnd%d%06d', $i, int rand 1e6;
     $bad++ if call($tiny, undef, GET => "/api/users/\@$h/short")->{status}
               != 404;
 }
 is($bad, 0, '400 random handles: 404 each');
+my $t1 = zone($tiny, 't161tiny');
+cmp_ok($t1->{negative}{freed}{evicted}, '>', 0,
+       'the negative list was full: negative entries evicted')
+    or diag(explain($t1));
+cmp_ok($t1->{positive}{entries}, '>=', $t0->{positive}{entries},
+       '... the positive gauge never went down');
+is($t1->{positive}{freed}{evicted}, 0, '... no positive entry evicted');
+cmp_ok($t1->{negative}{bytes}, '<=', 32 * 1024 / 4,
+       '... the negative entries within a quarter of the zone');
 $r = call($tiny, $SUB{bayko}, GET => "/api/messages/$G");
 is("$r->{calls} $r->{cache}", '1 HIT',
    'the conversation is still warm: one call');
@@ -228,7 +321,7 @@ ddbm_cli('--table', $D, 'schema-load');
 sleep 1.2;
 is($d->request(GET => '/health')->{status}, 200, 'created again: 200');
 
-for my $s ($two, $srv, $tiny, $h, $q, $d) {
+for my $s ($two, $srv, $rc, $tiny, $h, $q, $d) {
     my $log = $s->error_log;
     unlike($log, qr/\[(?:alert|emerg)\]|exited on signal/,
            'no alert or crash in the error log')

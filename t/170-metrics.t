@@ -7,7 +7,8 @@
 #     answered; the Query answered           -> 200
 #   GET /api/message_groups without identity -> 401
 #   GET /health, DynamoDB answering 500, no retries -> 503
-#   GET /api/users/@bayko/short twice (ddbm_cache): one miss, one hit
+#   GET /api/users/@bayko/short twice (ddbm_cache): one miss, one hit;
+#     the zone holds one positive entry, nothing freed
 #   GET /jwt (ddbm_jwt on) without a token, then with a malformed one ->
 #     401 twice
 # Plain Test::More: one nginx over many requests.
@@ -156,6 +157,18 @@ sample_is('ddbm_api_requests_total{route=user_short,status=2xx}', 2);
 sample_is('ddbm_api_request_duration_seconds_count{route=user_short}', 2);
 sample_is('ddbm_cache_lookups_total{result=hit}', 1);
 sample_is('ddbm_cache_lookups_total{result=miss}', 1);
+sample_is('ddbm_cache_entries{list=positive,zone=t170}', 1);
+sample_is('ddbm_cache_entries{list=negative,zone=t170}', 0);
+sample_is('ddbm_cache_bytes{list=negative,zone=t170}', 0);
+ok(($sample{'ddbm_cache_bytes{list=positive,zone=t170}'} // 0) > 0,
+   'ddbm_cache_bytes{list=positive,zone=t170} > 0');
+sample_is('ddbm_cache_size_bytes{zone=t170}', 1024 * 1024);
+for my $list (qw(positive negative)) {
+    for my $reason (qw(expired evicted generation replaced deleted)) {
+        sample_is("ddbm_cache_freed_total{list=$list,reason=$reason,"
+                  . 'zone=t170}', 0);
+    }
+}
 sample_is('ddbm_credentials_info{source=static}', 1);
 sample_is('ddbm_jwt_refusals_total{reason=no token}', 1);
 sample_is('ddbm_jwt_refusals_total{reason=malformed}', 1);
@@ -172,6 +185,14 @@ is_deeply([ @{ $get || {} }{qw(attempts throttles retries)},
           [4, 2, 2, 2], 'JSON: GetItem attempts, throttles, retries, errors');
 is($j->{routes}{health}{'5xx'}, 1, 'JSON: health 5xx');
 is_deeply($j->{cache}, { hits => 1, misses => 1 }, 'JSON: the cache');
+my $zj = $j->{cache_zones}{t170} || {};
+is_deeply([ $zj->{size}, $zj->{positive}{entries},
+            $zj->{positive}{bytes}, $zj->{negative}{entries},
+            $zj->{positive}{freed}{expired} ],
+          [ 1024 * 1024, 1,
+            $sample{'ddbm_cache_bytes{list=positive,zone=t170}'} + 0, 0,
+            0 ],
+          'JSON: the cache zone, as the text says');
 is($j->{jwt_refusals}{malformed}, 1, 'JSON: token refusals');
 
 # ---- the access log ---------------------------------------------------

@@ -84,6 +84,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_ddbm_auto_t       *autoc;         /* ddbm_credentials auto */
+    ngx_array_t                *cache_zones;   /* ngx_shm_zone_t *, for
+                                                  ddbm_status */
 } ngx_http_ddbm_main_conf_t;
 
 
@@ -358,6 +360,27 @@ ngx_int_t ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 void ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
     ngx_str_t *values, ngx_uint_t n, time_t ttl);
 void ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key);
+
+/* why entries were freed: the names are ngx_http_ddbm_cache_causes[] */
+#define NGX_HTTP_DDBM_CACHE_EXPIRED     0
+#define NGX_HTTP_DDBM_CACHE_EVICTED     1
+#define NGX_HTTP_DDBM_CACHE_GENERATION  2      /* the table made again */
+#define NGX_HTTP_DDBM_CACHE_REPLACED    3
+#define NGX_HTTP_DDBM_CACHE_DELETED     4
+#define NGX_HTTP_DDBM_CACHE_CAUSES      5
+
+extern const char  *ngx_http_ddbm_cache_causes[NGX_HTTP_DDBM_CACHE_CAUSES];
+
+/* a zone's figures; [0] the positive list, [1] the negative one */
+typedef struct {
+    ngx_uint_t                  entries[2];
+    size_t                      bytes[2];      /* of the entries */
+    ngx_uint_t                  freed[2][NGX_HTTP_DDBM_CACHE_CAUSES];
+} ngx_http_ddbm_cache_stats_t;
+
+/* NGX_OK with the zone's figures as they are now, or NGX_DECLINED */
+ngx_int_t ngx_http_ddbm_cache_stats(ngx_shm_zone_t *zone,
+    ngx_http_ddbm_cache_stats_t *st);
 /* kind ('S' sub, 'H' handle, 'G' group) and id, then the table and the
  * endpoint, in the request pool */
 ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,

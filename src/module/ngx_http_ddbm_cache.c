@@ -19,7 +19,8 @@
  * list of its own, within a quarter of the zone: a flood of lookups of
  * random names evicts only other negative entries, never what exists.
  * Expired entries are freed when found, and swept from the lists' tails
- * before anything live is evicted.
+ * before anything live is evicted.  The zone counts its entries and why
+ * they were freed, for ddbm_status.
  *
  * So nothing kept here can break an invariant, with one NGINX or many on
  * the same table: the worst a stale entry does is show an old display
@@ -30,7 +31,7 @@
 #include "ngx_http_ddbm.h"
 
 
-#define NGX_HTTP_DDBM_CACHE_VERSION   2
+#define NGX_HTTP_DDBM_CACHE_VERSION   3
 #define NGX_HTTP_DDBM_CACHE_EVICT     16       /* tries to make room */
 #define NGX_HTTP_DDBM_CACHE_SWEEP     8        /* tail entries looked at */
 #define NGX_HTTP_DDBM_CACHE_DEEP      64       /* ... before evicting */
@@ -41,9 +42,10 @@ typedef struct {
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  lru;          /* most recent first */
     ngx_queue_t                  negative;     /* the same, "not found" */
-    size_t                       negative_size;
     size_t                       negative_max; /* a quarter of the zone */
     ngx_uint_t                   version;
+    /* changed under the mutex; bytes[1] bounds the negative list */
+    ngx_http_ddbm_cache_stats_t  stats;
 } ngx_http_ddbm_cache_sh_t;
 
 
@@ -73,10 +75,15 @@ static void ngx_http_ddbm_cache_rbtree_insert(ngx_rbtree_node_t *temp,
 static ngx_http_ddbm_cache_node_t *ngx_http_ddbm_cache_lookup(
     ngx_http_ddbm_cache_zone_t *z, ngx_str_t *key, uint32_t hash);
 static void ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
-    ngx_http_ddbm_cache_node_t *cn);
+    ngx_http_ddbm_cache_node_t *cn, ngx_uint_t cause);
 static ngx_uint_t ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z,
     ngx_queue_t *lru, ngx_uint_t n);
 static ngx_uint_t ngx_http_ddbm_cache_generation(ngx_http_ddbm_ctx_t *ctx);
+
+
+const char  *ngx_http_ddbm_cache_causes[NGX_HTTP_DDBM_CACHE_CAUSES] = {
+    "expired", "evicted", "generation", "replaced", "deleted"
+};
 
 
 /* ---- configuration ----------------------------------------------------- */
@@ -96,6 +103,8 @@ ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ssize_t                       size;
     ngx_str_t                    *value, name, s;
     ngx_uint_t                    i;
+    ngx_shm_zone_t              **zp;
+    ngx_http_ddbm_main_conf_t    *dmcf;
     ngx_http_ddbm_cache_conf_t   *cache;
 
     if (dlcf->cache != NGX_CONF_UNSET_PTR) {
@@ -202,6 +211,24 @@ ngx_http_ddbm_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         cache->zone->init = ngx_http_ddbm_cache_init_zone;
+
+        /* each zone once, for ddbm_status */
+        dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_ddbm_module);
+
+        if (dmcf->cache_zones == NULL) {
+            dmcf->cache_zones = ngx_array_create(cf->pool, 2,
+                                                 sizeof(ngx_shm_zone_t *));
+            if (dmcf->cache_zones == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        zp = ngx_array_push(dmcf->cache_zones);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = cache->zone;
     }
 
     dlcf->cache = cache;
@@ -251,7 +278,7 @@ ngx_http_ddbm_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_ddbm_cache_rbtree_insert);
     ngx_queue_init(&z->sh->lru);
     ngx_queue_init(&z->sh->negative);
-    z->sh->negative_size = 0;
+    ngx_memzero(&z->sh->stats, sizeof(ngx_http_ddbm_cache_stats_t));
     z->sh->negative_max = shm_zone->shm.size / 4;
     z->sh->version = NGX_HTTP_DDBM_CACHE_VERSION;
 
@@ -348,12 +375,17 @@ ngx_http_ddbm_cache_lookup(ngx_http_ddbm_cache_zone_t *z, ngx_str_t *key,
 
 static void
 ngx_http_ddbm_cache_free_node(ngx_http_ddbm_cache_zone_t *z,
-    ngx_http_ddbm_cache_node_t *cn)
+    ngx_http_ddbm_cache_node_t *cn, ngx_uint_t cause)
 {
-    if (cn->nvalues == 0) {
-        z->sh->negative_size -= offsetof(ngx_http_ddbm_cache_node_t, data)
-                                + cn->len;
-    }
+    ngx_uint_t                    list;
+    ngx_http_ddbm_cache_stats_t  *st;
+
+    st = &z->sh->stats;
+    list = (cn->nvalues == 0);
+
+    st->entries[list]--;
+    st->bytes[list] -= offsetof(ngx_http_ddbm_cache_node_t, data) + cn->len;
+    st->freed[list][cause]++;
 
     ngx_queue_remove(&cn->queue);
     ngx_rbtree_delete(&z->sh->rbtree, &cn->node);
@@ -385,7 +417,7 @@ ngx_http_ddbm_cache_sweep(ngx_http_ddbm_cache_zone_t *z, ngx_queue_t *lru,
         cn = ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue);
 
         if (cn->expires && cn->expires <= now) {
-            ngx_http_ddbm_cache_free_node(z, cn);
+            ngx_http_ddbm_cache_free_node(z, cn, NGX_HTTP_DDBM_CACHE_EXPIRED);
             freed++;
         }
     }
@@ -442,7 +474,10 @@ ngx_http_ddbm_cache_get(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
             || cn->generation != generation))
     {
         /* expired, or made from a table since deleted: reclaimed now */
-        ngx_http_ddbm_cache_free_node(z, cn);
+        ngx_http_ddbm_cache_free_node(z, cn,
+                                      cn->generation != generation
+                                      ? NGX_HTTP_DDBM_CACHE_GENERATION
+                                      : NGX_HTTP_DDBM_CACHE_EXPIRED);
         cn = NULL;
     }
 
@@ -522,7 +557,7 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     cn = ngx_http_ddbm_cache_lookup(z, key, hash);
     if (cn) {
-        ngx_http_ddbm_cache_free_node(z, cn);
+        ngx_http_ddbm_cache_free_node(z, cn, NGX_HTTP_DDBM_CACHE_REPLACED);
     }
 
     /* what expired goes first, a few at a time from each tail */
@@ -533,12 +568,13 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
     if (n == 0) {
         /* "not found" stays within its share, evicting its own kind */
-        while (z->sh->negative_size + size > z->sh->negative_max
+        while (z->sh->stats.bytes[1] + size > z->sh->negative_max
                && !ngx_queue_empty(&z->sh->negative))
         {
             q = ngx_queue_last(&z->sh->negative);
             ngx_http_ddbm_cache_free_node(z,
-                ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue));
+                ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue),
+                NGX_HTTP_DDBM_CACHE_EVICTED);
         }
     }
 
@@ -571,7 +607,8 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
 
         q = ngx_queue_last(victims);
         ngx_http_ddbm_cache_free_node(z,
-            ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue));
+            ngx_queue_data(q, ngx_http_ddbm_cache_node_t, queue),
+            NGX_HTTP_DDBM_CACHE_EVICTED);
     }
 
     if (cn == NULL) {
@@ -594,9 +631,8 @@ ngx_http_ddbm_cache_put(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key,
         p = ngx_cpymem(p, values[i].data, values[i].len);
     }
 
-    if (n == 0) {
-        z->sh->negative_size += size;
-    }
+    z->sh->stats.entries[n == 0]++;
+    z->sh->stats.bytes[n == 0] += size;
 
     ngx_rbtree_insert(&z->sh->rbtree, &cn->node);
     ngx_queue_insert_head(lru, &cn->queue);
@@ -622,10 +658,31 @@ ngx_http_ddbm_cache_delete(ngx_http_ddbm_ctx_t *ctx, ngx_str_t *key)
     cn = ngx_http_ddbm_cache_lookup(z, key,
                                     ngx_crc32_short(key->data, key->len));
     if (cn) {
-        ngx_http_ddbm_cache_free_node(z, cn);
+        ngx_http_ddbm_cache_free_node(z, cn, NGX_HTTP_DDBM_CACHE_DELETED);
     }
 
     ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/* a copy under the mutex: the figures agree with each other */
+ngx_int_t
+ngx_http_ddbm_cache_stats(ngx_shm_zone_t *zone,
+    ngx_http_ddbm_cache_stats_t *st)
+{
+    ngx_http_ddbm_cache_zone_t  *z;
+
+    z = zone->data;
+
+    if (z == NULL || z->sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    *st = z->sh->stats;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return NGX_OK;
 }
 
 

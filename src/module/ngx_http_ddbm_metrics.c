@@ -7,8 +7,10 @@
  *   per DynamoDB operation and table: attempts, errors by type,
  *   throttles, retries, a latency histogram per attempt;
  *   per API route: requests by status class, a latency histogram;
- *   the cache's hits and misses; the credentials' source; token refusals
- *   by reason.
+ *   the cache's hits and misses; per ddbm_cache zone, its entries and
+ *   their bytes by list (positive, negative) and the entries freed by
+ *   cause (kept in the zone itself); the credentials' source; token
+ *   refusals by reason.
  *
  * The zone is made when the configuration has a ddbm_pattern or a
  * ddbm_status, and a reload keeps its counts (counters only grow).
@@ -121,6 +123,9 @@ static ngx_int_t ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_http_ddbm_status_handler(ngx_http_request_t *r);
 static ngx_http_ddbm_op_metrics_t *ngx_http_ddbm_op_metrics(
     ngx_str_t *table, const char *operation);
+
+
+static const char  *ngx_http_ddbm_cache_lists[] = { "positive", "negative" };
 
 
 /* ---- configuration ----------------------------------------------------- */
@@ -542,9 +547,116 @@ ngx_http_ddbm_prom_help(dm_buf_t *b, const char *name, const char *type,
 }
 
 
+/* a label value: backslash, double quote and newline escaped */
+static void
+ngx_http_ddbm_prom_escape(u_char *dst, size_t size, ngx_str_t *value)
+{
+    u_char      c, *last;
+    ngx_uint_t  i;
+
+    last = dst + size;
+
+    for (i = 0; i < value->len && dst + 2 < last; i++) {
+        c = value->data[i];
+
+        if (c == '\\' || c == '"' || c == '\n') {
+            *dst++ = '\\';
+            c = (c == '\n') ? 'n' : c;
+        }
+
+        *dst++ = c;
+    }
+
+    *dst = '\0';
+}
+
+
+/* each ddbm_cache zone's entries and what was freed, by list and cause */
+static void
+ngx_http_ddbm_prom_cache_zones(dm_buf_t *b, ngx_array_t *zones,
+    ngx_pool_t *pool)
+{
+    u_char                        zone[256], labels[512], *p;
+    ngx_uint_t                    i, l, c, k;
+    ngx_shm_zone_t              **shm;
+    ngx_http_ddbm_cache_stats_t  *st, *stats;
+
+    static const char  *names[] = {
+        "ddbm_cache_entries", "ddbm_cache_bytes", "ddbm_cache_size_bytes",
+        "ddbm_cache_freed_total"
+    };
+    static const char  *types[] = { "gauge", "gauge", "gauge", "counter" };
+    static const char  *help[] = {
+        "Entries in a ddbm_cache zone, by list.",
+        "Bytes of the entries in a ddbm_cache zone, by list.",
+        "The size of a ddbm_cache zone.",
+        "Entries freed from a ddbm_cache zone, by list and cause."
+    };
+
+    if (zones == NULL || zones->nelts == 0) {
+        return;
+    }
+
+    shm = zones->elts;
+
+    /* one copy of each zone's figures, for the four families below */
+    stats = ngx_pcalloc(pool, zones->nelts * sizeof(*stats));
+    if (stats == NULL) {
+        b->failed = 1;
+        return;
+    }
+
+    for (i = 0; i < zones->nelts; i++) {
+        (void) ngx_http_ddbm_cache_stats(shm[i], &stats[i]);
+    }
+
+    for (k = 0; k < 4; k++) {
+        ngx_http_ddbm_prom_help(b, names[k], types[k], help[k]);
+
+        for (i = 0; i < zones->nelts; i++) {
+            st = &stats[i];
+            ngx_http_ddbm_prom_escape(zone, sizeof(zone), &shm[i]->shm.name);
+
+            if (k == 2) {
+                p = ngx_snprintf(labels, sizeof(labels), "zone=\"%s\"%Z",
+                                 zone);
+                ngx_http_ddbm_prom_line(b, names[k], (char *) labels,
+                                        shm[i]->shm.size);
+                continue;
+            }
+
+            for (l = 0; l < 2; l++) {
+                if (k < 2) {
+                    p = ngx_snprintf(labels, sizeof(labels),
+                                     "list=\"%s\",zone=\"%s\"%Z",
+                                     ngx_http_ddbm_cache_lists[l], zone);
+                    ngx_http_ddbm_prom_line(b, names[k], (char *) labels,
+                                            k == 0 ? st->entries[l]
+                                                   : st->bytes[l]);
+                    continue;
+                }
+
+                for (c = 0; c < NGX_HTTP_DDBM_CACHE_CAUSES; c++) {
+                    p = ngx_snprintf(labels, sizeof(labels),
+                                     "list=\"%s\",reason=\"%s\","
+                                     "zone=\"%s\"%Z",
+                                     ngx_http_ddbm_cache_lists[l],
+                                     ngx_http_ddbm_cache_causes[c], zone);
+                    ngx_http_ddbm_prom_line(b, names[k], (char *) labels,
+                                            st->freed[l][c]);
+                }
+            }
+        }
+    }
+
+    (void) p;
+}
+
+
 /* the Prometheus text exposition format, version 0.0.4 */
 static void
-ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
+ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_request_t *r,
+    ngx_http_ddbm_loc_conf_t *dlcf, ngx_http_ddbm_main_conf_t *dmcf)
 {
     u_char                             labels[512], name[64], *p;
     ngx_uint_t                         t, o, i, n, k;
@@ -662,6 +774,8 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
     ngx_http_ddbm_prom_line(b, "ddbm_cache_lookups_total", "result=\"miss\"",
                             m->cache_misses);
 
+    ngx_http_ddbm_prom_cache_zones(b, dmcf->cache_zones, r->pool);
+
     ngx_http_ddbm_credentials_stats(dlcf->credentials, &cst);
 
     ngx_http_ddbm_prom_help(b, "ddbm_credentials_info", "gauge",
@@ -727,7 +841,54 @@ ngx_http_ddbm_json_counter(dm_buf_t *b, const char *name,
 
 /* the same counts as JSON, for what does not speak Prometheus */
 static void
-ngx_http_ddbm_json(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
+ngx_http_ddbm_json_cache_zones(dm_buf_t *b, ngx_array_t *zones)
+{
+    ngx_uint_t                    i, l, c;
+    ngx_shm_zone_t              **shm;
+    ngx_http_ddbm_cache_stats_t   st;
+
+    dm_buf_append_str(b, ",\"cache_zones\":{");
+
+    shm = zones ? zones->elts : NULL;
+
+    for (i = 0; zones && i < zones->nelts; i++) {
+        ngx_memzero(&st, sizeof(st));
+        (void) ngx_http_ddbm_cache_stats(shm[i], &st);
+
+        if (i) {
+            dm_buf_append_str(b, ",");
+        }
+
+        dm_buf_json_string(b, shm[i]->shm.name.data, shm[i]->shm.name.len);
+        dm_buf_append_str(b, ":{");
+        ngx_http_ddbm_json_counter(b, "size", shm[i]->shm.size, 0);
+
+        for (l = 0; l < 2; l++) {
+            dm_buf_append_str(b, ",\"");
+            dm_buf_append_str(b, ngx_http_ddbm_cache_lists[l]);
+            dm_buf_append_str(b, "\":{");
+            ngx_http_ddbm_json_counter(b, "entries", st.entries[l], 0);
+            ngx_http_ddbm_json_counter(b, "bytes", st.bytes[l], 1);
+            dm_buf_append_str(b, ",\"freed\":{");
+
+            for (c = 0; c < NGX_HTTP_DDBM_CACHE_CAUSES; c++) {
+                ngx_http_ddbm_json_counter(b, ngx_http_ddbm_cache_causes[c],
+                                           st.freed[l][c], c > 0);
+            }
+
+            dm_buf_append_str(b, "}}");
+        }
+
+        dm_buf_append_str(b, "}");
+    }
+
+    dm_buf_append_str(b, "}");
+}
+
+
+static void
+ngx_http_ddbm_json(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf,
+    ngx_http_ddbm_main_conf_t *dmcf)
 {
     ngx_uint_t                         t, o, i, n, first;
     ngx_http_ddbm_metrics_t           *m;
@@ -800,6 +961,7 @@ ngx_http_ddbm_json(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf)
     ngx_http_ddbm_json_counter(b, "hits", m->cache_hits, 0);
     ngx_http_ddbm_json_counter(b, "misses", m->cache_misses, 1);
     dm_buf_append_str(b, "}");
+    ngx_http_ddbm_json_cache_zones(b, dmcf->cache_zones);
     ngx_http_ddbm_json_counter(b, "retry_quota_tokens", m->retry_tokens, 1);
 
     ngx_http_ddbm_credentials_stats(dlcf->credentials, &cst);
@@ -830,8 +992,9 @@ ngx_http_ddbm_status_handler(ngx_http_request_t *r)
     ngx_str_t                  format;
     ngx_buf_t                 *out;
     ngx_chain_t                cl;
-    dm_buf_t                   b;
-    ngx_http_ddbm_loc_conf_t  *dlcf;
+    dm_buf_t                    b;
+    ngx_http_ddbm_loc_conf_t   *dlcf;
+    ngx_http_ddbm_main_conf_t  *dmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -847,17 +1010,18 @@ ngx_http_ddbm_status_handler(ngx_http_request_t *r)
     }
 
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_ddbm_module);
+    dmcf = ngx_http_get_module_main_conf(r, ngx_http_ddbm_module);
 
     ngx_http_ddbm_buf_init(&b, r->pool);
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
         && format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0)
     {
-        ngx_http_ddbm_json(&b, dlcf);
+        ngx_http_ddbm_json(&b, dlcf, dmcf);
         ngx_str_set(&r->headers_out.content_type, "application/json");
 
     } else {
-        ngx_http_ddbm_prometheus(&b, dlcf);
+        ngx_http_ddbm_prometheus(&b, r, dlcf, dmcf);
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4; charset=utf-8");
     }
