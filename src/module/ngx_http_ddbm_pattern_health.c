@@ -427,29 +427,21 @@ ngx_http_ddbm_health_start(ngx_http_ddbm_ctx_t *ctx)
 
     if (slot && !ngx_http_ddbm_status_take(ctx, slot)) {
 
-        if (slot->checked == 0) {
-            /*
-             * The first refresh is under way in another request: this one
-             * asks too, rather than call a node unhealthy that has only
-             * just started (the status is the lease holder's to record).
-             */
-            slot = NULL;
-            goto call;
-        }
-
         /*
-         * Stale: older than its interval and two leases, so that no
-         * refresh can have been under way all along (a slow one, or one
-         * whose request went away and left its lease to expire).
+         * A refresh is under way in another request.  Its status is not
+         * known yet (the first), or is older than an interval and a
+         * refresh (nobody asked for a while): this request asks too,
+         * rather than call a node unhealthy, or healthy, on no evidence.
+         * The status is the lease holder's to record.
          */
         age = ngx_current_msec - slot->checked;
 
-        if (age > (ngx_msec_t) ctx->conf->health_interval * 1000
-                  + 2 * (ctx->conf->request_timeout + 1000))
+        if (slot->checked == 0
+            || age > (ngx_msec_t) ctx->conf->health_interval * 1000
+                     + ctx->conf->request_timeout + 1000)
         {
-            return ngx_http_ddbm_respond_unavailable(ctx, "status_stale",
-                                                     "the table's status "
-                                                     "is out of date");
+            slot = NULL;
+            goto call;
         }
 
         return ngx_http_ddbm_health_answer(ctx, slot->failure);
