@@ -140,7 +140,7 @@ dm_rbind_e dm_rtype_bind(const dm_rtype_t *t, const char *value, size_t len,
 const char *dm_rbind_name(dm_rbind_e rc);
 
 /* UTF-8 code points in s, or (size_t) -1 for a malformed sequence */
-size_t dm_utf8_chars(const unsigned char *s, size_t len);
+size_t dm_rutf8_chars(const unsigned char *s, size_t len);
 
 
 /* ---- key templates ---------------------------------------------------- */

@@ -39,9 +39,9 @@ dm_rkey_attr(const dm_rexpr_t *e, const dm_rnode_t *path,
     s = e->text.data + path->pos;
 
     if (path->kind != DM_RN_PATH || !path->simple) {
-        return dm_rerr(err, path->pos, "key condition \"%.*s\": a key "
+        return dm_rerr(err, path->pos, "key condition: a key "
                        "attribute, one name, is expected at %u",
-                       (int) e->text.len, e->text.data, path->pos);
+                       path->pos);
     }
 
     if (s[0] != '#') {
@@ -59,8 +59,8 @@ dm_rkey_attr(const dm_rexpr_t *e, const dm_rnode_t *path,
         }
     }
 
-    return dm_rerr(err, path->pos, "key condition \"%.*s\": \"%.*s\" is not "
-                   "bound", (int) e->text.len, e->text.data, (int) path->len,
+    return dm_rerr(err, path->pos, "key condition: \"%.*s\" is not "
+                   "bound", (int) path->len,
                    s);
 }
 
@@ -81,9 +81,8 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
     if (e->node[e->root].kind == DM_RN_AND) {
         nparts = dm_rkids(e, e->root, part, 2);
         if (nparts > 2) {
-            return dm_rerr(err, 0, "key condition \"%.*s\": at most the "
-                           "partition key AND one sort key condition",
-                           (int) e->text.len, e->text.data);
+            return dm_rerr(err, 0, "key condition: at most the "
+                           "partition key AND one sort key condition");
         }
 
     } else {
@@ -105,18 +104,15 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
             nk = dm_rkids(e, part[i], kid, 3);
 
         } else {
-            return dm_rerr(err, n->pos, "key condition \"%.*s\": only =, <, "
+            return dm_rerr(err, n->pos, "key condition: only =, <, "
                            "<=, >, >=, BETWEEN and begins_with, joined by "
-                           "one AND, at %u", (int) e->text.len, e->text.data,
-                           n->pos);
+                           "one AND, at %u", n->pos);
         }
 
         for (j = 1; j < nk && j < 3; j++) {
             if (e->node[kid[j]].kind != DM_RN_VALUE) {
-                return dm_rerr(err, e->node[kid[j]].pos, "key condition "
-                               "\"%.*s\": a key is compared with a :value, "
-                               "at %u", (int) e->text.len, e->text.data,
-                               e->node[kid[j]].pos);
+                return dm_rerr(err, e->node[kid[j]].pos, "key condition: "
+                               "a key is compared with a :value, at %u", e->node[kid[j]].pos);
             }
         }
 
@@ -131,14 +127,13 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
 
         if (on_pk) {
             if (n->kind != DM_RN_CMP || n->op != DM_RCMP_EQ) {
-                return dm_rerr(err, n->pos, "key condition \"%.*s\": the "
+                return dm_rerr(err, n->pos, "key condition: the "
                                "partition key \"%s\" is matched with '=' "
-                               "only", (int) e->text.len, e->text.data, pk);
+                               "only", pk);
             }
             if (seen_pk++) {
-                return dm_rerr(err, n->pos, "key condition \"%.*s\": the "
-                               "partition key twice", (int) e->text.len,
-                               e->text.data);
+                return dm_rerr(err, n->pos, "key condition: the "
+                               "partition key twice");
             }
             continue;
         }
@@ -146,28 +141,25 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
         if (sk == NULL || attr.len != strlen(sk)
             || memcmp(attr.data, sk, attr.len) != 0)
         {
-            return dm_rerr(err, n->pos, "key condition \"%.*s\": \"%.*s\" is "
+            return dm_rerr(err, n->pos, "key condition: \"%.*s\" is "
                            "not a key attribute (partition key \"%s\", sort "
-                           "key \"%s\")", (int) e->text.len, e->text.data,
-                           (int) attr.len, attr.data, pk, sk ? sk : "none");
+                           "key \"%s\")", (int) attr.len, attr.data, pk, sk ? sk : "none");
         }
 
         if (n->kind == DM_RN_CMP && n->op == DM_RCMP_NE) {
-            return dm_rerr(err, n->pos, "key condition \"%.*s\": '<>' is "
-                           "not a key condition", (int) e->text.len,
-                           e->text.data);
+            return dm_rerr(err, n->pos, "key condition: '<>' is "
+                           "not a key condition");
         }
 
         if (seen_sk++) {
-            return dm_rerr(err, n->pos, "key condition \"%.*s\": the sort "
-                           "key twice", (int) e->text.len, e->text.data);
+            return dm_rerr(err, n->pos, "key condition: the sort "
+                           "key twice");
         }
     }
 
     if (!seen_pk) {
-        return dm_rerr(err, 0, "key condition \"%.*s\": the partition key "
-                       "\"%s\" must be matched with '='", (int) e->text.len,
-                       e->text.data, pk);
+        return dm_rerr(err, 0, "key condition: the partition key "
+                       "\"%s\" must be matched with '='", pk);
     }
 
     return 0;
@@ -257,7 +249,7 @@ dm_rexpr_check_bindings(const dm_rexpr_t *const *exprs, size_t nexprs,
 
 unbound:
 
-    return dm_rerr(err, r->pos, "\"%.*s\" is used in \"%.*s\" at %zu but "
-                   "not bound", (int) r->name.len, r->name.data,
-                   (int) exprs[i]->text.len, exprs[i]->text.data, r->pos);
+    return dm_rerr(err, r->pos, "\"%.*s\" is used but not bound (at %zu in "
+                   "\"%.*s\")", (int) r->name.len, r->name.data, r->pos,
+                   (int) exprs[i]->text.len, exprs[i]->text.data);
 }

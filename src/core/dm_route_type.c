@@ -463,7 +463,7 @@ dm_rtype_int(const char *s, size_t len, int64_t *v)
 
 
 size_t
-dm_utf8_chars(const unsigned char *s, size_t len)
+dm_rutf8_chars(const unsigned char *s, size_t len)
 {
     size_t         i, n, k, need;
     unsigned char  c, lo, hi;
@@ -572,7 +572,7 @@ dm_rtype_bind(const dm_rtype_t *t, const char *value, size_t len, char *buf,
         break;
 
     default: /* DM_RTYPE_STRING, DM_RTYPE_ENUM */
-        n = dm_utf8_chars((const unsigned char *) value, len);
+        n = dm_rutf8_chars((const unsigned char *) value, len);
         if (n == (size_t) -1) {
             return DM_RBIND_UTF8;
         }
