@@ -70,13 +70,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (i = 0; i < e.nvalues; i++) {
-        fuzz_assert(e.value[i].name.len >= 2 && e.value[i].name.data[0] == ':');
+        fuzz_assert(e.value[i].name.len >= 2
+                    && e.value[i].name.data[0] == ':');
         fuzz_assert(e.value[i].name.data == s + e.value[i].pos);
         vals[i] = e.value[i].name;
     }
 
     for (i = 0; i < e.nnames; i++) {
-        fuzz_assert(e.name[i].name.len >= 2 && e.name[i].name.data[0] == '#');
+        fuzz_assert(e.name[i].name.len >= 2
+                    && e.name[i].name.data[0] == '#');
         fuzz_assert(e.name[i].name.data == s + e.name[i].pos);
         names[i] = e.name[i].name;
     }

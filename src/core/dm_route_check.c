@@ -112,7 +112,8 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
         for (j = 1; j < nk && j < 3; j++) {
             if (e->node[kid[j]].kind != DM_RN_VALUE) {
                 return dm_rerr(err, e->node[kid[j]].pos, "key condition: "
-                               "a key is compared with a :value, at %u", e->node[kid[j]].pos);
+                               "a key is compared with a :value, at %u",
+                               e->node[kid[j]].pos);
             }
         }
 
@@ -141,9 +142,10 @@ dm_rexpr_check_key(const dm_rexpr_t *e, const char *pk, const char *sk,
         if (sk == NULL || attr.len != strlen(sk)
             || memcmp(attr.data, sk, attr.len) != 0)
         {
-            return dm_rerr(err, n->pos, "key condition: \"%.*s\" is "
-                           "not a key attribute (partition key \"%s\", sort "
-                           "key \"%s\")", (int) attr.len, attr.data, pk, sk ? sk : "none");
+            return dm_rerr(err, n->pos, "key condition: \"%.*s\" is not a "
+                           "key attribute (partition key \"%s\", sort key "
+                           "\"%s\")", (int) attr.len, attr.data, pk,
+                           sk ? sk : "none");
         }
 
         if (n->kind == DM_RN_CMP && n->op == DM_RCMP_NE) {

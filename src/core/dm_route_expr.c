@@ -119,9 +119,7 @@ dm_rp_next(dm_rp_t *p)
         if (i == p->len || !dm_rp_ident_char((unsigned char) s[i])) {
             p->pos = i;
             p->tlen = 1;
-            p->tok = DM_T_END + 100;          /* nothing valid */
-            return dm_rerr(p->err, p->tpos, "'%c' "
-                           "without a name at %zu", c,
+            return dm_rerr(p->err, p->tpos, "'%c' without a name at %zu", c,
                            p->tpos);
         }
         while (i < p->len && dm_rp_ident_char((unsigned char) s[i])) {
@@ -171,9 +169,9 @@ dm_rp_next(dm_rp_t *p)
         default:
             p->pos = i;
             p->tlen = 1;
-            return dm_rerr(p->err, p->tpos, ""
-                           "unexpected character at %zu%s", p->tpos, c == '_' ? " (a name starting with '_' "
-                           "must be a #name)" : "");
+            return dm_rerr(p->err, p->tpos, "unexpected character at %zu%s",
+                           p->tpos, c == '_' ? " (a name starting with '_' "
+                                               "must be a #name)" : "");
         }
     }
 
@@ -217,8 +215,8 @@ dm_rp_node(dm_rp_t *p, int kind, int op, size_t pos)
     dm_rnode_t  *n;
 
     if (p->e->nnodes == DM_REXPR_NODES_MAX) {
-        return dm_rerr(p->err, pos, "too complex "
-                       "(more than %d parts)", DM_REXPR_NODES_MAX);
+        return dm_rerr(p->err, pos, "too complex (more than %d parts)",
+                       DM_REXPR_NODES_MAX);
     }
 
     n = &p->e->node[p->e->nnodes];
@@ -272,8 +270,8 @@ dm_rp_ref(dm_rp_t *p, dm_rref_t *refs, size_t *n)
     }
 
     if (*n == DM_REXPR_REFS_MAX) {
-        return dm_rerr(p->err, p->tpos, "more than %d "
-                       "placeholders", DM_REXPR_REFS_MAX);
+        return dm_rerr(p->err, p->tpos, "more than %d placeholders",
+                       DM_REXPR_REFS_MAX);
     }
 
     refs[*n].name.data = p->s + p->tpos;
@@ -348,8 +346,8 @@ dm_rp_not(dm_rp_t *p)
     size_t  pos;
 
     if (++p->depth > DM_REXPR_DEPTH_MAX) {
-        return dm_rerr(p->err, p->tpos, "nested more "
-                       "than %d deep", DM_REXPR_DEPTH_MAX);
+        return dm_rerr(p->err, p->tpos, "nested more than %d deep",
+                       DM_REXPR_DEPTH_MAX);
     }
 
     if (!dm_rp_is(p, "NOT")) {
@@ -531,8 +529,8 @@ dm_rp_function(dm_rp_t *p, int allow_update)
     }
 
     if (++p->depth > DM_REXPR_DEPTH_MAX) {
-        return dm_rerr(p->err, p->tpos, "nested more "
-                       "than %d deep", DM_REXPR_DEPTH_MAX);
+        return dm_rerr(p->err, p->tpos, "nested more than %d deep",
+                       DM_REXPR_DEPTH_MAX);
     }
 
     for (i = 0; i < dm_rfns[f].nargs; i++) {
@@ -560,14 +558,12 @@ dm_rp_function(dm_rp_t *p, int allow_update)
                 if (dm_rfns[f].fn == DM_RFN_ATTRIBUTE_TYPE
                     && node->kind != DM_RN_VALUE)
                 {
-                    return dm_rerr(p->err, node->pos, ""
-                                   "attribute_type takes a :value at %u",
-                                   node->pos);
+                    return dm_rerr(p->err, node->pos, "attribute_type "
+                                   "takes a :value at %u", node->pos);
                 }
                 if (node->kind == DM_RN_FUNC) {
-                    return dm_rerr(p->err, node->pos, ""
-                                   "size() is no argument here, at %u",
-                                   node->pos);
+                    return dm_rerr(p->err, node->pos, "size() is no "
+                                   "argument here, at %u", node->pos);
                 }
             }
         }
@@ -653,9 +649,9 @@ dm_rp_path(dm_rp_t *p)
 
         } else if (p->tok == DM_T_NAME) {
             if (dm_ddb_reserved(p->s + p->tpos, p->tlen)) {
-                return dm_rerr(p->err, p->tpos, ""
-                               "\"%.*s\" at %zu is a DynamoDB reserved "
-                               "word: use #name", (int) p->tlen, p->s + p->tpos, p->tpos);
+                return dm_rerr(p->err, p->tpos, "\"%.*s\" at %zu is a "
+                               "DynamoDB reserved word: use #name",
+                               (int) p->tlen, p->s + p->tpos, p->tpos);
             }
 
         } else {
@@ -859,8 +855,8 @@ static int
 dm_rp_target(dm_rp_t *p, int node)
 {
     if (p->ntargets == DM_REXPR_REFS_MAX) {
-        return dm_rerr(p->err, p->e->node[node].pos, ""
-                       "more than %d paths", DM_REXPR_REFS_MAX);
+        return dm_rerr(p->err, p->e->node[node].pos, "more than %d paths",
+                       DM_REXPR_REFS_MAX);
     }
 
     p->target[p->ntargets++] = (int16_t) node;
@@ -913,8 +909,8 @@ dm_rp_overlaps(dm_rp_t *p)
             if ((ai == aend && (bi == bend || s[bi] == '.' || s[bi] == '['))
                 || (bi == bend && (s[ai] == '.' || s[ai] == '[')))
             {
-                return dm_rerr(p->err, b->pos, "paths "
-                               "at %u and %u overlap", a->pos, b->pos);
+                return dm_rerr(p->err, b->pos, "paths at %u and %u overlap",
+                               a->pos, b->pos);
             }
         }
     }

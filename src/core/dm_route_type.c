@@ -70,8 +70,9 @@ int
 dm_rtype_compile(dm_rtype_t *t, dm_rstr_t name, const dm_rstr_t *args,
     size_t nargs, dm_rerr_t *err)
 {
-    size_t    i;
-    unsigned  seen;
+    size_t          i;
+    unsigned        seen;
+    unsigned char   c;
 
     memset(t, 0, sizeof(dm_rtype_t));
 
@@ -81,8 +82,10 @@ dm_rtype_compile(dm_rtype_t *t, dm_rstr_t name, const dm_rstr_t *args,
     }
 
     for (i = 0; i < name.len; i++) {
-        if (!(name.data[i] == '_' || (name.data[i] >= 'a' && name.data[i] <= 'z')
-              || (i && name.data[i] >= '0' && name.data[i] <= '9')))
+        c = (unsigned char) name.data[i];
+
+        if (!(c == '_' || (c >= 'a' && c <= 'z')
+              || (i && c >= '0' && c <= '9')))
         {
             return dm_rerr(err, DM_RERR_NOPOS, "type name \"%.*s\": use "
                            "[a-z_][a-z0-9_]*", (int) name.len, name.data);
@@ -286,7 +289,9 @@ dm_rtype_charset(dm_rtype_t *t, dm_rstr_t v)
     }
 
     for (i = 0; i < v.len; i++) {
-        if ((unsigned char) v.data[i] < 0x20 || (unsigned char) v.data[i] > 0x7e) {
+        c = (unsigned char) v.data[i];
+
+        if (c < 0x20 || c > 0x7e) {
             return -1;
         }
     }
