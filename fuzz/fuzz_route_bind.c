@@ -17,6 +17,7 @@ static dm_rtype_t         fz_compiled[5];
 static const dm_rtype_t  *fz_type[NTYPES];
 static dm_rtmpl_t         fz_key[NTYPES];
 static int                fz_keyed[NTYPES];
+static dm_rtmpl_t         fz_idem;
 
 
 static const dm_rtype_t *
@@ -92,6 +93,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         fuzz_assert(fz_keyed[i] == !dm_rtype_may_hold_hash(fz_type[i]));
     }
 
+    fuzz_assert(dm_rtmpl_parse(&fz_idem, "IDEM#{u:uuid}#{k:handle}", 24,
+                               &types, &err) == 0);
+
     return 0;
 }
 
@@ -103,6 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char               *s, buf[256], again[256], key[512];
     size_t              i, len, n;
     dm_rval_t           v, v2;
+    dm_rstr_t           raw, two[2];
     dm_rerr_t           err;
     dm_rbind_e          rc;
     dm_rtmpl_t          tmpl;
@@ -171,8 +176,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_assert(v.len ? n == 2 + v.len : n == 0);
             if (n) {
                 fuzz_assert(strchr(key + 2, '#') == NULL);
+                /* and the key splits back into the value */
+                fuzz_assert(dm_rtmpl_match(&fz_key[t], key, n, &raw, 1) == 0
+                            && raw.len == v.len
+                            && memcmp(raw.data, v.data, v.len) == 0);
             }
         }
+    }
+
+    /* the raw input as a key: what matches rebuilds it exactly */
+    if (dm_rtmpl_match(&fz_idem, s, len, two, 2) == 0) {
+        n = snprintf(key, sizeof(key), "IDEM#%.*s#%.*s", (int) two[0].len,
+                     two[0].data, (int) two[1].len, two[1].data);
+        fuzz_assert(n == len && memcmp(key, s, len) == 0);
+        fuzz_assert(two[0].len && two[1].len
+                    && memchr(two[0].data, '#', two[0].len) == NULL
+                    && memchr(two[1].data, '#', two[1].len) == NULL);
     }
 
     /* the raw input as a template */

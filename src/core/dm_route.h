@@ -183,6 +183,15 @@ const dm_rtmpl_part_t *dm_rtmpl_slot(const dm_rtmpl_t *t, size_t n);
 size_t dm_rtmpl_render(const dm_rtmpl_t *t, const dm_rval_t *vals,
     size_t nvals, char *out, size_t size);
 
+/*
+ * The reverse of rendering: splits a key read from DynamoDB into its slot
+ * values (pointers into key), one per slot in slot order.  Returns 0, or
+ * -1 when the key is not of this template.  The values are raw: bind each
+ * through its slot's type before using it.
+ */
+int dm_rtmpl_match(const dm_rtmpl_t *t, const char *key, size_t len,
+    dm_rstr_t *vals, size_t nvals);
+
 
 /* ---- expressions ------------------------------------------------------ */
 

@@ -224,6 +224,71 @@ dm_rtmpl_render(const dm_rtmpl_t *t, const dm_rval_t *vals, size_t nvals,
 }
 
 
+int
+dm_rtmpl_match(const dm_rtmpl_t *t, const char *key, size_t len,
+    dm_rstr_t *vals, size_t nvals)
+{
+    size_t             i, k, pos, end;
+    const char        *hash, *lhash;
+    const dm_rstr_t   *next;
+
+    if (nvals != t->nslots) {
+        return -1;
+    }
+
+    pos = 0;
+    k = 0;
+
+    for (i = 0; i < t->nparts; i++) {
+
+        if (!t->part[i].slot) {
+            if (len - pos < t->part[i].lit.len
+                || memcmp(key + pos, t->part[i].lit.data, t->part[i].lit.len)
+                   != 0)
+            {
+                return -1;
+            }
+            pos += t->part[i].lit.len;
+            continue;
+        }
+
+        /*
+         * A value holds no '#': it ends where the next literal's first '#'
+         * meets the key's next '#', or the next literal is the key's end.
+         */
+        next = (i + 1 < t->nparts) ? &t->part[i + 1].lit : NULL;
+        hash = memchr(key + pos, '#', len - pos);
+        lhash = next ? memchr(next->data, '#', next->len) : NULL;
+
+        if (lhash) {
+            if (hash == NULL
+                || (size_t) (hash - key) - pos < (size_t) (lhash - next->data))
+            {
+                return -1;
+            }
+            end = (size_t) (hash - key) - (size_t) (lhash - next->data);
+
+        } else {
+            end = len - (next ? next->len : 0);
+            if (end < pos || (hash && (size_t) (hash - key) < end)) {
+                return -1;
+            }
+        }
+
+        if (end == pos) {
+            return -1;
+        }
+
+        vals[k].data = key + pos;
+        vals[k].len = end - pos;
+        k++;
+        pos = end;
+    }
+
+    return pos == len ? 0 : -1;
+}
+
+
 /* the same literals and the same slot types: the same key for the same
  * values, whatever the slots are called */
 static int

@@ -221,6 +221,7 @@ test_templates(void)
 {
     char                    out[DM_KEY_MAX], ref[DM_KEY_MAX], buf[4][64];
     dm_rval_t               v[4];
+    dm_rstr_t               raw[2];
     dm_rerr_t               err;
     dm_rtmpl_t              t;
     dm_rtypes_t             types;
@@ -270,6 +271,31 @@ test_templates(void)
        && strcmp(out, "IDEM#" U "#k1") == 0, "render two slots");
     ok(dm_rtmpl_render(&t, v, 1, out, sizeof(out)) == 0,
        "one value short: no key");
+
+    ok(dm_rtmpl_match(&t, "IDEM#" U "#k1", 44, raw, 2) == 0
+       && raw[0].len == 36 && memcmp(raw[0].data, U, 36) == 0
+       && raw[1].len == 2 && memcmp(raw[1].data, "k1", 2) == 0,
+       "a key splits back into its two values");
+    ok(dm_rtmpl_match(&t, "IDEM#" U, 41, raw, 2) != 0,
+       "a key short of a slot does not match");
+    ok(dm_rtmpl_match(&t, "IDEM#" U "#k#1", 45, raw, 2) != 0,
+       "a '#' inside a value does not match");
+    ok(dm_rtmpl_match(&t, "IDEM##k1", 8, raw, 2) != 0,
+       "an empty value does not match");
+
+    ok(dm_rtmpl_parse(&t, "GRP#{owner:uuid}", 16, &types, &err) == 0
+       && dm_rtmpl_match(&t, "GRP#" U, 40, raw, 1) == 0 && raw[0].len == 36,
+       "the owner out of GRP#<owner>");
+    ok(dm_rtmpl_match(&t, "GRPMETA#" U, 44, raw, 1) != 0,
+       "GRPMETA# is not GRP#");
+
+    ok(dm_rtmpl_parse(&t, "X#{a:uuid}END", 13, &types, &err) == 0
+       && dm_rtmpl_match(&t, "X#abcEND", 8, raw, 1) == 0 && raw[0].len == 3,
+       "a literal after the last slot");
+    ok(dm_rtmpl_match(&t, "X#ab#cEND", 9, raw, 1) != 0
+       && dm_rtmpl_match(&t, "X#END", 5, raw, 1) != 0
+       && dm_rtmpl_match(&t, "X#abcEN", 7, raw, 1) != 0,
+       "... and keys that are not of it");
 
     ok(dm_rtmpl_parse(&t, "{at:time}", 9, &types, &err) == 0,
        "a template that is one slot");
