@@ -185,9 +185,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* the raw input as a key: what matches rebuilds it exactly */
-    if (dm_rtmpl_match(&fz_idem, s, len, two, 2) == 0) {
-        n = snprintf(key, sizeof(key), "IDEM#%.*s#%.*s", (int) two[0].len,
-                     two[0].data, (int) two[1].len, two[1].data);
+    if (len < sizeof(key) && dm_rtmpl_match(&fz_idem, s, len, two, 2) == 0) {
+        /* memcpy, not "%.*s": a value may hold NUL bytes */
+        memcpy(key, "IDEM#", 5);
+        memcpy(key + 5, two[0].data, two[0].len);
+        key[5 + two[0].len] = '#';
+        memcpy(key + 6 + two[0].len, two[1].data, two[1].len);
+        n = 6 + two[0].len + two[1].len;
         fuzz_assert(n == len && memcmp(key, s, len) == 0);
         fuzz_assert(two[0].len && two[1].len
                     && memchr(two[0].data, '#', two[0].len) == NULL
