@@ -285,24 +285,25 @@ dm_rp_ref(dm_rp_t *p, dm_rref_t *refs, size_t *n)
 
 /* ---- conditions ------------------------------------------------------- */
 
+/* left OP right OP ...: one node of type holding every operand */
 static int
-dm_rp_or(dm_rp_t *p)
+dm_rp_chain(dm_rp_t *p, const char *op, int type, int (*operand)(dm_rp_t *))
 {
     int  left, right, n;
 
-    left = dm_rp_and(p);
-    if (left < 0 || !dm_rp_is(p, "OR")) {
+    left = operand(p);
+    if (left < 0 || !dm_rp_is(p, op)) {
         return left;
     }
 
-    n = dm_rp_node(p, DM_RN_OR, 0, p->e->node[left].pos);
+    n = dm_rp_node(p, type, 0, p->e->node[left].pos);
     if (n < 0) {
         return -1;
     }
     dm_rp_adopt(p, n, left);
 
-    while (dm_rp_is(p, "OR")) {
-        if (dm_rp_next(p) != 0 || (right = dm_rp_and(p)) < 0) {
+    while (dm_rp_is(p, op)) {
+        if (dm_rp_next(p) != 0 || (right = operand(p)) < 0) {
             return -1;
         }
         dm_rp_adopt(p, n, right);
@@ -313,29 +314,16 @@ dm_rp_or(dm_rp_t *p)
 
 
 static int
+dm_rp_or(dm_rp_t *p)
+{
+    return dm_rp_chain(p, "OR", DM_RN_OR, dm_rp_and);
+}
+
+
+static int
 dm_rp_and(dm_rp_t *p)
 {
-    int  left, right, n;
-
-    left = dm_rp_not(p);
-    if (left < 0 || !dm_rp_is(p, "AND")) {
-        return left;
-    }
-
-    n = dm_rp_node(p, DM_RN_AND, 0, p->e->node[left].pos);
-    if (n < 0) {
-        return -1;
-    }
-    dm_rp_adopt(p, n, left);
-
-    while (dm_rp_is(p, "AND")) {
-        if (dm_rp_next(p) != 0 || (right = dm_rp_not(p)) < 0) {
-            return -1;
-        }
-        dm_rp_adopt(p, n, right);
-    }
-
-    return n;
+    return dm_rp_chain(p, "AND", DM_RN_AND, dm_rp_not);
 }
 
 

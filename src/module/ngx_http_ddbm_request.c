@@ -470,11 +470,36 @@ ngx_http_ddbm_call(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
 }
 
 
+/* what every call carries: its request, operation, body and X-Amz-Target */
+static ngx_int_t
+ngx_http_ddbm_call_init(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_call_t *call,
+    const char *operation, dm_buf_t *b)
+{
+    size_t  len;
+
+    call->ctx = ctx;
+    call->operation = operation;
+    call->body.data = b->data;
+    call->body.len = b->len;
+
+    len = sizeof(DM_DDB_TARGET_PREFIX) - 1 + ngx_strlen(operation);
+    call->target.data = ngx_pnalloc(ctx->request->pool, len);
+    if (call->target.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->target.len = ngx_sprintf(call->target.data, "%s%s",
+                                   DM_DDB_TARGET_PREFIX, operation)
+                       - call->target.data;
+
+    return NGX_OK;
+}
+
+
 ngx_http_ddbm_call_t *
 ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     const char *operation, dm_buf_t *b, ngx_msec_t delay)
 {
-    size_t                 len;
     ngx_http_request_t    *r;
     ngx_pool_cleanup_t    *cln;
     ngx_http_ddbm_call_t  *call;
@@ -503,20 +528,11 @@ ngx_http_ddbm_call_after(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
         ctx->cleanup_added = 1;
     }
 
-    call->ctx = ctx;
     call->tag = tag;
-    call->operation = operation;
-    call->body.data = b->data;
-    call->body.len = b->len;
 
-    len = sizeof(DM_DDB_TARGET_PREFIX) - 1 + ngx_strlen(operation);
-    call->target.data = ngx_pnalloc(r->pool, len);
-    if (call->target.data == NULL) {
+    if (ngx_http_ddbm_call_init(ctx, call, operation, b) != NGX_OK) {
         return NULL;
     }
-    call->target.len = ngx_sprintf(call->target.data, "%s%s",
-                                   DM_DDB_TARGET_PREFIX, operation)
-                       - call->target.data;
 
     call->retry_timer.handler = ngx_http_ddbm_retry_handler;
     call->retry_timer.data = call;
@@ -549,7 +565,6 @@ ngx_http_ddbm_call_t *
 ngx_http_ddbm_call_background(ngx_http_ddbm_ctx_t *ctx,
     const char *operation, dm_buf_t *b)
 {
-    size_t                 len;
     ngx_http_request_t    *r;
     ngx_http_ddbm_call_t  *call;
 
@@ -564,21 +579,12 @@ ngx_http_ddbm_call_background(ngx_http_ddbm_ctx_t *ctx,
         return NULL;
     }
 
-    call->ctx = ctx;
-    call->operation = operation;
-    call->body.data = b->data;
-    call->body.len = b->len;
     call->background = 1;
     call->no_quota = 1;
 
-    len = sizeof(DM_DDB_TARGET_PREFIX) - 1 + ngx_strlen(operation);
-    call->target.data = ngx_pnalloc(r->pool, len);
-    if (call->target.data == NULL) {
+    if (ngx_http_ddbm_call_init(ctx, call, operation, b) != NGX_OK) {
         return NULL;
     }
-    call->target.len = ngx_sprintf(call->target.data, "%s%s",
-                                   DM_DDB_TARGET_PREFIX, operation)
-                       - call->target.data;
 
     return ngx_http_ddbm_issue(call) == NGX_OK ? call : NULL;
 }
