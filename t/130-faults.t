@@ -128,6 +128,15 @@ master_on();             # a crashed worker is logged by its master
 check_accum_error_log(); # each check sees the whole block's log
 no_shuffle();
 
+# An answer's time, as a pattern: under valgrind a block's first request
+# runs through code valgrind has not translated yet, on a machine the
+# other passes may share, so there only its order of magnitude is
+# checked (the normal pass checks the bound itself).
+sub elapsed ($) {
+    my ($re) = @_;
+    return $ENV{TEST_NGINX_USE_VALGRIND} ? '\d\.\d+' : $re;
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
     DdbmModule::preprocess($block);
@@ -159,7 +168,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 --- error_code eval
 [200, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: \nX-Elapsed: 0\\.[0-4]\\d*", ""]
+["Content-Type: application/json\nRetry-After: \nX-Elapsed: " . main::elapsed('0\\.[0-4]\\d*'), ""]
 --- response_body eval
 [q([{"uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399","display_name":"Andrew Bayko","handle":"bayko","message":"Then let's point wrk at it tonight and compare with the Flask numbers.","created_at":"2026-11-20T10:11:00.000000+00:00"}]),
  '{"status":"ok","table":"ddbm_t130"}']
@@ -186,7 +195,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 --- error_code eval
 [503, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: 1\nX-Elapsed: 0\\.[0-4]\\d*",
+["Content-Type: application/json\nRetry-After: 1\nX-Elapsed: " . main::elapsed('0\\.[0-4]\\d*'),
  "Retry-After: "]
 --- response_body eval
 ['{"error":"dynamodb_throttled","message":"the database call failed"}',
@@ -264,7 +273,7 @@ mode): waits drawn from [0,25], [0,50] and [0,100] ms.
 --- error_code eval
 [503, 200]
 --- response_headers_like eval
-["Retry-After: 1\nX-Elapsed: 0\\.[0-3]\\d*", ""]
+["Retry-After: 1\nX-Elapsed: " . main::elapsed('0\\.[0-3]\\d*'), ""]
 --- response_body eval
 ['{"error":"dynamodb_throttled","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
@@ -596,7 +605,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 --- error_code eval
 [502, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: \nX-Elapsed: 0\\.[0-4]\\d*", ""]
+["Content-Type: application/json\nRetry-After: \nX-Elapsed: " . main::elapsed('0\\.[0-4]\\d*'), ""]
 --- response_body eval
 ['{"error":"dynamodb_unreachable","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
@@ -640,7 +649,7 @@ $ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
 --- error_code eval
 [504, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nRetry-After: \nX-Elapsed: 2\\.\\d+", ""]
+["Content-Type: application/json\nRetry-After: \nX-Elapsed: " . main::elapsed('2\\.\\d+'), ""]
 --- response_body eval
 ['{"error":"dynamodb_timeout","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
@@ -682,7 +691,7 @@ $ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
 --- error_code eval
 [504, 200]
 --- response_headers_like eval
-["Content-Type: application/json\nX-Elapsed: 2\\.\\d+", ""]
+["Content-Type: application/json\nX-Elapsed: " . main::elapsed('2\\.\\d+'), ""]
 --- response_body eval
 ['{"error":"dynamodb_timeout","message":"the database call failed"}',
  '{"status":"ok","table":"ddbm_t130"}']
