@@ -216,6 +216,13 @@ def main():
         row("stored messages of this run",
             "%d (%d with microseconds < 1000: the coarse clock's)"
             % (c["run_messages_stored"], c["run_messages_us_below_1000"]))
+        # the mark of the coarse third: without it the clock never went
+        # coarse (a third of the posts; a real clock gives 0.1%)
+        if c["run_messages_us_below_1000"] < c["run_messages_stored"] / 10:
+            fails.append("the coarse clock left no mark: %d of %d messages "
+                         "with microseconds < 1000"
+                         % (c["run_messages_us_below_1000"],
+                            c["run_messages_stored"]))
         rb = c.get("readback") or {}
         if rb:
             row("read-your-write lane (both members, both instances)",
