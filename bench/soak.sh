@@ -20,9 +20,13 @@
 # The instances: n1 and n2 under the work directory, each with its own
 # conf, port, pid, logs and cache zone; both started with LD_PRELOAD of
 # t/lib/ddbm_clock.c (built here) and DDBM_TEST_CLOCK_FILE: while that
-# file exists (from 1/3 to 2/3 of the requests served) their
-# gettimeofday() is in whole seconds, so conversations sharing a member
-# plan the same microsecond, as two writers at once would.
+# file exists (from 1/3 of the requests served to 2/3, or for
+# SOAK_COARSE_SECONDS if that comes first) their gettimeofday() is in
+# whole seconds, so conversations sharing a member plan the same
+# microsecond, as two writers at once would.  Posts slow down a lot then
+# (on this 2-core machine from ~125 to ~25 requests/s: every post to any
+# conversation of a member within one second asks for that member's same
+# few row keys, and the losers plan again), hence the time bound.
 #
 # The load: wrk with bench/soak/soak.lua, per instance two lanes at once
 # (see there): "mix" (2 threads; every route that must succeed, posts with
@@ -53,7 +57,7 @@
 # queued behind them timed out), SOAK_CONNECTIONS (mix lanes, 32),
 # SOAK_DENIED_CONNECTIONS (4; both split over the two instances),
 # SOAK_READBACK (read-your-write iterations: SOAK_REQUESTS/200),
-# SOAK_SAMPLE (5), SOAK_MAX_SECONDS (10800: wrk's bound; a run cut by it
+# SOAK_COARSE_SECONDS (180), SOAK_SAMPLE (5), SOAK_MAX_SECONDS (10800: wrk's bound; a run cut by it
 # fails, saying how many requests ran), SOAK_FAULTS (only these
 # faults of DdbmFake's @RANDOM_FAULTS, comma separated), SOAK_KEEP=1
 # keeps the work directory (it is kept anyway on failure), NGINX_BINARY,
@@ -70,6 +74,7 @@ conns=${SOAK_CONNECTIONS:-32}
 dconns=${SOAK_DENIED_CONNECTIONS:-4}
 sample=${SOAK_SAMPLE:-5}
 readback=${SOAK_READBACK:-$((total / 200))}
+coarse_secs=${SOAK_COARSE_SECONDS:-180}
 max_secs=${SOAK_MAX_SECONDS:-10800}
 nginx=${NGINX_BINARY:-/usr/sbin/nginx}
 module=${DDBM_MODULE:-$top/build/ngx_http_ddbm_module.so}
@@ -355,7 +360,8 @@ say "load: $((4 * mix_quota + 2 * denied_quota)) requests" \
     "over 2 instances," \
     "$((2 * mconns))+$((2 * dconns2)) connections, faults: $nfakes fakes" \
     "of weight 1 vs DynamoDB Local $direct_weight, p=$fault_p;" \
-    "$readback read-back iterations; coarse clock from 1/3 to 2/3"
+    "$readback read-back iterations; coarse clock from 1/3 to 2/3" \
+    "(at most ${coarse_secs}s)"
 t_start=$(date +%s.%N)
 wrk_pids=()
 for i in 1 2; do
@@ -393,7 +399,8 @@ finished() {   # finished NAME THREADS PID
     kill -INT "$3" 2>/dev/null || true
     return 0
 }
-# the coarse clock: on at a third of the requests, off at two thirds
+# the coarse clock: on at a third of the requests, off at two thirds or
+# after $coarse_secs s
 # set_clock on|off: the flag, and when (epoch, requests served)
 set_clock() {
     if [ "$1" = on ]; then touch "$clock_flag"; else rm -f "$clock_flag"; fi
@@ -414,7 +421,9 @@ for _ in $(seq 1 $((max_secs + 60))); do
     if [ $clock_state = before ] && [ "$served" -ge $((total / 3)) ]; then
         set_clock on
         clock_state=on
-    elif [ $clock_state = on ] && [ "$served" -ge $((2 * total / 3)) ]; then
+        coarse_since=$SECONDS
+    elif [ $clock_state = on ] && { [ "$served" -ge $((2 * total / 3)) ] \
+            || [ $((SECONDS - coarse_since)) -ge "$coarse_secs" ]; }; then
         set_clock off
         clock_state=after
     fi
