@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 """The soak's table check (bench/soak.sh): scans the whole table on
 DynamoDB Local (plain HTTP: it accepts any signature) and checks the
-invariants against the POSTs the client saw acknowledged (acks-*.log).
+invariants (SPEC, 1 to 6) against what the clients saw: the POSTs
+acknowledged and the unkeyed POSTs sent again (acks-*.log), and the
+read-your-write lane's figures (readback.json).
 
   check.py --endpoint http://127.0.0.1:PORT --table T --dir WORK --run TAG
 
-Writes WORK/check.json (the figures) and prints one line per violation
-kind with up to 5 examples.  Exit 1 on any violation.
+A keyed post (its text ends in " k=<key>") is stored at most once, and
+where its every answer says.  An unkeyed post sent N times may be stored
+up to N times (a client's retry after a timeout is a new message), but
+each answer acknowledged must match exactly one stored copy (text,
+conversation, created_at), and no copy answers two requests.
+
+Writes WORK/check.json (the figures, violations per kind and per
+invariant) and prints one line per violation kind with up to 5 examples.
+Exit 1 on any violation.
 """
 
 import argparse
@@ -69,6 +78,36 @@ def scan(endpoint, table, segments=4):
     return [i for seg in out for i in seg]
 
 
+# violation kind -> the invariants (SPEC) it breaks
+KINDS = {
+    "lost (acknowledged, not stored)": (1,),
+    "stored elsewhere than acknowledged": (1,),
+    "duplicated (keyed, stored twice)": (1,),
+    "idempotency: one request, different answers": (1,),
+    "idempotency: one key, two messages stored": (1,),
+    "unkeyed: stored more often than sent": (1,),
+    "unkeyed: one stored copy acknowledged to two requests": (1,),
+    "ack unreadable": (1,),
+    "read-your-write: not readable at once": (3,),
+    "read-your-write: the lane wrote no figures": (3,),
+    "stored by a non-member (403 due)": (4,),
+    "200 where 401/403/404/422 was due": (4,),
+    "message from a non-member": (4,),
+    "row owned by a non-member": (4,),
+    "record's last_sk not the latest message": (2,),
+    "row not at the latest message": (2, 6),
+    "row naming the wrong other participant": (2,),
+    "member with several rows for one conversation": (2, 6),
+    "member without a row (messages without rows)": (2, 5, 6),
+    "row pointing at no message of its conversation": (5,),
+    "conversation without messages (rows/record point at nothing)": (5,),
+    "messages without a conversation record": (5,),
+    "receipt without message_uuid": (5,),
+    "receipt of an unstored message": (5,),
+    "receipt unreadable": (5,),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
@@ -83,23 +122,30 @@ def main():
     msgs = collections.defaultdict(list)    # group -> [item]
     rows = collections.defaultdict(list)    # group -> [item]
     meta = {}                               # group -> item
-    idem = []
+    receipts = []                           # IDEM# and RECEIPT# items
     by_text = collections.defaultdict(list)  # text -> [(group, sk)]
+    by_uuid = {}                            # message_uuid -> item
     for it in items:
         pk = it.get("pk", "")
         if pk.startswith("MSG#"):
             g = pk[4:]
+            it["group"] = g
             msgs[g].append(it)
             by_text[it.get("message", "")].append((g, it["sk"]))
+            if it.get("message_uuid"):
+                by_uuid[it["message_uuid"]] = it
         elif pk.startswith("GRP#"):
             rows[it.get("message_group_uuid", "")].append(it)
         elif pk.startswith("GRPMETA#"):
             meta[pk[8:]] = it
-        elif pk.startswith("IDEM#"):
-            idem.append(it)
+        elif pk.startswith("IDEM#") or pk.startswith("RECEIPT#"):
+            receipts.append(it)
 
-    # what the clients saw acknowledged
-    acks = collections.defaultdict(set)     # text -> {(group, created_at)}
+    v = collections.defaultdict(list)       # violation kind -> examples
+
+    # what the clients saw: answers, and unkeyed posts sent again
+    acks = collections.defaultdict(list)    # text -> [(group, created_at)]
+    again = collections.Counter()           # text -> times sent again
     ack_lines = replayed = denied200 = 0
     for f in glob.glob(os.path.join(a.dir, "acks-*.log")):
         with open(f, encoding="utf-8", errors="replace") as fh:
@@ -107,17 +153,17 @@ def main():
                 parts = line.rstrip("\n").split("\t", 2)
                 if parts[0] == "DENIED200":
                     denied200 += 1
-                    continue
-                if parts[0] != "ack" or len(parts) != 3:
-                    continue
-                ack_lines += 1
-                replayed += parts[1] == "1"
-                try:
-                    b = json.loads(parts[2])
-                    acks[b["message"]].add((b["message_group_uuid"],
-                                            b["created_at"]))
-                except (ValueError, KeyError):
-                    acks["<unreadable ack> " + parts[2][:80]].add(("", ""))
+                elif parts[0] == "again" and len(parts) == 2:
+                    again[parts[1]] += 1
+                elif parts[0] == "ack" and len(parts) == 3:
+                    ack_lines += 1
+                    replayed += parts[1] == "1"
+                    try:
+                        b = json.loads(parts[2])
+                        acks[b["message"]].append((b["message_group_uuid"],
+                                                   b["created_at"]))
+                    except (ValueError, KeyError, TypeError):
+                        v["ack unreadable"].append(parts[2][:80])
 
     # the faults the fakes gave each message's transactions (fake.pl's
     # fault log): a lost message is explained, or not, by them
@@ -134,44 +180,63 @@ def main():
         return "faults on its transactions: %s" % (
             ",".join(tx_faults.get(text, [])) or "none")
 
-    v = collections.defaultdict(list)       # violation kind -> examples
+    def keyed(text):
+        return re.search(r" k=(\S+)$", text)
 
-    # 1. acknowledged: stored exactly once, where and when the answer said
+    # 1. every answer acknowledged matches exactly one stored copy; a
+    # keyed post is stored once and answered the same every time
     lost = dup = 0
-    for text, seen in acks.items():
-        if len(seen) > 1:
-            v["idempotency: one request, different answers"].append(
-                "%s: %s; %s" % (text, sorted(seen), faults_of(text)))
+    acked_keyed = acked_unkeyed = 0
+    for text, answers in acks.items():
+        seen = set(answers)
         stored = by_text.get(text, [])
-        if not stored:
-            lost += 1
-            lost_by[",".join(sorted(set(tx_faults.get(text, []))))
-                    or "none"] += 1
-            v["lost (acknowledged, not stored)"].append(
-                "%s %s; %s" % (text, sorted(seen), faults_of(text)))
-        elif len(stored) > 1:
-            dup += 1
-            v["duplicated (acknowledged, stored twice)"].append(
-                "%s: %s" % (text, stored))
-        elif stored[0] not in seen:
-            v["stored elsewhere than acknowledged"].append(
-                "%s: stored %s, answered %s" % (text, stored[0], sorted(seen)))
+        if keyed(text):
+            acked_keyed += 1
+            if len(seen) > 1:
+                v["idempotency: one request, different answers"].append(
+                    "%s: %s; %s" % (text, sorted(seen), faults_of(text)))
+        else:
+            acked_unkeyed += 1
+            if len(answers) > len(seen):
+                v["unkeyed: one stored copy acknowledged to two "
+                  "requests"].append("%s: %s" % (text, sorted(answers)))
+        for s in sorted(seen):
+            if s in stored:
+                continue
+            if stored:
+                v["stored elsewhere than acknowledged"].append(
+                    "%s: stored %s, answered %s" % (text, stored, s))
+            else:
+                lost += 1
+                lost_by[",".join(sorted(set(tx_faults.get(text, []))))
+                        or "none"] += 1
+                v["lost (acknowledged, not stored)"].append(
+                    "%s %s; %s" % (text, s, faults_of(text)))
 
-    # any text of this run stored twice (every request's text is unique;
-    # a retry with the same key must not store it again)
-    dup_any = 0
+    # every text of this run: a keyed one stored once at most, an
+    # unkeyed one at most as often as it was sent
+    dup_keyed = unkeyed_multi = unkeyed_unacked = 0
     per_key = collections.defaultdict(set)
     for text, where in by_text.items():
         if not text.startswith(prefix):
             continue
-        if len(where) > 1:
-            dup_any += 1
-            if text not in acks:
-                v["duplicated (not acknowledged, stored twice)"].append(
-                    "%s: %s" % (text, where))
-        m = re.search(r" k=(\S+)$", text)
+        m = keyed(text)
         if m:
             per_key[m.group(1)].add(text)
+            if len(where) > 1:
+                dup_keyed += 1
+                v["duplicated (keyed, stored twice)"].append(
+                    "%s: %s; acknowledged %s" % (text, where,
+                                                 sorted(set(acks.get(text,
+                                                                     [])))))
+        else:
+            sent = 1 + again[text]
+            unkeyed_multi += len(where) > 1
+            unkeyed_unacked += len(set(where) - set(acks.get(text, [])))
+            if len(where) > sent:
+                v["unkeyed: stored more often than sent"].append(
+                    "%s: stored %d times, sent %d" % (text, len(where),
+                                                     sent))
         if " intruder " in text:
             v["stored by a non-member (403 due)"].append(
                 "%s: %s" % (text, where))
@@ -180,7 +245,20 @@ def main():
             v["idempotency: one key, two messages stored"].append(
                 "%s: %s" % (key, sorted(texts)))
 
-    # 2, 4 and 5: every conversation
+    # 3. the read-your-write lane (readback.py)
+    rb = {}
+    try:
+        with open(os.path.join(a.dir, "readback.json")) as fh:
+            rb = json.load(fh)
+    except (OSError, ValueError) as e:
+        v["read-your-write: the lane wrote no figures"].append(str(e))
+    if rb.get("failures"):
+        ex = rb.get("failure_examples", [])
+        # one entry per failure: the examples kept, then the rest
+        v["read-your-write: not readable at once"].extend(
+            ex + ["(example not kept)"] * (rb["failures"] - len(ex)))
+
+    # 2, 4, 5 and 6: every conversation
     not_latest = orphan_rows = orphan_msgs = 0
     groups = set(msgs) | set(rows) | set(meta)
     for g in groups:
@@ -226,6 +304,8 @@ def main():
                 continue
             if r["sk"] not in msk:
                 orphan_rows += 1
+                v["row pointing at no message of its conversation"].append(
+                    "%s owner %s: row %s" % (g, u, r["sk"]))
             if r["sk"] != latest["sk"] \
                     or r.get("message") != latest.get("message"):
                 not_latest += 1
@@ -236,48 +316,75 @@ def main():
                 v["row naming the wrong other participant"].append(
                     "%s owner %s" % (g, u))
 
-    # an idempotency record answers with a message that is stored
-    idem_orphans = 0
-    for it in idem:
+    # every receipt (IDEM#, RECEIPT#) names a stored message: its
+    # message_uuid is a message of its conversation, at the time and
+    # with the text it answers
+    receipt_orphans = 0
+    for it in receipts:
         try:
             b = json.loads(it.get("response", ""))
-        except ValueError:
-            v["idempotency record unreadable"].append(it.get("pk"))
+            g, created, text = (b["message_group_uuid"], b["created_at"],
+                                b["message"])
+        except (ValueError, KeyError, TypeError):
+            v["receipt unreadable"].append(it.get("pk"))
             continue
-        if not isinstance(b, dict) or "created_at" not in b:
+        mu = it.get("message_uuid")
+        if not mu:
+            v["receipt without message_uuid"].append(it.get("pk"))
             continue
-        if (b.get("message_group_uuid"), b["created_at"]) \
-                not in by_text.get(b.get("message"), []):
-            idem_orphans += 1
-            v["idempotency record of an unstored message"].append(
-                "%s: %s" % (it.get("pk"), b.get("message")))
+        m = by_uuid.get(mu)
+        if m is None or m["group"] != g or m["sk"] != created \
+                or m.get("message") != text:
+            receipt_orphans += 1
+            v["receipt of an unstored message"].append(
+                "%s: message %s %s/%s %s; stored: %s" % (
+                    it.get("pk"), mu, g, created, text,
+                    m and (m["group"], m["sk"], m.get("message"))))
 
     if denied200:
-        v["200 where 401/403/404/422 was due"].append(
-            "%d answers (acks-denied-*.log)" % denied200)
+        v["200 where 401/403/404/422 was due"].extend(
+            ["acks-denied*.log"] * denied200)
 
-    run_msgs = sum(len(w) for t, w in by_text.items()
-                   if t.startswith(prefix))
+    # the coarse clock's mark: microseconds near zero
+    run_msgs = coarse = 0
+    for t, w in by_text.items():
+        if t.startswith(prefix):
+            run_msgs += len(w)
+            coarse += sum(1 for _, sk in w
+                          if re.search(r"\.000\d\d\d", sk[19:]))
+    per_inv = {str(n): 0 for n in range(1, 7)}
+    for k, x in v.items():
+        for n in KINDS.get(k, (0,)):
+            per_inv[str(n)] = per_inv.get(str(n), 0) + len(x)
     figures = {
         "items": len(items), "conversations": len(groups),
         "messages_stored": sum(len(m) for m in msgs.values()),
         "run_messages_stored": run_msgs,
+        "run_messages_us_below_1000": coarse,
         "ack_answers": ack_lines, "ack_replayed": replayed,
-        "acknowledged_posts": len(acks), "lost": lost,
-        "duplicated_acknowledged": dup, "duplicated_any": dup_any,
+        "acknowledged_posts": len(acks),
+        "acknowledged_keyed": acked_keyed,
+        "acknowledged_unkeyed": acked_unkeyed,
+        "unkeyed_sent_again": sum(again.values()),
+        "unkeyed_texts_stored_twice_or_more": unkeyed_multi,
+        "unkeyed_copies_unacknowledged": unkeyed_unacked,
+        "lost": lost, "duplicated_keyed": dup_keyed,
         "lost_by_fault": dict(lost_by),
         "rows_not_latest": not_latest, "orphan_rows": orphan_rows,
-        "orphan_messages": orphan_msgs, "idem_records": len(idem),
-        "idem_orphans": idem_orphans,
+        "orphan_messages": orphan_msgs, "receipts": len(receipts),
+        "receipt_orphans": receipt_orphans,
         "idem_violations": sum(len(x) for k, x in v.items()
                                if k.startswith("idempotency:")),
         "denied_200": denied200,
+        "readback": rb,
         "violations": {k: len(x) for k, x in v.items()},
+        "violations_by_invariant": per_inv,
     }
     with open(os.path.join(a.dir, "check.json"), "w") as fh:
         json.dump(figures, fh, indent=1, sort_keys=True)
     for k, x in sorted(v.items()):
-        print("VIOLATION %s: %d" % (k, len(x)))
+        print("VIOLATION %s (invariant %s): %d"
+              % (k, ",".join(map(str, KINDS.get(k, ("?",)))), len(x)))
         for e in x[:5]:
             print("    " + e)
     print("check: %d items, %d acknowledged posts, %d stored messages of "

@@ -4,8 +4,10 @@
 -- without knowing the request:
 --   mix     everything that must succeed: health, user_short, both lists,
 --           posts in update and create mode, with and without
---           Idempotency-Key, retried identical requests, a key reused
---           with another body (422 idempotency_key_reused)
+--           Idempotency-Key, retried identical requests (keyed: replayed,
+--           stored once; unkeyed, as a client does after a timeout: may
+--           store a second copy), a key reused with another body (422
+--           idempotency_key_reused)
 --   denied  401/403/404/422 requests: a 200 here is a violation (a
 --           non-member read or posted, a blank message was accepted)
 -- A fault may turn any answer into 502/503/504 (503 is also a busy
@@ -13,10 +15,16 @@
 --
 -- Environment:
 --   SOAK_LANE     mix | denied
+--   SOAK_NAME     this lane's name in file names and texts (the lane and
+--                 the instance it runs against: mix1, denied2...)
 --   SOAK_QUOTA    answers per thread, then the thread stops and writes
 --                 SOAK_DIR/done-<lane>-<thread> (the driver then ends wrk)
 --   SOAK_DIR      where the acknowledgements go: acks-<lane>-<thread>.log,
---                 one line per POST answered 200: "ack <replayed> <body>"
+--                 one line per POST answered 200: "ack <replayed> <body>",
+--                 and one per unkeyed POST sent again: "again <text>"
+--   Texts: "soak <run> <kind> <name><thread>-<n>"; a keyed post's text
+--   ends in " k=<key>" (kinds idem, idemnew, reuse), an unkeyed post's
+--   does not (kinds upd, new): bench/soak/check.py tells them apart so.
 --   SOAK_RUN      run tag, in every message text and key
 --   SOAK_SUB_HEADER  the identity header (X-Soak-Sub)
 --   SOAK_MEMBERS  sub:group,... (the sub is a member of the group)
@@ -46,6 +54,7 @@ local function pairs_of(name)
 end
 
 local lane = os.getenv("SOAK_LANE") or "mix"
+local name = os.getenv("SOAK_NAME") or lane
 local quota = tonumber(os.getenv("SOAK_QUOTA") or "1000")
 local dir = os.getenv("SOAK_DIR") or "."
 local run = os.getenv("SOAK_RUN") or "soak"
@@ -65,6 +74,8 @@ n = 0
 local ring = {}          -- recent keyed POSTs, for retries: { req, key }
 local ring_at = 0
 local RING = 64
+local uring = {}         -- recent unkeyed POSTs: { req, text }
+local uring_at = 0
 local acks
 local stopped = false
 
@@ -87,7 +98,14 @@ end
 
 -- a unique text: lane, thread and request number
 local function text(kind)
-    return string.format("soak %s %s %s%d-%d", run, kind, lane, tid, n)
+    return string.format("soak %s %s %s%d-%d", run, kind, name, tid, n)
+end
+
+local function unkeyed(headers, body, t)
+    local req = post(headers, body)
+    uring_at = uring_at % RING + 1
+    uring[uring_at] = { req = req, text = t }
+    return req
 end
 
 local function keyed(headers, body, key)
@@ -110,33 +128,43 @@ local mix = {
     end },
     { 20, function()               -- update mode
         local p = any(members)
-        return post({ [sub_header] = p[1] }, string.format(
-            '{"message":"%s","message_group_uuid":"%s"}', text("upd"), p[2]))
+        local t = text("upd")
+        return unkeyed({ [sub_header] = p[1] }, string.format(
+            '{"message":"%s","message_group_uuid":"%s"}', t, p[2]), t)
     end },
     { 2, function()                -- create mode
         local p = any(creates)
-        return post({ [sub_header] = p[1] }, string.format(
-            '{"message":"%s","handle":"%s"}', text("new"), p[2]))
+        local t = text("new")
+        return unkeyed({ [sub_header] = p[1] }, string.format(
+            '{"message":"%s","handle":"%s"}', t, p[2]), t)
     end },
     { 14, function()               -- update mode, keyed
         local p = any(members)
-        local key = string.format("%s-%s%d-%d", run, lane, tid, n)
+        local key = string.format("%s-%s%d-%d", run, name, tid, n)
         return keyed({ [sub_header] = p[1] }, string.format(
             '{"message":"%s k=%s","message_group_uuid":"%s"}',
             text("idem"), key, p[2]), key)
     end },
     { 2, function()                -- create mode, keyed
         local p = any(creates)
-        local key = string.format("%s-%s%d-%d", run, lane, tid, n)
+        local key = string.format("%s-%s%d-%d", run, name, tid, n)
         return keyed({ [sub_header] = p[1] }, string.format(
             '{"message":"%s k=%s","handle":"%s"}', text("idemnew"), key,
             p[2]), key)
     end },
-    { 12, function()               -- a retry: the very same request
+    { 8, function()                -- a keyed retry: the very same request
         if #ring == 0 then
             return get("/health")
         end
         return ring[math.random(#ring)].req
+    end },
+    { 4, function()                -- an unkeyed retry: the same again
+        if #uring == 0 then
+            return get("/health")
+        end
+        local u = uring[math.random(#uring)]
+        acks:write("again\t", u.text, "\n")
+        return u.req
     end },
     { 2, function()                -- a key again, with another body
         if #ring == 0 then
@@ -169,9 +197,8 @@ local denied = {
     end },
     { 1, function()                                   -- 403, keyed
         local p = any(outsiders)
-        return post({ [sub_header] = p[1],
-                      ["Idempotency-Key"] = string.format("%s-x%d-%d", run,
-                                                          tid, n) },
+        local key = string.format("%s-x%s%d-%d", run, name, tid, n)
+        return post({ [sub_header] = p[1], ["Idempotency-Key"] = key },
             string.format('{"message":"%s","message_group_uuid":"%s"}',
                           text("intruder"), p[2]))
     end },
@@ -200,7 +227,7 @@ end
 
 function init(args)
     math.randomseed(os.time() * 1000 + tid * 7919)
-    acks = io.open(string.format("%s/acks-%s-%d.log", dir, lane, tid), "a")
+    acks = io.open(string.format("%s/acks-%s-%d.log", dir, name, tid), "a")
 end
 
 function request()
@@ -271,7 +298,7 @@ function response(status, headers, body)
         -- this thread's share is done: say so, stop sending
         stopped = true
         acks:flush()
-        local f = io.open(string.format("%s/done-%s-%d", dir, lane, tid),
+        local f = io.open(string.format("%s/done-%s-%d", dir, name, tid),
                           "w")
         f:write(answers, "\n")
         f:close()
@@ -302,11 +329,11 @@ function done(summary, latency, requests)
     table.sort(parts)
     local e = summary.errors
     io.write(string.format(
-        "soak-lane lane=%s answers=%d post_acks=%d replays=%d reused422=%d "
-        .. "unexpected=%d denied200=%d connect=%d read=%d write=%d "
-        .. "timeout=%d statuses=%s first_unexpected=%s\n",
-        lane, t.answers, t.post_acks, t.replays, t.reused422, t.unexpected,
-        t.denied200, e.connect, e.read, e.write, e.timeout,
+        "soak-lane lane=%s name=%s answers=%d post_acks=%d replays=%d "
+        .. "reused422=%d unexpected=%d denied200=%d connect=%d read=%d "
+        .. "write=%d timeout=%d statuses=%s first_unexpected=%s\n",
+        lane, name, t.answers, t.post_acks, t.replays, t.reused422,
+        t.unexpected, t.denied200, e.connect, e.read, e.write, e.timeout,
         table.concat(parts, ","), first == "" and "-" or first))
     io.flush()
 end

@@ -24,7 +24,12 @@ typedef int (*gtod_fn)(struct timeval *, void *);
 
 static gtod_fn      real_gettimeofday;
 static int          mode = -1;            /* 0 off, 1 always, 2 file */
-static const char  *flag_file;
+/*
+ * A copy: nginx's setproctitle overwrites the original environment's
+ * strings (with NULs) once it has moved them, so a pointer from getenv()
+ * taken before that reads "" afterwards.
+ */
+static char         flag_file[4096];
 static time_t       flag_checked;         /* real second of the last look */
 static int          flag_on;
 
@@ -47,8 +52,9 @@ ddbm_clock_init(void)
         return;
     }
 
-    flag_file = getenv("DDBM_TEST_CLOCK_FILE");
-    if (flag_file != NULL && flag_file[0] != '\0') {
+    v = getenv("DDBM_TEST_CLOCK_FILE");
+    if (v != NULL && v[0] != '\0' && strlen(v) < sizeof(flag_file)) {
+        memcpy(flag_file, v, strlen(v) + 1);
         mode = 2;
     }
 }
