@@ -39,18 +39,6 @@ add_block_preprocessor(sub {
     $block->set_value('config', $fake . $block->config);
 });
 
-# a message stored exactly once: its text once in the answer
-sub once_re ($) {
-    my $m = quotemeta shift;
-    return qr/^(?!.*$m.*$m).*"message":"$m"/s;
-}
-
-# a message not stored at all
-sub absent_re ($) {
-    my $m = quotemeta shift;
-    return qr/^(?!.*$m)/s;
-}
-
 run_tests();
 
 __DATA__

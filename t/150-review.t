@@ -41,12 +41,6 @@ add_block_preprocessor(sub {
     $block->set_value('config', $fake . $block->config);
 });
 
-# a message stored exactly once: its text once in the page
-sub once_re ($) {
-    my $m = quotemeta shift;
-    return qr/^(?!.*$m.*$m).*"message":"$m"/s;
-}
-
 run_tests();
 
 __DATA__

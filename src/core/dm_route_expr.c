@@ -587,19 +587,29 @@ dm_rp_function(dm_rp_t *p, int allow_update)
 }
 
 
+/* a :value, recorded as used */
+static int
+dm_rp_value(dm_rp_t *p)
+{
+    int  n;
+
+    n = dm_rp_node(p, DM_RN_VALUE, 0, p->tpos);
+    if (n < 0 || dm_rp_ref(p, p->e->value, &p->e->nvalues) != 0) {
+        return -1;
+    }
+
+    p->e->node[n].len = (uint32_t) p->tlen;
+
+    return dm_rp_next(p) != 0 ? -1 : n;
+}
+
+
 /* path, :value or size(path) */
 static int
 dm_rp_operand(dm_rp_t *p)
 {
-    int  n;
-
     if (p->tok == DM_T_VALUE) {
-        n = dm_rp_node(p, DM_RN_VALUE, 0, p->tpos);
-        if (n < 0 || dm_rp_ref(p, p->e->value, &p->e->nvalues) != 0) {
-            return -1;
-        }
-        p->e->node[n].len = (uint32_t) p->tlen;
-        return dm_rp_next(p) != 0 ? -1 : n;
+        return dm_rp_value(p);
     }
 
     if (p->tok == DM_T_NAME && dm_rp_call_follows(p)) {
@@ -794,15 +804,8 @@ dm_rp_set_value(dm_rp_t *p)
 static int
 dm_rp_set_operand(dm_rp_t *p)
 {
-    int  n;
-
     if (p->tok == DM_T_VALUE) {
-        n = dm_rp_node(p, DM_RN_VALUE, 0, p->tpos);
-        if (n < 0 || dm_rp_ref(p, p->e->value, &p->e->nvalues) != 0) {
-            return -1;
-        }
-        p->e->node[n].len = (uint32_t) p->tlen;
-        return dm_rp_next(p) != 0 ? -1 : n;
+        return dm_rp_value(p);
     }
 
     if (p->tok == DM_T_NAME && dm_rp_call_follows(p)) {

@@ -32,7 +32,7 @@ use IO::Socket::INET ();
 use POSIX ();
 
 our @EXPORT = qw(ddbm_cli ddbm_run ddbm_endpoint ddbm_fresh_table
-                 ddbm_free_port ddbm_ddb ddbm_scan);
+                 ddbm_free_port ddbm_ddb ddbm_scan once_re absent_re);
 our @EXPORT_OK = qw(slurp spew sh);
 
 sub slurp {
@@ -164,6 +164,18 @@ sub ddbm_scan ($) {
         $start = $page->{LastEvaluatedKey} or last;
     }
     return @items;
+}
+
+# A page's body in which the message $text stands exactly once, or not at
+# all (blocks call them as main::once_re(...)).
+sub once_re ($) {
+    my $m = quotemeta shift;
+    return qr/^(?!.*$m.*$m).*"message":"$m"/s;
+}
+
+sub absent_re ($) {
+    my $m = quotemeta shift;
+    return qr/^(?!.*$m)/s;
 }
 
 # Drops $name (ignoring "does not exist" errors) and creates it again with
