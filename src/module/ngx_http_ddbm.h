@@ -86,6 +86,10 @@ typedef struct {
     ngx_http_ddbm_auto_t       *autoc;         /* ddbm_credentials auto */
     ngx_array_t                *cache_zones;   /* ngx_shm_zone_t *, for
                                                   ddbm_status */
+    /* declared routes (ngx_http_ddbm_route.h) */
+    ngx_array_t                *types;         /* dm_rtype_t * (ddbm_type) */
+    ngx_array_t                *schemas;       /* ngx_http_ddbm_schema_t * */
+    ngx_array_t                *routes;        /* ngx_http_ddbm_route_t * */
 } ngx_http_ddbm_main_conf_t;
 
 
@@ -237,6 +241,8 @@ struct ngx_http_ddbm_pattern_s {
     ngx_int_t                 (*start)(ngx_http_ddbm_ctx_t *ctx);
     /* every call issued so far has its answer: more calls, or answer */
     ngx_int_t                 (*resume)(ngx_http_ddbm_ctx_t *ctx);
+    /* a declared route's plan (ngx_http_ddbm_route_t), NULL for C */
+    void                       *route;
 };
 
 

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_ddbm.h"
+#include "ngx_http_ddbm_route.h"
 #include "dm_credentials.h"
 
 
@@ -56,6 +57,27 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
     { ngx_string("ddbm_pattern"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_ddbm_pattern,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ddbm_type"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_ddbm_type_directive,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("ddbm_schema"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE2,
+      ngx_http_ddbm_schema_directive,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("ddbm_route"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_BLOCK|NGX_CONF_2MORE,
+      ngx_http_ddbm_route_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1061,6 +1083,10 @@ ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_ddbm_metrics_log;
+
+    if (ngx_http_ddbm_route_plan(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_ddbm_request_body_filter_init(cf);
 }

@@ -507,5 +507,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_health = {
     0,                                     /* needs_identity */
     0,                                     /* takes_arg */
     ngx_http_ddbm_health_start,
-    ngx_http_ddbm_health_resume
+    ngx_http_ddbm_health_resume,
+    NULL                                   /* route */
 };

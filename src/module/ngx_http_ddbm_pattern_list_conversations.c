@@ -87,5 +87,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_conversations = {
     1,                                     /* needs_identity */
     0,                                     /* takes_arg */
     ngx_http_ddbm_lc_start,
-    ngx_http_ddbm_lc_resume
+    ngx_http_ddbm_lc_resume,
+    NULL                                   /* route */
 };

@@ -149,5 +149,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_messages = {
     1,                                     /* needs_identity */
     1,                                     /* takes_arg */
     ngx_http_ddbm_lm_start,
-    ngx_http_ddbm_lm_resume
+    ngx_http_ddbm_lm_resume,
+    NULL                                   /* route */
 };

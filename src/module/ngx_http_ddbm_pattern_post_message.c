@@ -192,5 +192,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_post_message = {
     1,                                     /* needs_identity */
     0,                                     /* takes_arg */
     ngx_http_ddbm_pm_start,
-    ngx_http_ddbm_pm_resume
+    ngx_http_ddbm_pm_resume,
+    NULL                                   /* route */
 };

@@ -84,5 +84,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short = {
     0,                                     /* needs_identity */
     1,                                     /* takes_arg */
     ngx_http_ddbm_us_start,
-    ngx_http_ddbm_us_resume
+    ngx_http_ddbm_us_resume,
+    NULL                                   /* route */
 };
