@@ -472,7 +472,10 @@ dm_on_map_key(void *ctx, const unsigned char *k, size_t len)
         if (dm_key_is(k, len, "Items")) {
             rd->top_key = DM_TOP_ITEMS;
             rd->single_item = 0;
-        } else if (dm_key_is(k, len, "Item")) {
+        } else if (dm_key_is(k, len, "Item")
+                   || dm_key_is(k, len, "Attributes"))
+        {
+            /* GetItem's item; UpdateItem's with ReturnValues */
             rd->top_key = DM_TOP_ITEM;
             rd->single_item = 1;
         } else if (dm_key_is(k, len, "Count")) {

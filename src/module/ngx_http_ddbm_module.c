@@ -948,7 +948,32 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     char                         *rv;
     u_char                       *p;
+    ngx_http_ddbm_route_t        *route;
     ngx_http_ddbm_credentials_t  *c;
+
+    route = conf->pattern ? conf->pattern->route : NULL;
+
+    if (route && route->schema) {
+        /*
+         * the cache, the status and the metrics go by ddbm_table: a route
+         * takes its schema's table unless this location names one
+         */
+        if (conf->table.data == NULL) {
+            conf->table = route->schema->table;
+
+        } else if (conf->table.len != route->schema->table.len
+                   || ngx_strncmp(conf->table.data, route->schema->table.data,
+                                  conf->table.len) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "ddbm_route \"%V\" reads table \"%V\" "
+                               "(ddbm_schema \"%V\") where ddbm_table is "
+                               "\"%V\"", &route->name,
+                               &route->schema->table, &route->schema->name,
+                               &conf->table);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     ngx_conf_merge_str_value(conf->table, prev->table, "cruddur-messages");
     ngx_conf_merge_str_value(conf->region, prev->region, "us-east-1");

@@ -222,6 +222,12 @@ ngx_http_ddbm_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    if (ctx->pattern->route) {
+        /* a declared route reads the fields it names itself */
+        ngx_http_ddbm_begin(ctx);
+        return;
+    }
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         ngx_http_ddbm_after(ctx, NGX_ERROR);

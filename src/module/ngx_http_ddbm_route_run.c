@@ -3,20 +3,1842 @@
  * run as DynamoDB calls through the request loop of
  * ngx_http_ddbm_request.c, as a pattern whose start and resume steps are
  * the same for every route.
+ *
+ *   start    validation (every 422 code at once), then the first round
+ *   a round  every step whose steps and checks are done is issued (or
+ *            answered by the cache); checks run, in the order written, as
+ *            soon as what they read is known
+ *   resume   the round's answers kept (only the attributes the plan reads
+ *            later), then the next round, or the answer
+ *
+ * A value reaches DynamoDB only as a typed attribute value: each one is
+ * bound to its slot's or attribute's type (dm_rtype_bind) and written as
+ * {"S": ...} or {"N": ...}; expressions are the configuration's static
+ * text with generated placeholders.
  */
 
 #include "ngx_http_ddbm_route.h"
 
 
+/* what one step has read: values[item * nreads + attr] */
+typedef struct {
+    ngx_http_ddbm_call_t       *call;
+    ngx_str_t                  *values;        /* data NULL: absent */
+    u_char                     *types;         /* 'S', 'N', 'B', '0' */
+    ngx_uint_t                  nitems;
+    ngx_str_t                   cache_key;
+    unsigned                    issued:1;
+    unsigned                    done:1;
+    unsigned                    from_cache:1;
+} ngx_http_ddbm_step_state_t;
+
+typedef struct {
+    ngx_http_ddbm_route_t      *route;
+    ngx_http_ddbm_step_state_t  step[NGX_HTTP_DDBM_ROUTE_STEPS];
+    uint32_t                    steps_done;
+    uint32_t                    checks_done;
+    ngx_uint_t                  next_check;
+    json_t                     *body;
+    int64_t                     now;           /* one time per request */
+} ngx_http_ddbm_run_t;
+
+/* the item reader's state */
+typedef struct {
+    ngx_http_ddbm_ctx_t        *ctx;
+    ngx_http_ddbm_step_t       *step;
+    ngx_http_ddbm_step_state_t *st;
+    ngx_uint_t                  max;
+} ngx_http_ddbm_reader_t;
+
+
+static ngx_int_t ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_run_t *run);
+static ngx_int_t ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_run_t *run);
+
+
+#define ngx_http_ddbm_run_route(ctx)                                         \
+    ((ngx_http_ddbm_route_t *) (ctx)->pattern->route)
+
+
+static void
+ngx_http_ddbm_route_json_cleanup(void *data)
+{
+    json_decref(data);
+}
+
+
+/* ---- values ------------------------------------------------------------ */
+
+/* the attribute's place in what a step reads, or -1 */
+static ngx_int_t
+ngx_http_ddbm_read_index(ngx_http_ddbm_step_t *step, ngx_str_t *attr)
+{
+    ngx_str_t   *reads;
+    ngx_uint_t   i;
+
+    reads = step->reads.elts;
+
+    for (i = 0; i < step->reads.nelts; i++) {
+        if (reads[i].len == attr->len
+            && ngx_strncmp(reads[i].data, attr->data, attr->len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* an attribute of one item a step read: NGX_OK, or NGX_DECLINED */
+static ngx_int_t
+ngx_http_ddbm_step_attr(ngx_http_ddbm_run_t *run, ngx_uint_t s,
+    ngx_uint_t item, ngx_str_t *attr, ngx_str_t *out, u_char *type)
+{
+    ngx_int_t                    k;
+    ngx_http_ddbm_step_t        *step;
+    ngx_http_ddbm_step_state_t  *st;
+
+    step = &((ngx_http_ddbm_step_t *) run->route->steps.elts)[s];
+    st = &run->step[s];
+
+    k = ngx_http_ddbm_read_index(step, attr);
+
+    if (k < 0 || item >= st->nitems
+        || st->values[item * step->reads.nelts + k].data == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    *out = st->values[item * step->reads.nelts + k];
+
+    if (type) {
+        *type = st->types[item * step->reads.nelts + k];
+    }
+
+    return NGX_OK;
+}
+
+
+/* STEP[].SLOT or STEP.SLOT: the slot's text out of the key attribute */
+static ngx_int_t
+ngx_http_ddbm_slot_value(ngx_http_ddbm_source_t *src, ngx_str_t *key,
+    ngx_str_t *out)
+{
+    dm_rstr_t  vals[DM_RTMPL_PARTS_MAX];
+
+    if (dm_rtmpl_match(src->tmpl, (const char *) key->data, key->len, vals,
+                       DM_RTMPL_PARTS_MAX)
+        != 0
+        || src->slot >= src->tmpl->nslots)
+    {
+        return NGX_DECLINED;
+    }
+
+    out->data = (u_char *) vals[src->slot].data;
+    out->len = vals[src->slot].len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The raw text of a source for one item (STEP_ALL; 0 otherwise):
+ * NGX_OK, NGX_DECLINED (missing), NGX_ABORT (present, not a scalar),
+ * NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_ddbm_source_get(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_source_t *src, ngx_uint_t item, ngx_str_t *out)
+{
+    u_char                     *p;
+    char                        t[DM_TIME_LEN + 1];
+    int64_t                     us;
+    ngx_int_t                   rc;
+    ngx_str_t                   v, seg;
+    json_t                     *j;
+    ngx_http_variable_value_t  *vv;
+
+    switch (src->kind) {
+
+    case NGX_HTTP_DDBM_SRC_VAR:
+        vv = ngx_http_get_indexed_variable(ctx->request, src->index);
+        if (vv == NULL || vv->not_found) {
+            rc = NGX_DECLINED;
+            break;
+        }
+
+        out->data = vv->data;
+        out->len = vv->len;
+        rc = NGX_OK;
+        break;
+
+    case NGX_HTTP_DDBM_SRC_ARG:
+        rc = ngx_http_ddbm_query_arg(ctx, (const char *) src->name.data,
+                                     src->name.len, out);
+        break;
+
+    case NGX_HTTP_DDBM_SRC_BODY:
+        j = run->body;
+        v = src->name;
+
+        /* a.b.c: object members, one by one */
+        while (j != NULL && v.len) {
+            seg.data = v.data;
+            p = ngx_strlchr(v.data, v.data + v.len, '.');
+            seg.len = p ? (size_t) (p - v.data) : v.len;
+            v.data += p ? seg.len + 1 : seg.len;
+            v.len -= p ? seg.len + 1 : seg.len;
+
+            j = json_is_object(j) ? json_object_getn(j, (char *) seg.data,
+                                                      seg.len)
+                                  : NULL;
+        }
+
+        if (j == NULL || json_is_null(j)) {
+            rc = NGX_DECLINED;
+
+        } else if (json_is_string(j)) {
+            out->data = (u_char *) json_string_value(j);
+            out->len = json_string_length(j);
+            rc = NGX_OK;
+
+        } else if (json_is_integer(j)) {
+            out->data = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN);
+            if (out->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->len = ngx_sprintf(out->data, "%L",
+                                   (int64_t) json_integer_value(j))
+                       - out->data;
+            rc = NGX_OK;
+
+        } else {
+            /* an object, an array, a boolean, a real: no scalar value */
+            rc = NGX_ABORT;
+        }
+
+        break;
+
+    case NGX_HTTP_DDBM_SRC_IDENTITY:
+        *out = ctx->sub;
+        rc = out->len ? NGX_OK : NGX_DECLINED;
+        break;
+
+    case NGX_HTTP_DDBM_SRC_STEP:
+    case NGX_HTTP_DDBM_SRC_STEP_ALL:
+        if (src->kind == NGX_HTTP_DDBM_SRC_STEP) {
+            item = 0;
+        }
+
+        rc = ngx_http_ddbm_step_attr(run, src->step, item, &src->name, &v,
+                                     NULL);
+        if (rc == NGX_OK && src->tmpl) {
+            rc = ngx_http_ddbm_slot_value(src, &v, &v);
+        }
+
+        if (rc == NGX_OK) {
+            *out = v;
+        }
+
+        break;
+
+    case NGX_HTTP_DDBM_SRC_LITERAL:
+        *out = src->literal;
+        return NGX_OK;
+
+    case NGX_HTTP_DDBM_SRC_UUID4:
+        out->data = ngx_pnalloc(ctx->request->pool, DM_UUID_LEN + 1);
+        if (out->data == NULL || dm_uuid_v4((char *) out->data) != 0) {
+            return NGX_ERROR;
+        }
+
+        out->len = DM_UUID_LEN;
+        return NGX_OK;
+
+    case NGX_HTTP_DDBM_SRC_NOW:
+    case NGX_HTTP_DDBM_SRC_LATER_THAN:
+        if (run->now == 0) {
+            run->now = dm_time_now_us();
+        }
+
+        us = run->now;
+
+        if (src->kind == NGX_HTTP_DDBM_SRC_LATER_THAN) {
+            rc = ngx_http_ddbm_source_get(ctx, run, src->arg, item, &v);
+            if (rc == NGX_ERROR) {
+                return rc;
+            }
+
+            if (rc == NGX_OK
+                && dm_time_parse((const char *) v.data, v.len, &us))
+            {
+                us = dm_time_next(run->now, us);
+
+            } else {
+                us = run->now;
+            }
+        }
+
+        if (dm_time_format(us, t) == 0) {
+            return NGX_ERROR;
+        }
+
+        out->data = ngx_pnalloc(ctx->request->pool, DM_TIME_LEN);
+        if (out->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->len = DM_TIME_LEN;
+        ngx_memcpy(out->data, t, DM_TIME_LEN);
+        return NGX_OK;
+
+    default:
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED && src->has_default) {
+        *out = src->literal;
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/* a source bound to a type: DM_RBIND_OK with *val, or why not */
+static ngx_int_t
+ngx_http_ddbm_bind(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_source_t *src, const dm_rtype_t *type, dm_rval_t *val,
+    dm_rbind_e *why)
+{
+    char       *buf;
+    size_t      size;
+    ngx_int_t   rc;
+    ngx_str_t   v;
+
+    rc = ngx_http_ddbm_source_get(ctx, run, src, 0, &v);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        *why = dm_rtype_bind(type, NULL, 0, NULL, 0, val);
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ABORT) {
+        *why = DM_RBIND_INVALID;
+        return NGX_OK;
+    }
+
+    size = ngx_max(v.len, DM_TIME_LEN) + 1;
+
+    buf = ngx_pnalloc(ctx->request->pool, size);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    *why = dm_rtype_bind(type, (const char *) v.data, v.len, buf, size, val);
+
+    return NGX_OK;
+}
+
+
+/* a value no validate line checked failed its type: 400 invalid_NAME */
+static ngx_int_t
+ngx_http_ddbm_respond_invalid(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_source_t *src, dm_rbind_e why)
+{
+    u_char     *code, *msg, *p;
+    ngx_str_t   name;
+
+    name = src->name.len ? src->name : src->text;
+
+    code = ngx_pnalloc(ctx->request->pool, sizeof("invalid_") + name.len);
+    msg = ngx_pnalloc(ctx->request->pool,
+                      sizeof("invalid : ") + src->text.len + 32);
+    if (code == NULL || msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(code, "invalid_%V%Z", &name);
+
+    for (p = code; *p; p++) {
+        if (*p == '.' || *p == '-') {
+            *p = '_';
+        }
+    }
+
+    ngx_sprintf(msg, "invalid %V: %s%Z", &src->text, dm_rbind_name(why));
+
+    return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                       (const char *) code,
+                                       (const char *) msg);
+}
+
+
+/* ---- validation -------------------------------------------------------- */
+
+static ngx_int_t
+ngx_http_ddbm_route_validate(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_run_t *run)
+{
+    char                       *msg;
+    dm_rval_t                   val;
+    ngx_int_t                   rc;
+    dm_rbind_e                  why;
+    ngx_str_t                  *code, name;
+    ngx_uint_t                  i, n, status;
+    const char                **codes;
+    ngx_http_ddbm_validate_t   *v;
+
+    v = run->route->validates.elts;
+    n = 0;
+
+    codes = ngx_palloc(ctx->request->pool,
+                       (run->route->validates.nelts + 1) * sizeof(char *));
+    if (codes == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < run->route->validates.nelts; i++) {
+        rc = ngx_http_ddbm_bind(ctx, run, &v[i].source, v[i].type, &val,
+                                &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why == DM_RBIND_OK || (why == DM_RBIND_MISSING && v[i].optional))
+        {
+            continue;
+        }
+
+        code = &v[i].code[why];
+        status = v[i].status[why];
+
+        if (code->len == 0) {
+            name = v[i].source.name.len ? v[i].source.name
+                                        : v[i].source.text;
+            code = ngx_palloc(ctx->request->pool, sizeof(ngx_str_t));
+            if (code == NULL) {
+                return NGX_ERROR;
+            }
+
+            code->data = ngx_pnalloc(ctx->request->pool,
+                                     sizeof("invalid_") + name.len);
+            if (code->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            code->len = ngx_sprintf(code->data, "invalid_%V", &name)
+                        - code->data;
+            status = NGX_HTTP_BAD_REQUEST;
+        }
+
+        if (status == 0 || status == NGX_HTTP_DDBM_UNPROCESSABLE) {
+            codes[n] = ngx_http_ddbm_cstr(ctx->request->pool, code);
+            if (codes[n] == NULL) {
+                return NGX_ERROR;
+            }
+
+            n++;
+            continue;
+        }
+
+        if (v[i].message.len) {
+            msg = ngx_http_ddbm_cstr(ctx->request->pool, &v[i].message);
+
+        } else {
+            msg = ngx_pnalloc(ctx->request->pool,
+                              sizeof("invalid ") + v[i].source.text.len);
+            if (msg) {
+                ngx_sprintf((u_char *) msg, "invalid %V%Z",
+                            &v[i].source.text);
+            }
+        }
+
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_ddbm_respond_error(ctx, status,
+                                     ngx_http_ddbm_cstr(ctx->request->pool,
+                                                        code),
+                                     msg);
+    }
+
+    if (n) {
+        return ngx_http_ddbm_respond_codes(ctx, codes, n);
+    }
+
+    return NGX_OK;
+}
+
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* {"S":"..."} or {"N":"..."} */
+static void
+ngx_http_ddbm_json_value(dm_buf_t *b, dm_rval_t *v)
+{
+    dm_buf_append_str(b, v->ddb == 'N' ? "{\"N\":" : "{\"S\":");
+    dm_buf_json_string(b, (const u_char *) v->data, v->len);
+    dm_buf_append_str(b, "}");
+}
+
+
+/* a key attribute: "name":{"S":"..."} */
+static void
+ngx_http_ddbm_json_attr(dm_buf_t *b, ngx_str_t *name, const char *type,
+    const u_char *value, size_t len)
+{
+    dm_buf_json_string(b, name->data, name->len);
+    dm_buf_append_str(b, ":{\"");
+    dm_buf_append_str(b, type);
+    dm_buf_append_str(b, "\":");
+    dm_buf_json_string(b, value, len);
+    dm_buf_append_str(b, "}");
+}
+
+
+/*
+ * The key's templates rendered from the step's key binds (pk's slots,
+ * then sk's): NGX_OK, or answered (a value not of its slot's type)
+ */
+static ngx_int_t
+ngx_http_ddbm_render_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_str_t *pk, ngx_str_t *sk)
+{
+    size_t                 len, npk;
+    dm_rval_t              vals[2 * DM_RTMPL_PARTS_MAX];
+    ngx_int_t              rc;
+    dm_rbind_e             why;
+    ngx_uint_t             i;
+    ngx_http_ddbm_bind_t  *key;
+
+    key = step->key.elts;
+
+    for (i = 0; i < step->key.nelts && i < 2 * DM_RTMPL_PARTS_MAX; i++) {
+        rc = ngx_http_ddbm_bind(ctx, run, &key[i].source, key[i].type,
+                                &vals[i], &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why != DM_RBIND_OK) {
+            return ngx_http_ddbm_respond_invalid(ctx, &key[i].source, why);
+        }
+    }
+
+    npk = step->item->pk.nslots;
+
+    pk->data = ngx_pnalloc(ctx->request->pool, DM_KEY_MAX);
+    sk->data = ngx_pnalloc(ctx->request->pool, DM_KEY_MAX);
+    if (pk->data == NULL || sk->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    pk->len = dm_rtmpl_render(&step->item->pk, vals, npk, (char *) pk->data,
+                              DM_KEY_MAX);
+    if (pk->len == 0) {
+        return ngx_http_ddbm_respond_invalid(ctx, &key[0].source,
+                                             DM_RBIND_INVALID);
+    }
+
+    sk->len = 0;
+
+    if (step->item->sk.nparts && (step->op != NGX_HTTP_DDBM_OP_QUERY
+                                  || step->key_has_sk))
+    {
+        len = dm_rtmpl_render(&step->item->sk, vals + npk,
+                              step->key.nelts - npk, (char *) sk->data,
+                              DM_KEY_MAX);
+        if (len == 0) {
+            return ngx_http_ddbm_respond_invalid(ctx,
+                                       &key[step->key.nelts - 1].source,
+                                       DM_RBIND_INVALID);
+        }
+
+        sk->len = len;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "Key":{...} of GetItem, UpdateItem, DeleteItem */
+static void
+ngx_http_ddbm_json_key(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
+    ngx_str_t *pk, ngx_str_t *sk)
+{
+    dm_buf_append_str(b, "\"Key\":{");
+    ngx_http_ddbm_json_attr(b, &schema->pk, "S", pk->data, pk->len);
+
+    if (schema->sk.len) {
+        dm_buf_append_str(b, ",");
+        ngx_http_ddbm_json_attr(b, &schema->sk, "S", sk->data, sk->len);
+    }
+
+    dm_buf_append_str(b, "}");
+}
+
+
+/* the attributes a request asks back: explicit, or what is read */
+static ngx_array_t *
+ngx_http_ddbm_projection(ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_pool_t *pool)
+{
+    ngx_str_t              *a;
+    ngx_uint_t              i;
+    ngx_array_t            *p;
+    ngx_http_ddbm_answer_t *ans;
+
+    if (step->project) {
+        return step->project;
+    }
+
+    ans = &run->route->answer;
+
+    if (ans->step == step->index && ans->map == NULL) {
+        return NULL;            /* nested fields: the whole item */
+    }
+
+    p = ngx_array_create(pool, step->reads.nelts + ans->nmap + 1,
+                         sizeof(ngx_str_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    a = step->reads.elts;
+
+    for (i = 0; i < step->reads.nelts; i++) {
+        *(ngx_str_t *) ngx_array_push(p) = a[i];
+    }
+
+    if (ans->step == step->index) {
+        for (i = 0; i < ans->nmap; i++) {
+            a = ngx_array_push(p);
+            a->data = (u_char *) ans->map[i].attr;
+            a->len = ngx_strlen(ans->map[i].attr);
+        }
+    }
+
+    if (p->nelts == 0) {
+        /* found or not is all that is asked: the smallest answer */
+        *(ngx_str_t *) ngx_array_push(p) = step->item->schema->pk;
+    }
+
+    return p;
+}
+
+
+/*
+ * Expression attribute names: the projection's (#ddbmpN), the key
+ * condition's (#ddbmk0, #ddbmk1) and the route's own #names
+ */
+static void
+ngx_http_ddbm_json_names(dm_buf_t *b, ngx_http_ddbm_step_t *step,
+    ngx_array_t *project, ngx_str_t *kpk, ngx_str_t *ksk)
+{
+    ngx_str_t   *a;
+    ngx_uint_t   i, n;
+    dm_rname_t  *names;
+
+    n = 0;
+    dm_buf_append_str(b, ",\"ExpressionAttributeNames\":{");
+
+    if (project) {
+        a = project->elts;
+
+        for (i = 0; i < project->nelts; i++) {
+            dm_buf_append_str(b, n++ ? ",\"#ddbmp" : "\"#ddbmp");
+            dm_buf_append_uint(b, i);
+            dm_buf_append_str(b, "\":");
+            dm_buf_json_string(b, a[i].data, a[i].len);
+        }
+    }
+
+    if (kpk) {
+        dm_buf_append_str(b, n++ ? ",\"#ddbmk0\":" : "\"#ddbmk0\":");
+        dm_buf_json_string(b, kpk->data, kpk->len);
+    }
+
+    if (ksk) {
+        dm_buf_append_str(b, n++ ? ",\"#ddbmk1\":" : "\"#ddbmk1\":");
+        dm_buf_json_string(b, ksk->data, ksk->len);
+    }
+
+    names = step->names.elts;
+
+    for (i = 0; i < step->names.nelts; i++) {
+        if (n++) {
+            dm_buf_append_str(b, ",");
+        }
+
+        dm_buf_json_string(b, (const u_char *) names[i].alias.data,
+                           names[i].alias.len);
+        dm_buf_append_str(b, ":");
+        dm_buf_json_string(b, (const u_char *) names[i].attr.data,
+                           names[i].attr.len);
+    }
+
+    dm_buf_append_str(b, "}");
+}
+
+
+static void
+ngx_http_ddbm_json_projection(dm_buf_t *b, ngx_array_t *project)
+{
+    ngx_uint_t  i;
+
+    dm_buf_append_str(b, ",\"ProjectionExpression\":\"");
+
+    for (i = 0; i < project->nelts; i++) {
+        dm_buf_append_str(b, i ? ", #ddbmp" : "#ddbmp");
+        dm_buf_append_uint(b, i);
+    }
+
+    dm_buf_append_str(b, "\"");
+}
+
+
+/* the step's :values, bound: NGX_OK, or answered */
+static ngx_int_t
+ngx_http_ddbm_json_values(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, dm_buf_t *b, ngx_uint_t *n)
+{
+    dm_rval_t              val;
+    ngx_int_t              rc;
+    dm_rbind_e             why;
+    ngx_uint_t             i;
+    ngx_http_ddbm_bind_t  *v;
+
+    v = step->values.elts;
+
+    for (i = 0; i < step->values.nelts; i++) {
+        rc = ngx_http_ddbm_bind(ctx, run, &v[i].source, v[i].type, &val,
+                                &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why != DM_RBIND_OK) {
+            return ngx_http_ddbm_respond_invalid(ctx, &v[i].source, why);
+        }
+
+        if ((*n)++) {
+            dm_buf_append_str(b, ",");
+        }
+
+        dm_buf_json_string(b, v[i].name.data, v[i].name.len);
+        dm_buf_append_str(b, ":");
+        ngx_http_ddbm_json_value(b, &val);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a Query's KeyConditionExpression and its values: NGX_OK or answered */
+static ngx_int_t
+ngx_http_ddbm_json_query(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, dm_buf_t *b, dm_buf_t *vb, ngx_uint_t *nv,
+    ngx_str_t *kpk, ngx_str_t **ksk)
+{
+    dm_rval_t              val[2], kv;
+    ngx_int_t              rc;
+    dm_rbind_e             why;
+    ngx_str_t              pk, sk;
+    ngx_uint_t             i, nsk;
+    ngx_http_ddbm_bind_t  *key;
+    static const char     *ops[] = { "", " = ", " < ", " <= ", " > ",
+                                     " >= " };
+
+    *ksk = NULL;
+    key = step->key.elts;
+
+    if (step->ddb_index) {
+        /* an index: its key attributes, each bound to its type */
+        *kpk = step->ddb_index->pk;
+
+        rc = ngx_http_ddbm_bind(ctx, run, &key[0].source, key[0].type, &kv,
+                                &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why != DM_RBIND_OK) {
+            return ngx_http_ddbm_respond_invalid(ctx, &key[0].source, why);
+        }
+
+        dm_buf_append_str(vb, "\":ddbmk0\":");
+        ngx_http_ddbm_json_value(vb, &kv);
+
+    } else {
+        rc = ngx_http_ddbm_render_key(ctx, run, step, &pk, &sk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        *kpk = step->item->schema->pk;
+
+        dm_buf_append_str(vb, "\":ddbmk0\":{\"S\":");
+        dm_buf_json_string(vb, pk.data, pk.len);
+        dm_buf_append_str(vb, "}");
+
+        if (sk.len) {
+            *ksk = &step->item->schema->sk;
+            dm_buf_append_str(b, ",\"KeyConditionExpression\":"
+                                 "\"#ddbmk0 = :ddbmk0 AND "
+                                 "#ddbmk1 = :ddbmk1\"");
+            dm_buf_append_str(vb, ",\":ddbmk1\":{\"S\":");
+            dm_buf_json_string(vb, sk.data, sk.len);
+            dm_buf_append_str(vb, "}");
+            *nv = 2;
+            return NGX_OK;
+        }
+    }
+
+    *nv = 1;
+    nsk = 0;
+
+    if (step->sk_op != NGX_HTTP_DDBM_SK_NONE) {
+        nsk = (step->sk_op == NGX_HTTP_DDBM_SK_BETWEEN) ? 2 : 1;
+
+        for (i = 0; i < nsk; i++) {
+            rc = ngx_http_ddbm_bind(ctx, run, &step->sk_value[i].source,
+                                    step->sk_value[i].type, &val[i], &why);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            if (why == DM_RBIND_MISSING) {
+                /* "sort_key < arg:cursor": only when the cursor is given */
+                nsk = 0;
+                break;
+            }
+
+            if (why != DM_RBIND_OK) {
+                return ngx_http_ddbm_respond_invalid(ctx,
+                                              &step->sk_value[i].source, why);
+            }
+        }
+    }
+
+    if (nsk == 0) {
+        dm_buf_append_str(b, ",\"KeyConditionExpression\":"
+                             "\"#ddbmk0 = :ddbmk0\"");
+        return NGX_OK;
+    }
+
+    *ksk = step->ddb_index ? &step->ddb_index->sk : &step->item->schema->sk;
+
+    dm_buf_append_str(b, ",\"KeyConditionExpression\":\"#ddbmk0 = :ddbmk0 "
+                         "AND ");
+
+    switch (step->sk_op) {
+
+    case NGX_HTTP_DDBM_SK_BETWEEN:
+        dm_buf_append_str(b, "#ddbmk1 BETWEEN :ddbmk1 AND :ddbmk2\"");
+        break;
+
+    case NGX_HTTP_DDBM_SK_BEGINS_WITH:
+        dm_buf_append_str(b, "begins_with(#ddbmk1, :ddbmk1)\"");
+        break;
+
+    default:
+        dm_buf_append_str(b, "#ddbmk1");
+        dm_buf_append_str(b, ops[step->sk_op]);
+        dm_buf_append_str(b, ":ddbmk1\"");
+    }
+
+    for (i = 0; i < nsk; i++) {
+        dm_buf_append_str(vb, i ? ",\":ddbmk2\":" : ",\":ddbmk1\":");
+        ngx_http_ddbm_json_value(vb, &val[i]);
+    }
+
+    *nv += nsk;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_step_limit(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, dm_buf_t *b)
+{
+    dm_rval_t   val;
+    ngx_int_t   rc;
+    dm_rbind_e  why;
+
+    if (step->limit.source.kind == NGX_HTTP_DDBM_SRC_NONE) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_ddbm_bind(ctx, run, &step->limit.source, step->limit.type,
+                            &val, &why);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (why == DM_RBIND_MISSING) {
+        return NGX_OK;
+    }
+
+    if (why != DM_RBIND_OK || val.num < 1) {
+        return ngx_http_ddbm_respond_invalid(ctx, &step->limit.source,
+                                     why == DM_RBIND_OK ? DM_RBIND_RANGE
+                                                        : why);
+    }
+
+    dm_buf_append_str(b, ",\"Limit\":");
+    dm_buf_append_uint(b, (unsigned long long) val.num);
+
+    return NGX_OK;
+}
+
+
+/* PutItem's item: the key and every set attribute, typed */
+static ngx_int_t
+ngx_http_ddbm_json_item(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, dm_buf_t *b, ngx_str_t *pk, ngx_str_t *sk)
+{
+    ngx_int_t                    rc, k;
+    dm_rval_t                    val;
+    dm_rbind_e                   why;
+    ngx_uint_t                   i, nreads;
+    ngx_http_ddbm_bind_t        *set;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    nreads = step->reads.nelts;
+    set = step->set.elts;
+
+    /* what the answer or a later step reads of it: what was written */
+    st->nitems = 1;
+
+    dm_buf_append_str(b, ",\"Item\":{");
+    ngx_http_ddbm_json_attr(b, &step->item->schema->pk, "S", pk->data,
+                            pk->len);
+
+    if (step->item->schema->sk.len) {
+        dm_buf_append_str(b, ",");
+        ngx_http_ddbm_json_attr(b, &step->item->schema->sk, "S", sk->data,
+                                sk->len);
+    }
+
+    for (i = 0; i < step->set.nelts; i++) {
+        rc = ngx_http_ddbm_bind(ctx, run, &set[i].source, set[i].type, &val,
+                                &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why == DM_RBIND_MISSING) {
+            continue;               /* an optional attribute not given */
+        }
+
+        if (why != DM_RBIND_OK) {
+            return ngx_http_ddbm_respond_invalid(ctx, &set[i].source, why);
+        }
+
+        dm_buf_append_str(b, ",");
+        dm_buf_json_string(b, set[i].name.data, set[i].name.len);
+        dm_buf_append_str(b, ":");
+        ngx_http_ddbm_json_value(b, &val);
+
+        k = ngx_http_ddbm_read_index(step, &set[i].name);
+        if (k >= 0 && (ngx_uint_t) k < nreads) {
+            st->values[k].data = (u_char *) val.data;
+            st->values[k].len = val.len;
+            st->types[k] = val.ddb;
+        }
+    }
+
+    for (i = 0; i < 2; i++) {
+        k = ngx_http_ddbm_read_index(step, i ? &step->item->schema->sk
+                                             : &step->item->schema->pk);
+        if (k >= 0) {
+            st->values[k] = i ? *sk : *pk;
+            st->types[k] = 'S';
+        }
+    }
+
+    dm_buf_append_str(b, "}");
+
+    return NGX_OK;
+}
+
+
+/* ---- the cache ----------------------------------------------------------- */
+
+/*
+ * A GetItem's item as the cache keeps it: the first value says found,
+ * then each attribute read, its DynamoDB type first ("" when absent)
+ */
+static ngx_int_t
+ngx_http_ddbm_step_cached(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_str_t *pk, ngx_str_t *sk)
+{
+    u_char                      *p;
+    ngx_str_t                    id, *reads, v[NGX_HTTP_DDBM_ROUTE_STEPS + 1];
+    ngx_uint_t                   i, n;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    reads = step->reads.elts;
+
+    if (ctx->conf->cache == NULL
+        || step->reads.nelts > NGX_HTTP_DDBM_ROUTE_STEPS)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the item and what is read of it: two steps may read differently */
+    id.len = pk->len + 1 + sk->len + 1;
+    for (i = 0; i < step->reads.nelts; i++) {
+        id.len += reads[i].len + 1;
+    }
+
+    id.data = ngx_pnalloc(ctx->request->pool, id.len);
+    if (id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(id.data, "%V\x1f%V\x1f", pk, sk);
+    for (i = 0; i < step->reads.nelts; i++) {
+        p = ngx_sprintf(p, "%V,", &reads[i]);
+    }
+
+    if (ngx_http_ddbm_cache_key(ctx, 'R', &id, &st->cache_key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_ddbm_cache_get(ctx, &st->cache_key, v,
+                                step->reads.nelts + 1, &n)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    st->from_cache = 1;
+    st->done = 1;
+    st->nitems = (n > 0);
+
+    for (i = 0; n > 0 && i < step->reads.nelts && i + 1 < n; i++) {
+        if (v[i + 1].len == 0) {
+            continue;
+        }
+
+        st->types[i] = v[i + 1].data[0];
+        st->values[i].data = v[i + 1].data + 1;
+        st->values[i].len = v[i + 1].len - 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_ddbm_step_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
+    ngx_http_ddbm_step_state_t *st)
+{
+    time_t                       ttl;
+    ngx_str_t                    v[NGX_HTTP_DDBM_ROUTE_STEPS + 1];
+    ngx_uint_t                   i;
+    ngx_http_ddbm_cache_conf_t  *cc;
+
+    cc = ctx->conf->cache;
+
+    if (cc == NULL || st->cache_key.len == 0) {
+        return;
+    }
+
+    if (st->nitems == 0) {
+        if (step->cache == NGX_HTTP_DDBM_CACHE_DIRECTORY) {
+            /* unknown for a while: a stranger's retries cost no reads */
+            ngx_http_ddbm_cache_put(ctx, &st->cache_key, NULL, 0,
+                                    cc->negative_ttl);
+        }
+
+        return;
+    }
+
+    ngx_str_set(&v[0], "1");
+
+    for (i = 0; i < step->reads.nelts; i++) {
+        if (st->values[i].data == NULL) {
+            ngx_str_null(&v[i + 1]);
+            continue;
+        }
+
+        /* the type, then the value: "Sabc" */
+        v[i + 1].data = st->values[i].data - 1;
+        v[i + 1].len = st->values[i].len + 1;
+    }
+
+    ttl = step->cache_ttl;
+
+    if (ttl == 0) {
+        ttl = (step->cache == NGX_HTTP_DDBM_CACHE_DIRECTORY) ? cc->user_ttl
+                                                             : cc->group_ttl;
+    }
+
+    ngx_http_ddbm_cache_put(ctx, &st->cache_key, v, step->reads.nelts + 1,
+                            ttl);
+}
+
+
+/* ---- steps ------------------------------------------------------------- */
+
+static const char *ngx_http_ddbm_ops[] = {
+    "GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchGetItem", "TransactWriteItems"
+};
+
+
+/* the step's request, or its answer from the cache: NGX_OK or answered */
+static ngx_int_t
+ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step)
+{
+    dm_buf_t                     b, vb;
+    ngx_int_t                    rc;
+    ngx_str_t                    pk, sk, kpk, *ksk, *table;
+    ngx_uint_t                   nv, nreads;
+    ngx_array_t                 *project;
+    ngx_http_ddbm_call_t        *call;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    st->issued = 1;
+    nreads = step->reads.nelts;
+
+    st->values = ngx_pcalloc(ctx->request->pool,
+                             (nreads ? nreads : 1) * sizeof(ngx_str_t)
+                             * (step->op == NGX_HTTP_DDBM_OP_QUERY
+                                ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1));
+    st->types = ngx_pcalloc(ctx->request->pool,
+                            (nreads ? nreads : 1)
+                            * (step->op == NGX_HTTP_DDBM_OP_QUERY
+                               ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1));
+    if (st->values == NULL || st->types == NULL) {
+        return NGX_ERROR;
+    }
+
+    table = &step->item->schema->table;
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+    ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
+
+    dm_buf_append_str(&b, "{\"TableName\":");
+    dm_buf_json_string(&b, table->data, table->len);
+
+    nv = 0;
+    kpk.len = 0;
+    ksk = NULL;
+
+    if (step->op == NGX_HTTP_DDBM_OP_QUERY) {
+        if (step->ddb_index) {
+            dm_buf_append_str(&b, ",\"IndexName\":");
+            dm_buf_json_string(&b, step->ddb_index->name.data,
+                               step->ddb_index->name.len);
+        }
+
+        rc = ngx_http_ddbm_json_query(ctx, run, step, &b, &vb, &nv, &kpk,
+                                      &ksk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        rc = ngx_http_ddbm_step_limit(ctx, run, step, &b);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        dm_buf_append_str(&b, step->forward ? ",\"ScanIndexForward\":true"
+                                            : ",\"ScanIndexForward\":false");
+
+    } else {
+        rc = ngx_http_ddbm_render_key(ctx, run, step, &pk, &sk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (step->op == NGX_HTTP_DDBM_OP_GET && step->cache) {
+            rc = ngx_http_ddbm_step_cached(ctx, run, step, &pk, &sk);
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+        }
+
+        if (step->op == NGX_HTTP_DDBM_OP_PUT) {
+            rc = ngx_http_ddbm_json_item(ctx, run, step, &b, &pk, &sk);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+        } else {
+            dm_buf_append_str(&b, ",");
+            ngx_http_ddbm_json_key(&b, step->item->schema, &pk, &sk);
+        }
+    }
+
+    project = NULL;
+
+    if (step->op == NGX_HTTP_DDBM_OP_GET
+        || step->op == NGX_HTTP_DDBM_OP_QUERY)
+    {
+        project = ngx_http_ddbm_projection(run, step, ctx->request->pool);
+        if (project) {
+            ngx_http_ddbm_json_projection(&b, project);
+        }
+
+        if (step->consistent && !step->ddb_index) {
+            dm_buf_append_str(&b, ",\"ConsistentRead\":true");
+        }
+    }
+
+    if (step->condition) {
+        dm_buf_append_str(&b, ",\"ConditionExpression\":");
+        dm_buf_json_string(&b, (const u_char *) step->condition->text.data,
+                           step->condition->text.len);
+    }
+
+    if (step->update) {
+        dm_buf_append_str(&b, ",\"UpdateExpression\":");
+        dm_buf_json_string(&b, (const u_char *) step->update->text.data,
+                           step->update->text.len);
+        dm_buf_append_str(&b, ",\"ReturnValues\":\"ALL_NEW\"");
+    }
+
+    if (step->filter) {
+        dm_buf_append_str(&b, ",\"FilterExpression\":");
+        dm_buf_json_string(&b, (const u_char *) step->filter->text.data,
+                           step->filter->text.len);
+    }
+
+    if (project || kpk.len || step->names.nelts) {
+        ngx_http_ddbm_json_names(&b, step, project, kpk.len ? &kpk : NULL,
+                                 ksk);
+    }
+
+    rc = ngx_http_ddbm_json_values(ctx, run, step, &vb, &nv);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (nv) {
+        dm_buf_append_str(&b, ",\"ExpressionAttributeValues\":{");
+        dm_buf_append(&b, vb.data, vb.len);
+        dm_buf_append_str(&b, "}");
+    }
+
+    dm_buf_append_str(&b, "}");
+
+    if (b.failed || vb.failed) {
+        return NGX_ERROR;
+    }
+
+    call = ngx_http_ddbm_call(ctx, step->index, ngx_http_ddbm_ops[step->op],
+                              &b);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->call = call;
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_ddbm_reader_begin(void *data, size_t index)
+{
+    ngx_http_ddbm_reader_t  *rd = data;
+
+    if (index >= rd->max) {
+        return -1;
+    }
+
+    rd->st->nitems = index + 1;
+
+    return 0;
+}
+
+
+static int
+ngx_http_ddbm_reader_attr(void *data, const char *name, size_t name_len,
+    char type, const unsigned char *value, size_t value_len)
+{
+    ngx_http_ddbm_reader_t  *rd = data;
+
+    u_char      *p;
+    ngx_int_t    k;
+    ngx_str_t    attr;
+    ngx_uint_t   at;
+
+    attr.data = (u_char *) name;
+    attr.len = name_len;
+
+    k = ngx_http_ddbm_read_index(rd->step, &attr);
+    if (k < 0 || rd->st->nitems == 0) {
+        return 0;
+    }
+
+    at = (rd->st->nitems - 1) * rd->step->reads.nelts + k;
+
+    /* one byte before the value for its type: the cache keeps both */
+    p = ngx_pnalloc(rd->ctx->request->pool, value_len + 2);
+    if (p == NULL) {
+        return -1;
+    }
+
+    p[0] = type;
+    ngx_memcpy(p + 1, value, value_len);
+    p[value_len + 1] = '\0';
+
+    rd->st->values[at].data = p + 1;
+    rd->st->values[at].len = value_len;
+    rd->st->types[at] = type;
+
+    return 0;
+}
+
+
+/* a route's own mapping of DynamoDB's error, if it has one: answered */
+static ngx_int_t
+ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
+{
+    char                       *code;
+    ngx_uint_t                  i;
+    ngx_http_ddbm_error_map_t  *e;
+
+    if (call->result == NGX_HTTP_DDBM_CALL_OK
+        || call->error.error_type[0] == '\0')
+    {
+        return NGX_DECLINED;
+    }
+
+    e = route->errors ? route->errors->elts : NULL;
+
+    for (i = 0; e && i < route->errors->nelts; i++) {
+        if (e[i].error.len == ngx_strlen(call->error.error_type)
+            && ngx_strncmp(e[i].error.data, call->error.error_type,
+                           e[i].error.len) == 0)
+        {
+            code = ngx_http_ddbm_cstr(ctx->request->pool, &e[i].code);
+            if (code == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (e[i].status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+                return ngx_http_ddbm_respond_unavailable(ctx, code,
+                                                 "the database is busy");
+            }
+
+            return ngx_http_ddbm_respond_error(ctx, e[i].status, code,
+                                               "the database refused the "
+                                               "request");
+        }
+    }
+
+    if (dm_ddb_is_error(&call->error, "ConditionalCheckFailedException")) {
+        /* a declared condition that did not hold: the route's conflict */
+        return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_CONFLICT,
+                                           "conflict",
+                                           "the item is not as the request "
+                                           "expects");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a step's answer: what is read of it kept, the cache fed */
+static ngx_int_t
+ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step)
+{
+    ngx_int_t                    rc;
+    dm_ddb_answer_t              answer;
+    dm_item_handler_t            h;
+    ngx_http_ddbm_reader_t       rd;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    st->done = 1;
+
+    if (st->call == NULL) {
+        return NGX_OK;              /* the cache answered it */
+    }
+
+    rc = ngx_http_ddbm_route_error(ctx, run->route, st->call);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_PUT
+        || step->op == NGX_HTTP_DDBM_OP_DELETE)
+    {
+        ngx_http_ddbm_call_t  *call;
+
+        /* nothing to read: success, or the failure answered */
+        return ngx_http_ddbm_call_answer(ctx, step->index, &call);
+    }
+
+    if (step->reads.nelts == 0 && run->route->answer.step == step->index
+        && run->route->answer.map)
+    {
+        /* the answer streams it: no second pass here */
+        ngx_http_ddbm_call_t  *call;
+
+        return ngx_http_ddbm_call_answer(ctx, step->index, &call);
+    }
+
+    rd.ctx = ctx;
+    rd.step = step;
+    rd.st = st;
+    rd.max = (step->op == NGX_HTTP_DDBM_OP_QUERY)
+             ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1;
+
+    h.item_begin = ngx_http_ddbm_reader_begin;
+    h.item_attr = ngx_http_ddbm_reader_attr;
+    h.item_end = NULL;
+    h.ctx = &rd;
+
+    st->nitems = 0;
+
+    rc = ngx_http_ddbm_read_answer(ctx, step->index, &h, &answer);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_GET && step->cache) {
+        ngx_http_ddbm_step_keep(ctx, step, st);
+    }
+
+    return NGX_OK;
+}
+
+
+/* ---- checks ------------------------------------------------------------ */
+
+static ngx_uint_t
+ngx_http_ddbm_same(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_strncmp(a->data, b->data, a->len) == 0;
+}
+
+
+/* NGX_OK: holds; NGX_DECLINED: does not; NGX_ERROR */
+static ngx_int_t
+ngx_http_ddbm_check_holds(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_check_t *c)
+{
+    ngx_int_t                rc;
+    ngx_str_t                first, v;
+    ngx_uint_t               i, item, nitems;
+    ngx_http_ddbm_source_t  *op;
+
+    if (c->kind == NGX_HTTP_DDBM_CHECK_FOUND) {
+        for (i = 0; i < run->route->steps.nelts; i++) {
+            if ((c->steps & (1u << i)) && run->step[i].nitems) {
+                return NGX_OK;
+            }
+        }
+
+        return NGX_DECLINED;
+    }
+
+    op = c->operands.elts;
+
+    rc = ngx_http_ddbm_source_get(ctx, run, &op[0], 0, &first);
+    if (rc == NGX_ERROR) {
+        return rc;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 1; i < c->operands.nelts; i++) {
+        nitems = (op[i].kind == NGX_HTTP_DDBM_SRC_STEP_ALL)
+                 ? run->step[op[i].step].nitems : 1;
+
+        for (item = 0; item < nitems; item++) {
+            rc = ngx_http_ddbm_source_get(ctx, run, &op[i], item, &v);
+            if (rc == NGX_ERROR) {
+                return rc;
+            }
+
+            if (rc != NGX_OK) {
+                if (c->kind == NGX_HTTP_DDBM_CHECK_EQUAL) {
+                    return NGX_DECLINED;
+                }
+
+                continue;
+            }
+
+            if (ngx_http_ddbm_same(&first, &v)) {
+                return c->kind == NGX_HTTP_DDBM_CHECK_NOT_EQUAL
+                       ? NGX_DECLINED : NGX_OK;
+            }
+        }
+    }
+
+    return c->kind == NGX_HTTP_DDBM_CHECK_NOT_EQUAL ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_check_failed(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_check_t *c)
+{
+    char  *code, *msg;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "ddbm: route \"%V\": a check failed, answered %ui %V",
+                  &ctx->pattern->name, c->status, &c->code);
+
+    if (c->code.len == 0) {
+        return ngx_http_ddbm_respond(ctx, c->status, (u_char *) "{}", 2);
+    }
+
+    code = ngx_http_ddbm_cstr(ctx->request->pool, &c->code);
+    msg = ngx_http_ddbm_cstr(ctx->request->pool, &c->message);
+    if (code == NULL || msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (c->status == NGX_HTTP_DDBM_UNPROCESSABLE) {
+        return ngx_http_ddbm_respond_codes(ctx, (const char **) &code, 1);
+    }
+
+    return ngx_http_ddbm_respond_error(ctx, c->status, code, msg);
+}
+
+
+/* ---- the rounds -------------------------------------------------------- */
+
+static ngx_int_t
+ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_run_t *run)
+{
+    ngx_int_t               rc;
+    ngx_uint_t              i, n, nsteps, nchecks, issued, progress;
+    ngx_http_ddbm_step_t   *steps;
+    ngx_http_ddbm_check_t  *checks;
+
+    steps = run->route->steps.elts;
+    checks = run->route->checks.elts;
+    nsteps = run->route->steps.nelts;
+    nchecks = run->route->checks.nelts;
+
+    for ( ;; ) {
+        progress = 0;
+        issued = 0;
+
+        /* checks, in the order written, once what they read is known */
+        while (run->next_check < nchecks) {
+            n = run->next_check;
+
+            if ((checks[n].after_steps & run->steps_done)
+                != checks[n].after_steps)
+            {
+                break;
+            }
+
+            rc = ngx_http_ddbm_check_holds(ctx, run, &checks[n]);
+            if (rc == NGX_ERROR) {
+                return rc;
+            }
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_ddbm_check_failed(ctx, &checks[n]);
+            }
+
+            run->checks_done |= 1u << n;
+            run->next_check++;
+            progress = 1;
+        }
+
+        for (i = 0; i < nsteps; i++) {
+            if (run->step[i].issued
+                || (steps[i].after_steps & run->steps_done)
+                   != steps[i].after_steps
+                || (steps[i].after_checks & run->checks_done)
+                   != steps[i].after_checks)
+            {
+                continue;
+            }
+
+            if (steps[i].when_missing >= 0
+                && run->step[steps[i].when_missing].nitems)
+            {
+                /* its fallback is not needed */
+                run->step[i].issued = 1;
+                run->step[i].done = 1;
+                run->steps_done |= 1u << i;
+                progress = 1;
+                continue;
+            }
+
+            rc = ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            progress = 1;
+
+            if (run->step[i].done) {
+                run->steps_done |= 1u << i;     /* from the cache */
+
+            } else {
+                issued = 1;
+            }
+        }
+
+        if (issued) {
+            return NGX_AGAIN;
+        }
+
+        if (run->steps_done == (1u << nsteps) - 1
+            && run->next_check == nchecks)
+        {
+            return ngx_http_ddbm_route_answer(ctx, run);
+        }
+
+        if (!progress) {
+            ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                          "ddbm: route \"%V\" cannot go on",
+                          &ctx->pattern->name);
+            return NGX_ERROR;
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_http_ddbm_route_start(ngx_http_ddbm_ctx_t *ctx)
 {
-    return NGX_ERROR;
+    json_t                *body;
+    ngx_int_t              rc;
+    json_error_t           err;
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_ddbm_run_t   *run;
+
+    run = ngx_pcalloc(ctx->request->pool, sizeof(ngx_http_ddbm_run_t));
+    if (run == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->data = run;
+    run->route = ngx_http_ddbm_run_route(ctx);
+
+    if (run->route->reads_body) {
+        body = json_loadb((const char *) ctx->raw_body.data,
+                          ctx->raw_body.len, JSON_REJECT_DUPLICATES, &err);
+
+        if (body == NULL || !json_is_object(body)) {
+            json_decref(body);
+            return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_BAD_REQUEST,
+                                               "malformed_json",
+                                               "the body must be a JSON "
+                                               "object");
+        }
+
+        cln = ngx_pool_cleanup_add(ctx->request->pool, 0);
+        if (cln == NULL) {
+            json_decref(body);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_ddbm_route_json_cleanup;
+        cln->data = body;
+        run->body = body;
+    }
+
+    rc = ngx_http_ddbm_route_validate(ctx, run);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_ddbm_route_advance(ctx, run);
 }
 
 
 ngx_int_t
 ngx_http_ddbm_route_resume(ngx_http_ddbm_ctx_t *ctx)
 {
-    return NGX_ERROR;
+    ngx_int_t              rc;
+    ngx_uint_t             i;
+    ngx_http_ddbm_run_t   *run;
+    ngx_http_ddbm_step_t  *steps;
+
+    run = ctx->data;
+    steps = run->route->steps.elts;
+
+    for (i = 0; i < run->route->steps.nelts; i++) {
+        if (!run->step[i].issued || run->step[i].done) {
+            continue;
+        }
+
+        rc = ngx_http_ddbm_step_read(ctx, run, &steps[i]);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        run->steps_done |= 1u << i;
+    }
+
+    ngx_http_ddbm_reset_calls(ctx);
+
+    return ngx_http_ddbm_route_advance(ctx, run);
+}
+
+
+/* ---- the answer ---------------------------------------------------------- */
+
+static void
+ngx_http_ddbm_answer_fields(ngx_http_ddbm_run_t *run, ngx_uint_t s,
+    ngx_uint_t item, ngx_array_t *fields, dm_buf_t *b)
+{
+    u_char                  type;
+    ngx_str_t               v;
+    ngx_uint_t              i;
+    ngx_http_ddbm_field_t  *f;
+
+    f = fields->elts;
+
+    dm_buf_append_str(b, "{");
+
+    for (i = 0; i < fields->nelts; i++) {
+        if (i) {
+            dm_buf_append_str(b, ",");
+        }
+
+        dm_buf_json_string(b, f[i].key.data, f[i].key.len);
+        dm_buf_append_str(b, ":");
+
+        if (f[i].object) {
+            ngx_http_ddbm_answer_fields(run, s, item, f[i].object, b);
+            continue;
+        }
+
+        if (ngx_http_ddbm_step_attr(run, s, item, &f[i].attr, &v, &type)
+            != NGX_OK)
+        {
+            dm_buf_append_str(b, "null");
+
+        } else if (type == 'N' || type == 'B') {
+            /* a number or a boolean is written as itself */
+            dm_buf_append(b, v.data, v.len);
+
+        } else {
+            dm_buf_json_string(b, v.data, v.len);
+        }
+    }
+
+    dm_buf_append_str(b, "}");
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_run_t *run)
+{
+    ngx_str_t                    v;
+    dm_buf_t                     b;
+    ngx_uint_t                   i, k, status;
+    dm_allocator_t               a;
+    dm_ddb_answer_t              answer;
+    ngx_http_ddbm_answer_t      *ans;
+    ngx_http_ddbm_step_state_t  *st;
+
+    ans = &run->route->answer;
+    st = &run->step[ans->step];
+    status = ans->status ? ans->status : NGX_HTTP_OK;
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+    ngx_memzero(&answer, sizeof(dm_ddb_answer_t));
+
+    if (status == NGX_HTTP_NO_CONTENT) {
+        return ngx_http_ddbm_respond(ctx, status, (u_char *) "", 0);
+    }
+
+    if (!ans->object && ans->map && st->call) {
+        /* a flat page: one streaming pass from DynamoDB's answer */
+        ngx_http_ddbm_allocator(&a, ctx->request->pool);
+
+        if (dm_ddb_rewrite_items(st->call->answer.data, st->call->answer.len,
+                                 ans->map, ans->nmap, ans->reverse, &b,
+                                 &answer, &a)
+            != 0)
+        {
+            return ngx_http_ddbm_respond_unreadable(ctx, st->call,
+                                                    answer.error_message);
+        }
+
+    } else if (ans->object) {
+        if (st->nitems == 0) {
+            dm_buf_append_str(&b, "{}");
+
+        } else {
+            ngx_http_ddbm_answer_fields(run, ans->step, 0, &ans->fields, &b);
+        }
+
+    } else {
+        dm_buf_append_str(&b, "[");
+
+        for (i = 0; i < st->nitems; i++) {
+            k = ans->reverse ? st->nitems - 1 - i : i;
+
+            if (i) {
+                dm_buf_append_str(&b, ",");
+            }
+
+            ngx_http_ddbm_answer_fields(run, ans->step, k, &ans->fields, &b);
+        }
+
+        dm_buf_append_str(&b, "]");
+
+        if (st->call) {
+            ngx_http_ddbm_allocator(&a, ctx->request->pool);
+            (void) dm_ddb_read_with(st->call->answer.data,
+                                    st->call->answer.len, NULL, &answer, &a);
+        }
+    }
+
+    if (b.failed) {
+        return NGX_ERROR;
+    }
+
+    if (ans->cursor_header.len && answer.has_last_key
+        && answer.last_sk[0] != '\0' && !answer.last_sk_truncated)
+    {
+        v.len = ngx_strlen(answer.last_sk);
+        v.data = ngx_pnalloc(ctx->request->pool, v.len);
+        if (v.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(v.data, answer.last_sk, v.len);
+
+        if (ngx_http_ddbm_add_header(ctx->request,
+                         ngx_http_ddbm_cstr(ctx->request->pool,
+                                            &ans->cursor_header),
+                         &v)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_ddbm_respond(ctx, status, b.data, b.len);
 }
