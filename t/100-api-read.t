@@ -125,6 +125,41 @@ DdbmModule::json_re(DdbmModule::seed_messages_json(0, 1))
 
 
 
+=== TEST 9b: a page is read once: the answer streams it
+The rewrite is the only pass over the page: its step's answer is not
+also read item by item (the caller's, which a check reads, is).
+--- log_level: debug
+--- request
+GET /api/messages/5ae290ed-55d1-47a0-bc6d-fe2bc2700399?limit=5
+--- more_headers
+X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
+--- response_headers
+X-Next-Cursor: 2026-11-20T10:07:00.000000+00:00
+--- response_body_like eval
+DdbmModule::json_re(DdbmModule::seed_messages_json(7, 11))
+--- error_log
+ddbm: step "caller": its answer read item by item
+--- no_error_log
+ddbm: step "page": its answer read item by item
+[error]
+
+
+
+=== TEST 9c: a list of conversations is read once too
+--- log_level: debug
+--- request
+GET /api/message_groups
+--- more_headers
+X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
+--- response_body_like: ^\[\{"uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399",
+--- error_log
+ddbm: step "caller": its answer read item by item
+--- no_error_log
+ddbm: step "rows": its answer read item by item
+[error]
+
+
+
 === TEST 10: paging: conversations too
 --- request
 GET /api/message_groups?limit=1
@@ -356,7 +391,7 @@ Vary: Origin
 --- config
     location = /api/message_groups {
         limit_req zone=t100;
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
     }
 --- request eval
 ["GET /api/message_groups", "GET /api/message_groups"]

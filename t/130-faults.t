@@ -156,7 +156,7 @@ throttled twice by the fake, then relayed to DynamoDB Local; with
 `ddbm_retries 2 5ms` both get through, every retry logged at warn.
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/throttle,throttle,real/t1;
         ddbm_retries 2 5ms;
         add_header X-Elapsed $request_time always;
@@ -236,7 +236,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 4: RequestLimitExceeded on a read route: retried, then 503 dynamodb_throttled
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_canned/request-limit;
         ddbm_retries 2 5ms;
     }
@@ -290,7 +290,7 @@ mode): waits drawn from [0,25], [0,50] and [0,100] ms.
 === TEST 6: ddbm_retries 0: a 503 from DynamoDB is answered at once
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_canned/unavailable;
         ddbm_retries 0;
     }
@@ -364,7 +364,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 9: a proxy's HTML 502 page (no JSON, no error type): retried, then 503 dynamodb_unavailable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_canned/html-502;
         ddbm_retries 2 5ms;
     }
@@ -390,7 +390,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 10: a 500 once per call, then DynamoDB's answer: 200
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/e500,real/t10;
         ddbm_retries 1 5ms;
     }
@@ -439,7 +439,7 @@ classification would show as a retry.
 === TEST 12: AccessDeniedException on a read route: 502 dynamodb_error, not retried
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_canned/access-denied;
         ddbm_retries 3 5ms;
     }
@@ -593,7 +593,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 18: DynamoDB unreachable (connection refused): 502 dynamodb_unreachable, at once
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_closed;
         ddbm_retries 2 5ms;
         add_header X-Elapsed $request_time always;
@@ -635,7 +635,7 @@ two attempts of proxy_read_timeout (1s) each.
         proxy_read_timeout 1s;
     }
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_silent;
         ddbm_retries 1 5ms;
         add_header X-Elapsed $request_time always;
@@ -717,7 +717,7 @@ $ENV{TEST_NGINX_USE_VALGRIND} ? 8 : 5
         proxy_read_timeout 1s;
     }
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_stall;
         ddbm_retries 1 5ms;
     }
@@ -766,7 +766,7 @@ taken for a success.
 === TEST 23: the same cut answer on a read route: 502 dynamodb_answer_unreadable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/truncated/t23;
     }
 --- request eval
@@ -789,7 +789,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 24: an HTML page with status 200: 502 dynamodb_answer_unreadable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/garbage/t24;
     }
 --- request eval
@@ -811,7 +811,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 25: JSON cut short inside a complete 200 answer: 502 dynamodb_answer_unreadable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/cut-json/t25;
     }
 --- request eval
@@ -833,7 +833,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 26: valid JSON that is not a DynamoDB answer (an array): 502 dynamodb_answer_unreadable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/json-array/t26;
     }
 --- request eval
@@ -855,7 +855,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 27: a good caller lookup, then garbage for the Query: 502 dynamodb_answer_unreadable
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/canned,garbage/t27;
     }
 --- request eval
@@ -880,7 +880,7 @@ module cannot tell it from an unreachable endpoint: either name is
 accepted, the log must say what happened.
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/not-http/t28;
     }
 --- request eval
@@ -917,8 +917,8 @@ most 128 bytes of an answer.
         proxy_set_header Authorization $ddbm_authorization;
         subrequest_output_buffer_size 128;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
         ddbm_backend /_small;
     }
 --- request eval
@@ -965,7 +965,7 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
 === TEST 31: the missing table on a read route: 500 dynamodb_table_not_found
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_table nosuchtable;
     }
 --- request eval

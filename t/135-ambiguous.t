@@ -54,8 +54,8 @@ condition fails instead, and the answer the receipt keeps is given.
         ddbm_backend /_fake/txreal/commit-e500,txthrottle,real/a1;
         ddbm_retries 3 2ms;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t135 lost then throttled","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',
@@ -90,7 +90,7 @@ retry would have started a second one).
         ddbm_write_retries 4;
     }
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t135 a start whose answer was lost","handle":"londo"}',
@@ -116,8 +116,8 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
         ddbm_backend /_fake/txreal/commit-e500,e500,e500/a3;
         ddbm_retries 2 2ms;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t135 applied then 500s","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',
@@ -144,8 +144,8 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
         ddbm_backend /_fake/txreal/e500,e500,e500/a4;
         ddbm_retries 2 2ms;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t135 never applied","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',
@@ -171,8 +171,8 @@ X-Test-Sub: 71c568d1-29bb-4ae1-92c5-057d12db82cb
         ddbm_backend /_fake/txreal/commit-e500,e500,e500,real/a5;
         ddbm_retries 2 2ms;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t135 keyed and lost","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',

@@ -105,7 +105,7 @@ exited on signal
 === TEST 3: list conversations, every answer byte by byte
 --- config
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/canned:drip/t3;
     }
 --- request
@@ -129,8 +129,8 @@ exited on signal
 === TEST 4: list messages, every answer byte by byte: all twelve, oldest first
 The caller, the conversation record and the page, in parallel.
 --- config
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
         ddbm_backend /_fake/all/canned:drip/t4;
     }
 --- request
@@ -153,8 +153,8 @@ exited on signal
 
 === TEST 5: list messages, a page and its cursor, byte by byte
 --- config
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
         ddbm_backend /_fake/all/canned:drip/t5;
     }
 --- request eval
@@ -179,8 +179,8 @@ exited on signal
 
 === TEST 6: user short, byte by byte
 --- config
-    location ~ ^/api/users/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/api/users/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
         ddbm_backend /_fake/all/canned:drip/t6;
     }
 --- request
@@ -249,19 +249,19 @@ exited on signal
         ddbm_backend /_fake/all/canned:chunked+drip/t9;
     }
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
         ddbm_backend /_fake/all/canned:chunked+drip/t9;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
         ddbm_backend /_fake/all/canned:chunked+drip/t9;
     }
     location = /api/messages {
         ddbm_pattern post_message;
         ddbm_backend /_fake/all/canned:chunked+drip/t9;
     }
-    location ~ ^/api/users/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/api/users/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
         ddbm_backend /_fake/all/canned:chunked+drip/t9;
     }
 --- request eval
@@ -317,8 +317,8 @@ exited on signal
 The connection closes where the zero-length chunk should be: the answer
 is incomplete even though what came parses.
 --- config
-    location ~ ^/api/users/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/api/users/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
         ddbm_backend /_fake/all/canned:chunked+noend+drip/t11;
     }
 --- request
@@ -338,8 +338,8 @@ exited on signal
 
 === TEST 12: a chunked Query page cut half-way, byte by byte, beside good user and record answers: 502
 --- config
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
         ddbm_backend /_fake/Query/canned:chunked+cut+drip/t12;
     }
 --- request

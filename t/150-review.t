@@ -83,8 +83,8 @@ qr/"message":"Then let's point wrk at it tonight/
 
 === TEST 3: TransactionCanceledException to a GetItem: 502 dynamodb_error
 --- config
-    location ~ ^/api/users/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/api/users/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
         ddbm_backend /_fake/GetItem/condition/t3;
     }
 --- request
@@ -125,8 +125,8 @@ takes it for a lost race and writes the message a second time.
         ddbm_pattern post_message;
         ddbm_backend /_fake/all/real,real,commit-e500,real/t5;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
 --- request eval
 ["POST /api/messages\n" . '{"message":"t150 lost answer","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}',
@@ -263,8 +263,8 @@ failure finds the bucket empty; the second request gets no retry at all.
 --- http_config
     ddbm_retry_quota 10;
 --- config
-    location ~ ^/throttled/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/throttled/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
         ddbm_backend /_fake/GetItem/throttle/t12;
         ddbm_retries 3 1ms;
         add_header X-Calls $ddbm_calls always;

@@ -60,7 +60,7 @@ my $costs = "        add_header X-Calls \$ddbm_calls always;\n"
 sub api_config {
     my ($cache) = @_;
     my $api = ddbm_api_config();
-    $api =~ s/(ddbm_pattern [^;]+;)/$1\n$costs/g;
+    $api =~ s/((?:ddbm_pattern|include \$TEST_NGINX_DDBM_ROUTES\/)[^;]+;)/$1\n$costs/g;
     return "    ddbm_cache $cache;\n$api"
          . "    location = /status { ddbm_status; }\n";
 }
@@ -100,11 +100,11 @@ my $two = DdbmServer->start(workers => 2, config => <<"_EOC_");
     ddbm_cache zone=t161:1m;
     location = /a/message_groups {
         ddbm_table $A;
-        ddbm_pattern list_conversations;
+        include \$TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
 $costs    }
     location = /b/message_groups {
         ddbm_table $B;
-        ddbm_pattern list_conversations;
+        include \$TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
 $costs    }
 _EOC_
 

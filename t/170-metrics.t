@@ -56,7 +56,7 @@ $fake
         access_log $dir/access.log ddbm;
 
         location = /api/message_groups {
-            ddbm_pattern list_conversations;
+            include \$TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
             ddbm_backend /_fake/all/throttle,throttle,real,real/m1;
             ddbm_retries 3 2ms;
             # no cache: its status refresh would take one of the actions
@@ -67,8 +67,8 @@ $fake
             ddbm_backend /_fake/DescribeTable/e500/m2;
             ddbm_retries 0;
         }
-        location ~ ^/api/users/@([^/]+)/short\$ {
-            ddbm_pattern user_short \$1;
+        location ~ ^/api/users/@(?<handle>[^/]+)/short\$ {
+            include \$TEST_NGINX_DDBM_ROUTES/user_short.conf;
         }
         location = /jwt {
             ddbm_jwt on;
@@ -223,8 +223,8 @@ like($log[4], qr{^/api/users/\@bayko/short 200 calls=0 .* cache=HIT },
 # billion).  Looked at once all thirty are in the log.
 my $jitter = DdbmServer->start(config => <<"_EOC_");
 $fake
-        location ~ ^/throttled/(.+)\$ {
-            ddbm_pattern user_short \$1;
+        location ~ ^/throttled/(?<handle>.+)\$ {
+            include \$TEST_NGINX_DDBM_ROUTES/user_short.conf;
             ddbm_backend /_fake/GetItem/throttle/m3;
             ddbm_retries 3 40ms;
         }

@@ -20,6 +20,7 @@ typedef struct {
 
 static const ddbm_command_t  ddbm_commands[] = {
     { "schema-load",        ddbm_cmd_schema_load },
+    { "create-table",       ddbm_cmd_create_table },
     { "drop",               ddbm_cmd_drop },
     { "list-tables",        ddbm_cmd_list_tables },
     { "describe",           ddbm_cmd_describe },
@@ -31,6 +32,7 @@ static const ddbm_command_t  ddbm_commands[] = {
     { "get-conversation",   ddbm_cmd_get_conversation },
     { "dev-keys",           ddbm_cmd_dev_keys },
     { "mint-token",         ddbm_cmd_mint_token },
+    { "plan",               ddbm_cmd_plan },
     { NULL, NULL }
 };
 
@@ -55,6 +57,9 @@ static const char  ddbm_usage_text[] =
 "commands:\n"
 "  schema-load [--provisioned] [--deletion-protection] [--tag K=V]...\n"
 "                   create the table and its index, wait until ACTIVE\n"
+"  create-table FILE.json\n"
+"                   a table from a CreateTable input (the --cli-input-json\n"
+"                   of aws dynamodb create-table), wait until ACTIVE\n"
 "  drop [TABLE]     delete the table (asks on prod unless --yes)\n"
 "  list-tables [--json]\n"
 "  describe         the table's description (DescribeTable), as JSON\n"
@@ -82,6 +87,13 @@ static const char  ddbm_usage_text[] =
 "                   --client-id " DDBM_JWT_DEV_CLIENT_ID ", --ttl 3600\n"
 "                   (for tests: --exp/--iat/--nbf T|+N|-N, --kid K,\n"
 "                   --omit CLAIM)\n"
+"  plan [--account ID] [--policy-only] [-p PREFIX] [-g DIRECTIVES] CONF\n"
+"                   runs `nginx -t` on CONF ($NGINX, else nginx on the\n"
+"                   PATH; the prefix defaults to CONF's directory) and\n"
+"                   prints what the module compiled: each declared\n"
+"                   route's DynamoDB requests and the least-privilege IAM\n"
+"                   policy of the configuration (account: ACCOUNT_ID\n"
+"                   unless --account); --policy-only: the policy alone\n"
 "\n"
 "credentials: the AWS SDKs' default chain: the environment\n"
 "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN), web\n"

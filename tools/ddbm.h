@@ -6,7 +6,8 @@
  *   ddbm.c              main, global options, argument helpers
  *   ddbm_credentials.c  region and the AWS credential chain (the core's)
  *   ddbm_http.c         libcurl client, SigV4 signing, retries, errors
- *   ddbm_table.c        schema-load, drop, list-tables, describe
+ *   ddbm_table.c        schema-load, create-table, drop, list-tables,
+ *                       describe
  *   ddbm_batch.c        BatchWriteItem with unprocessed-item retries
  *   ddbm_csv.c          an RFC 4180 CSV reader (psql's \copy ... csv)
  *   ddbm_users.c        the user directory: import-users, put-user,
@@ -156,6 +157,7 @@ unsigned ddbm_backoff_ms(unsigned attempt);
 
 /* ddbm_table.c */
 int ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args);
+int ddbm_cmd_create_table(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_drop(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_list_tables(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_describe(ddbm_options_t *opts, ddbm_args_t *args);
@@ -185,6 +187,9 @@ int ddbm_user_lookup(ddbm_options_t *opts, const char *cmd, const char *pk,
 void ddbm_attr_set(dm_attr_t *a, const char *name, const char *value);
 int ddbm_utf8_text_valid(const char *s, size_t len);
 int ddbm_cmd_import_users(ddbm_options_t *opts, ddbm_args_t *args);
+
+/* ddbm_plan.c */
+int ddbm_cmd_plan(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_put_user(ddbm_options_t *opts, ddbm_args_t *args);
 int ddbm_cmd_get_user(ddbm_options_t *opts, ddbm_args_t *args);
 

@@ -1,5 +1,6 @@
 /*
- * The table itself: schema-load, drop, list-tables, describe.  Control
+ * The table itself: schema-load, create-table, drop, list-tables,
+ * describe.  Control
  * plane bodies are small and one-off, so jansson builds and reads them.
  */
 
@@ -283,11 +284,28 @@ ddbm_take_tag(const char *command, void *dest, const char *v)
 }
 
 
+/* CreateTable, then its description once the table is ACTIVE: 0 or -1 */
+static int
+ddbm_create_and_wait(ddbm_client_t *c, json_t *req, const char *table,
+    json_t **desc)
+{
+    json_t  *ans;
+
+    if (ddbm_ask(c, "CreateTable", req, NULL, &ans, NULL) != 0) {
+        return -1;
+    }
+
+    json_decref(ans);
+
+    return ddbm_wait_active(c, table, desc);
+}
+
+
 int
 ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
 {
     int             rc, provisioned, protect;
-    json_t         *req, *ans, *desc, *stream;
+    json_t         *req, *desc, *stream;
     ddbm_tags_t     tags;
     ddbm_client_t   c;
 
@@ -326,13 +344,7 @@ ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
 
     rc = DDBM_ERROR;
 
-    if (ddbm_ask(&c, "CreateTable", req, NULL, &ans, NULL) != 0) {
-        goto done;
-    }
-
-    json_decref(ans);
-
-    if (ddbm_wait_active(&c, opts->table, &desc) != 0) {
+    if (ddbm_create_and_wait(&c, req, opts->table, &desc) != 0) {
         goto done;
     }
 
@@ -354,6 +366,84 @@ ddbm_cmd_schema_load(ddbm_options_t *opts, ddbm_args_t *args)
            DDBM_GSI_NAME,
            json_is_true(json_object_get(stream, "StreamEnabled"))
            ? ddbm_jstr(stream, "StreamViewType") : "disabled");
+
+    json_decref(desc);
+    rc = DDBM_OK;
+
+done:
+
+    json_decref(req);
+    ddbm_client_close(&c);
+
+    return rc;
+}
+
+
+/*
+ * A table of another application (examples/notes/table.json): the
+ * CreateTable input as a file, the shape `aws dynamodb create-table
+ * --cli-input-json` reads.  Its TableName, else --table's.
+ */
+int
+ddbm_cmd_create_table(ddbm_options_t *opts, ddbm_args_t *args)
+{
+    int             rc;
+    json_t         *req, *desc;
+    const char     *file, *table;
+    json_error_t    jerr;
+    ddbm_client_t   c;
+
+    const ddbm_syntax_t  syntax = {
+        "create-table", NULL, DDBM_ARGS_DASHDASH, 1, 1,
+        "FILE.json (a CreateTable input)"
+    };
+
+    if (ddbm_args_parse(opts, args, &syntax, &file) != 0) {
+        return DDBM_USAGE;
+    }
+
+    req = json_load_file(file, 0, &jerr);
+    if (req == NULL) {
+        if (jerr.line > 0) {
+            ddbm_error("%s: line %d: %s", file, jerr.line, jerr.text);
+        } else {
+            ddbm_error("%s", jerr.text);      /* it names the file */
+        }
+        return DDBM_ERROR;
+    }
+
+    if (!json_is_object(req)) {
+        ddbm_error("%s: not a JSON object", file);
+        json_decref(req);
+        return DDBM_ERROR;
+    }
+
+    table = json_string_value(json_object_get(req, "TableName"));
+    if (table == NULL) {
+        if (json_object_set_new(req, "TableName", json_string(opts->table))
+            != 0)
+        {
+            ddbm_error("out of memory");
+            json_decref(req);
+            return DDBM_ERROR;
+        }
+
+        table = opts->table;
+    }
+
+    rc = ddbm_client_open(&c, opts);
+    if (rc != DDBM_OK) {
+        json_decref(req);
+        return rc;
+    }
+
+    rc = DDBM_ERROR;
+
+    if (ddbm_create_and_wait(&c, req, table, &desc) != 0) {
+        goto done;
+    }
+
+    printf("table created successfully: %s is ACTIVE at %s\n", table, c.url);
 
     json_decref(desc);
     rc = DDBM_OK;

@@ -258,6 +258,15 @@ extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation;
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short;
 
 
+/*
+ * A location with declared routes for several methods: the one for the
+ * request's method, or the first one with *allow listing every method
+ * the location takes (for 405)
+ */
+ngx_http_ddbm_pattern_t *ngx_http_ddbm_route_for(ngx_http_request_t *r,
+    ngx_http_ddbm_pattern_t *pattern, ngx_str_t *allow);
+
+
 /* ---- ngx_http_ddbm_request.c ------------------------------------------- */
 
 ngx_int_t ngx_http_ddbm_handler(ngx_http_request_t *r);
@@ -438,6 +447,11 @@ void ngx_http_ddbm_credentials_stats(ngx_http_ddbm_credentials_t *c,
 
 /* the shared zone of the counters, made once whoever asks first */
 ngx_int_t ngx_http_ddbm_metrics_zone(ngx_conf_t *cf);
+/*
+ * a route counted by this name, listed from the start (ddbm_pattern and
+ * the declared routes register theirs when the configuration is read)
+ */
+ngx_int_t ngx_http_ddbm_metrics_route(ngx_conf_t *cf, ngx_str_t *name);
 char *ngx_http_ddbm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_http_ddbm_metrics_attempt(ngx_http_ddbm_call_t *call,
     ngx_msec_t ms);

@@ -6,14 +6,20 @@
  *
  *   per DynamoDB operation and table: attempts, errors by type,
  *   throttles, retries, a latency histogram per attempt;
- *   per API route: requests by status class, a latency histogram;
+ *   per API route, by its name: requests by status class, a latency
+ *   histogram;
  *   the cache's hits and misses; per ddbm_cache zone, its entries and
  *   their bytes by list (positive, negative) and the entries freed by
  *   cause (kept in the zone itself); the credentials' source; token
  *   refusals by reason.
  *
- * The zone is made when the configuration has a ddbm_pattern or a
- * ddbm_status, and a reload keeps its counts (counters only grow).
+ * The zone is made when the configuration has a ddbm_pattern, a
+ * ddbm_route or a ddbm_status, and a reload keeps its counts (counters
+ * only grow).  Routes are counted by name, not by pattern: a route keeps
+ * its counts when a C pattern gives way to a declared route of the same
+ * name.  Every name is listed from the start, 0s included: the C
+ * patterns' first, then the configuration's, then earlier
+ * configurations' ones the zone still holds.
  */
 
 #include "ngx_http_ddbm.h"
@@ -22,10 +28,11 @@
 
 #define NGX_HTTP_DDBM_METRICS_ZONE     "ddbm_metrics"
 #define NGX_HTTP_DDBM_METRICS_SIZE     (128 * 1024)
-#define NGX_HTTP_DDBM_METRICS_VERSION  1
+#define NGX_HTTP_DDBM_METRICS_VERSION  2
 
 #define NGX_HTTP_DDBM_TABLES_MAX       8
-#define NGX_HTTP_DDBM_ROUTES           6
+#define NGX_HTTP_DDBM_ROUTES_MAX       32
+#define NGX_HTTP_DDBM_ROUTE_NAME       64    /* with its '\0' */
 #define NGX_HTTP_DDBM_BUCKETS          12
 #define NGX_HTTP_DDBM_JWT_REASONS      16
 
@@ -101,7 +108,11 @@ typedef struct {
     u_char                       table[NGX_HTTP_DDBM_TABLES_MAX][256];
     ngx_http_ddbm_op_metrics_t   op[NGX_HTTP_DDBM_TABLES_MAX]
                                    [NGX_HTTP_DDBM_OPS];
-    ngx_http_ddbm_route_metrics_t  route[NGX_HTTP_DDBM_ROUTES];
+    /* written by the master only, when a configuration is loaded */
+    ngx_atomic_t                 nroutes;
+    u_char                       route_name[NGX_HTTP_DDBM_ROUTES_MAX]
+                                           [NGX_HTTP_DDBM_ROUTE_NAME];
+    ngx_http_ddbm_route_metrics_t  route[NGX_HTTP_DDBM_ROUTES_MAX];
     ngx_atomic_t                 cache_hits;
     ngx_atomic_t                 cache_misses;
     ngx_atomic_t                 jwt_refused[NGX_HTTP_DDBM_JWT_REASONS];
@@ -130,10 +141,17 @@ static const char  *ngx_http_ddbm_cache_lists[] = { "positive", "negative" };
 
 /* ---- configuration ----------------------------------------------------- */
 
-ngx_int_t
-ngx_http_ddbm_metrics_zone(ngx_conf_t *cf)
+/*
+ * The zone, and with it this configuration's list of route names
+ * (ngx_str_t, in zone->data), the C patterns' first: the zone's init
+ * runs once the configuration is read, and writes the list into the zone.
+ */
+static ngx_shm_zone_t *
+ngx_http_ddbm_metrics_shm_zone(ngx_conf_t *cf)
 {
-    ngx_str_t        name;
+    ngx_str_t        name, *rn;
+    ngx_uint_t       i;
+    ngx_array_t     *names;
     ngx_shm_zone_t  *zone;
 
     ngx_str_set(&name, NGX_HTTP_DDBM_METRICS_ZONE);
@@ -141,13 +159,152 @@ ngx_http_ddbm_metrics_zone(ngx_conf_t *cf)
     zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_DDBM_METRICS_SIZE,
                                  &ngx_http_ddbm_module);
     if (zone == NULL) {
-        return NGX_ERROR;
+        return NULL;
+    }
+
+    if (zone->data != NULL) {
+        return zone;
+    }
+
+    names = ngx_array_create(cf->pool, NGX_HTTP_DDBM_ROUTES_MAX,
+                             sizeof(ngx_str_t));
+    if (names == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; ngx_http_ddbm_patterns[i]; i++) {
+        rn = ngx_array_push(names);
+        if (rn == NULL) {
+            return NULL;
+        }
+
+        *rn = ngx_http_ddbm_patterns[i]->name;
     }
 
     zone->init = ngx_http_ddbm_metrics_init_zone;
-    zone->data = (void *) 1;
+    zone->data = names;
+
+    return zone;
+}
+
+
+ngx_int_t
+ngx_http_ddbm_metrics_zone(ngx_conf_t *cf)
+{
+    return ngx_http_ddbm_metrics_shm_zone(cf) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* a route counted under this name, listed even before its first request */
+ngx_int_t
+ngx_http_ddbm_metrics_route(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_str_t       *rn;
+    ngx_uint_t       i;
+    ngx_array_t     *names;
+    ngx_shm_zone_t  *zone;
+
+    zone = ngx_http_ddbm_metrics_shm_zone(cf);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    names = zone->data;
+    rn = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        if (rn[i].len == name->len
+            && ngx_strncmp(rn[i].data, name->data, name->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    if (name->len == 0 || name->len >= NGX_HTTP_DDBM_ROUTE_NAME
+        || names->nelts == NGX_HTTP_DDBM_ROUTES_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "ddbm_status counts at most %d routes, with "
+                           "names shorter than %d characters: route "
+                           "\"%V\" is not counted",
+                           NGX_HTTP_DDBM_ROUTES_MAX,
+                           NGX_HTTP_DDBM_ROUTE_NAME, name);
+        return NGX_OK;
+    }
+
+    rn = ngx_array_push(names);
+    if (rn == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rn = *name;
 
     return NGX_OK;
+}
+
+
+/* the zone's slot of a route, by name; -1: none */
+static ngx_int_t
+ngx_http_ddbm_route_slot(ngx_http_ddbm_metrics_t *m, ngx_str_t *name)
+{
+    ngx_uint_t  i, n;
+
+    if (name->len >= NGX_HTTP_DDBM_ROUTE_NAME) {
+        return -1;
+    }
+
+    n = ngx_min(m->nroutes, NGX_HTTP_DDBM_ROUTES_MAX);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_strncmp(m->route_name[i], name->data, name->len) == 0
+            && m->route_name[i][name->len] == '\0')
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/*
+ * Names already in the zone keep their slot (and counts); new ones are
+ * appended.  Only the master writes them, while the old workers may be
+ * reading: the name is in place before the count that shows it.
+ */
+static void
+ngx_http_ddbm_metrics_add_routes(ngx_shm_zone_t *shm_zone,
+    ngx_http_ddbm_metrics_t *m)
+{
+    ngx_str_t    *rn;
+    ngx_uint_t    i, n;
+    ngx_array_t  *names;
+
+    names = shm_zone->data;
+    rn = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        if (ngx_http_ddbm_route_slot(m, &rn[i]) >= 0) {
+            continue;
+        }
+
+        n = m->nroutes;
+
+        if (n >= NGX_HTTP_DDBM_ROUTES_MAX) {
+            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                          "ddbm_status: the metrics zone holds %d routes "
+                          "already (earlier configurations' ones "
+                          "included, until a restart): route \"%V\" is "
+                          "not counted", NGX_HTTP_DDBM_ROUTES_MAX, &rn[i]);
+            continue;
+        }
+
+        ngx_memcpy(m->route_name[n], rn[i].data, rn[i].len);
+        m->route_name[n][rn[i].len] = '\0';
+
+        ngx_memory_barrier();
+        m->nroutes = n + 1;
+    }
 }
 
 
@@ -167,6 +324,8 @@ ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             m->retry_tokens = ngx_http_ddbm_retry_quota_max;
         }
 
+        ngx_http_ddbm_metrics_add_routes(shm_zone, m);
+
         ngx_http_ddbm_metrics = m;
         return NGX_OK;
     }
@@ -179,6 +338,8 @@ ngx_http_ddbm_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_memzero(m, sizeof(ngx_http_ddbm_metrics_t));
     m->version = NGX_HTTP_DDBM_METRICS_VERSION;
     m->retry_tokens = ngx_http_ddbm_retry_quota_max;
+
+    ngx_http_ddbm_metrics_add_routes(shm_zone, m);
 
     shpool->data = m;
     ngx_http_ddbm_metrics = m;
@@ -432,9 +593,11 @@ ngx_http_ddbm_metrics_jwt(ngx_int_t rc)
 ngx_int_t
 ngx_http_ddbm_metrics_log(ngx_http_request_t *r)
 {
-    ngx_int_t                       ms;
-    ngx_uint_t                      i, status;
+    ngx_int_t                       ms, slot;
+    ngx_uint_t                      status;
     ngx_time_t                     *tp;
+    ngx_http_ddbm_ctx_t            *ctx;
+    ngx_http_ddbm_pattern_t        *pattern;
     ngx_http_ddbm_loc_conf_t       *dlcf;
     ngx_http_ddbm_route_metrics_t  *rm;
 
@@ -447,17 +610,16 @@ ngx_http_ddbm_metrics_log(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
-        if (ngx_http_ddbm_patterns[i] == dlcf->pattern) {
-            break;
-        }
-    }
+    /* the route run: a location may have one per method */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_ddbm_module);
+    pattern = (ctx && ctx->pattern) ? ctx->pattern : dlcf->pattern;
 
-    if (i == NGX_HTTP_DDBM_ROUTES) {
+    slot = ngx_http_ddbm_route_slot(ngx_http_ddbm_metrics, &pattern->name);
+    if (slot < 0) {
         return NGX_OK;
     }
 
-    rm = &ngx_http_ddbm_metrics->route[i];
+    rm = &ngx_http_ddbm_metrics->route[slot];
 
     status = r->err_status ? r->err_status : r->headers_out.status;
     if (status >= 100 && status < 600) {
@@ -659,7 +821,7 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_request_t *r,
     ngx_http_ddbm_loc_conf_t *dlcf, ngx_http_ddbm_main_conf_t *dmcf)
 {
     u_char                             labels[512], name[64], *p;
-    ngx_uint_t                         t, o, i, n, k;
+    ngx_uint_t                         t, o, i, n, nr, k;
     ngx_http_ddbm_metrics_t           *m;
     ngx_http_ddbm_op_metrics_t        *om;
     ngx_http_ddbm_credentials_stats_t  cst;
@@ -746,11 +908,13 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_request_t *r,
                             "API requests answered, by route and status "
                             "class.");
 
-    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+    nr = ngx_min(m->nroutes, NGX_HTTP_DDBM_ROUTES_MAX);
+
+    for (i = 0; i < nr; i++) {
         for (k = 0; k < 5; k++) {
             p = ngx_snprintf(labels, sizeof(labels),
-                             "route=\"%V\",status=\"%s\"%Z",
-                             &ngx_http_ddbm_patterns[i]->name, statuses[k]);
+                             "route=\"%s\",status=\"%s\"%Z",
+                             m->route_name[i], statuses[k]);
             ngx_http_ddbm_prom_line(b, "ddbm_api_requests_total",
                                     (char *) labels, m->route[i].status[k]);
         }
@@ -760,9 +924,9 @@ ngx_http_ddbm_prometheus(dm_buf_t *b, ngx_http_request_t *r,
                             "histogram",
                             "Time from an API request to its answer.");
 
-    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
-        p = ngx_snprintf(labels, sizeof(labels), "route=\"%V\"%Z",
-                         &ngx_http_ddbm_patterns[i]->name);
+    for (i = 0; i < nr; i++) {
+        p = ngx_snprintf(labels, sizeof(labels), "route=\"%s\"%Z",
+                         m->route_name[i]);
         ngx_http_ddbm_prom_histogram(b, "ddbm_api_request_duration_seconds",
                                      (char *) labels, &m->route[i].latency);
     }
@@ -937,13 +1101,15 @@ ngx_http_ddbm_json(dm_buf_t *b, ngx_http_ddbm_loc_conf_t *dlcf,
 
     dm_buf_append_str(b, "],\"routes\":{");
 
-    for (i = 0; i < NGX_HTTP_DDBM_ROUTES; i++) {
+    n = ngx_min(m->nroutes, NGX_HTTP_DDBM_ROUTES_MAX);
+
+    for (i = 0; i < n; i++) {
         if (i) {
             dm_buf_append_str(b, ",");
         }
 
-        dm_buf_json_string(b, ngx_http_ddbm_patterns[i]->name.data,
-                           ngx_http_ddbm_patterns[i]->name.len);
+        dm_buf_json_string(b, m->route_name[i],
+                           ngx_strlen(m->route_name[i]));
         dm_buf_append_str(b, ":{");
         ngx_http_ddbm_json_counter(b, "1xx", m->route[i].status[0], 0);
         ngx_http_ddbm_json_counter(b, "2xx", m->route[i].status[1], 1);

@@ -555,7 +555,7 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_ddbm_handler;
 
-    if (ngx_http_ddbm_metrics_zone(cf) != NGX_OK
+    if (ngx_http_ddbm_metrics_route(cf, &dlcf->pattern->name) != NGX_OK
         || ngx_http_ddbm_status_zone(cf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -951,31 +951,8 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_ddbm_route_t        *route;
     ngx_http_ddbm_credentials_t  *c;
 
-    route = conf->pattern ? conf->pattern->route : NULL;
-
-    if (route && route->schema) {
-        /*
-         * the cache, the status and the metrics go by ddbm_table: a route
-         * takes its schema's table unless this location names one
-         */
-        if (conf->table.data == NULL) {
-            conf->table = route->schema->table;
-
-        } else if (conf->table.len != route->schema->table.len
-                   || ngx_strncmp(conf->table.data, route->schema->table.data,
-                                  conf->table.len) != 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "ddbm_route \"%V\" reads table \"%V\" "
-                               "(ddbm_schema \"%V\") where ddbm_table is "
-                               "\"%V\"", &route->name,
-                               &route->schema->table, &route->schema->name,
-                               &conf->table);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    ngx_conf_merge_str_value(conf->table, prev->table, "cruddur-messages");
+    /* the default is chosen below, where a route's schema is known */
+    ngx_conf_merge_str_value(conf->table, prev->table, "");
     ngx_conf_merge_str_value(conf->region, prev->region, "us-east-1");
     ngx_conf_merge_str_value(conf->host, prev->host, "");
     ngx_conf_merge_str_value(conf->backend, prev->backend, "/_ddbm");
@@ -1009,6 +986,21 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->pattern == NULL) {
         return NGX_CONF_OK;
+    }
+
+    route = conf->pattern->route;
+
+    if (conf->table.len == 0) {
+        /*
+         * a route's table is its schema's unless ddbm_table names another
+         * table of the same shape (staging, a second tenant)
+         */
+        if (route && route->schema) {
+            conf->table = route->schema->table;
+
+        } else {
+            ngx_str_set(&conf->table, "cruddur-messages");
+        }
     }
 
     if (conf->host.len == 0) {
@@ -1089,7 +1081,10 @@ ngx_http_ddbm_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
+    ngx_array_t                *routes;
     ngx_http_handler_pt        *h;
+    ngx_http_ddbm_route_t     **rp;
     ngx_http_core_main_conf_t  *cmcf;
 
     if (ngx_http_ddbm_answer_filter_init(cf) != NGX_OK) {
@@ -1108,6 +1103,16 @@ ngx_http_ddbm_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_ddbm_metrics_log;
+
+    /* the declared routes' names, in the order they were declared */
+    routes = ngx_http_ddbm_routes(cf);
+    rp = routes ? routes->elts : NULL;
+
+    for (i = 0; routes && i < routes->nelts; i++) {
+        if (ngx_http_ddbm_metrics_route(cf, &rp[i]->name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     if (ngx_http_ddbm_route_plan(cf) != NGX_OK) {
         return NGX_ERROR;

@@ -87,8 +87,17 @@ ngx_http_ddbm_handler(ngx_http_request_t *r)
      * for the second, and comes after everything that can still fail.
      */
 
+    if (pattern->route && !(r->method & pattern->methods)) {
+        /* the location's declared route for this method, if any */
+        pattern = ngx_http_ddbm_route_for(r, pattern, &allow);
+        ctx->pattern = pattern;
+    }
+
     if (!(r->method & pattern->methods)) {
-        if (pattern->methods & NGX_HTTP_POST) {
+        if (pattern->route) {
+            /* allow: every method the location's routes take */
+
+        } else if (pattern->methods & NGX_HTTP_POST) {
             ngx_str_set(&allow, "POST, OPTIONS");
         } else {
             ngx_str_set(&allow, "GET, HEAD, OPTIONS");

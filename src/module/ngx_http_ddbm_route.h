@@ -213,6 +213,7 @@ typedef struct {
     ngx_uint_t                  status;
     ngx_str_t                   code;          /* empty: the body is {} */
     ngx_str_t                   message;
+    ngx_str_t                   log;           /* log "...": its info line */
 } ngx_http_ddbm_check_t;
 
 /* validate SOURCE TYPE [optional] OUTCOME=CODE[@STATUS]... ["message"] */
@@ -249,6 +250,8 @@ typedef struct {
     /* a flat array: the rewrite streams it (dm_ddb_rewrite_items) */
     dm_field_map_t             *map;
     size_t                      nmap;
+    /* and nothing else reads its step: one pass over DynamoDB's answer */
+    unsigned                    streamed:1;
 } ngx_http_ddbm_answer_t;
 
 
@@ -264,9 +267,13 @@ typedef struct {
 
 /* ---- the route --------------------------------------------------------- */
 
-typedef struct {
+typedef struct ngx_http_ddbm_route_s  ngx_http_ddbm_route_t;
+
+struct ngx_http_ddbm_route_s {
     ngx_str_t                   name;          /* metrics' route label */
     ngx_uint_t                  methods;
+    /* the location's route for other methods (GET here, PUT there) */
+    ngx_http_ddbm_route_t      *next;
     ngx_http_ddbm_schema_t     *schema;
     ngx_array_t                 validates;     /* ngx_http_ddbm_validate_t */
     ngx_array_t                 steps;         /* ngx_http_ddbm_step_t */
@@ -278,7 +285,7 @@ typedef struct {
     ngx_http_ddbm_pattern_t     pattern;       /* what the driver runs */
     ngx_str_t                   file;
     ngx_uint_t                  line;
-} ngx_http_ddbm_route_t;
+};
 
 
 /* ---- ngx_http_ddbm_route_conf.c --------------------------------------- */
@@ -296,6 +303,9 @@ ngx_array_t *ngx_http_ddbm_routes(ngx_conf_t *cf);
 /* ---- ngx_http_ddbm_route_run.c ---------------------------------------- */
 
 ngx_int_t ngx_http_ddbm_route_start(ngx_http_ddbm_ctx_t *ctx);
+/* the attribute's place in step->reads, or -1 (the compiler's too) */
+ngx_int_t ngx_http_ddbm_read_index(ngx_http_ddbm_step_t *step,
+    ngx_str_t *attr);
 ngx_int_t ngx_http_ddbm_route_resume(ngx_http_ddbm_ctx_t *ctx);
 
 

@@ -30,6 +30,8 @@ typedef struct {
     unsigned                    issued:1;
     unsigned                    done:1;
     unsigned                    from_cache:1;
+    /* LastEvaluatedKey's sort key when it was read, for a cursor */
+    ngx_str_t                   last_sk;
 } ngx_http_ddbm_step_state_t;
 
 typedef struct {
@@ -55,6 +57,8 @@ static ngx_int_t ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_run_t *run);
 static ngx_int_t ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_run_t *run);
+static ngx_int_t ngx_http_ddbm_last_sk(ngx_http_ddbm_ctx_t *ctx,
+    dm_ddb_answer_t *answer, ngx_str_t *out);
 
 
 #define ngx_http_ddbm_run_route(ctx)                                         \
@@ -71,7 +75,7 @@ ngx_http_ddbm_route_json_cleanup(void *data)
 /* ---- values ------------------------------------------------------------ */
 
 /* the attribute's place in what a step reads, or -1 */
-static ngx_int_t
+ngx_int_t
 ngx_http_ddbm_read_index(ngx_http_ddbm_step_t *step, ngx_str_t *attr)
 {
     ngx_str_t   *reads;
@@ -129,7 +133,7 @@ ngx_http_ddbm_slot_value(ngx_http_ddbm_source_t *src, ngx_str_t *key,
     dm_rstr_t  vals[DM_RTMPL_PARTS_MAX];
 
     if (dm_rtmpl_match(src->tmpl, (const char *) key->data, key->len, vals,
-                       DM_RTMPL_PARTS_MAX)
+                       src->tmpl->nslots)
         != 0
         || src->slot >= src->tmpl->nslots)
     {
@@ -156,8 +160,9 @@ ngx_http_ddbm_source_get(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     char                        t[DM_TIME_LEN + 1];
     int64_t                     us;
     ngx_int_t                   rc;
-    ngx_str_t                   v, seg;
+    ngx_str_t                   v, seg, *name;
     json_t                     *j;
+    ngx_http_ddbm_item_t       *it;
     ngx_http_variable_value_t  *vv;
 
     switch (src->kind) {
@@ -233,8 +238,17 @@ ngx_http_ddbm_source_get(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
             item = 0;
         }
 
-        rc = ngx_http_ddbm_step_attr(run, src->step, item, &src->name, &v,
-                                     NULL);
+        name = &src->name;
+
+        if (src->tmpl) {
+            /* a slot: split out of the key attribute that holds it */
+            it = ((ngx_http_ddbm_step_t *) run->route->steps.elts)
+                 [src->step].item;
+            name = (src->tmpl == &it->pk) ? &it->schema->pk
+                                          : &it->schema->sk;
+        }
+
+        rc = ngx_http_ddbm_step_attr(run, src->step, item, name, &v, NULL);
         if (rc == NGX_OK && src->tmpl) {
             rc = ngx_http_ddbm_slot_value(src, &v, &v);
         }
@@ -592,7 +606,7 @@ static ngx_array_t *
 ngx_http_ddbm_projection(ngx_http_ddbm_run_t *run,
     ngx_http_ddbm_step_t *step, ngx_pool_t *pool)
 {
-    ngx_str_t              *a;
+    ngx_str_t              *a, attr;
     ngx_uint_t              i;
     ngx_array_t            *p;
     ngx_http_ddbm_answer_t *ans;
@@ -621,9 +635,13 @@ ngx_http_ddbm_projection(ngx_http_ddbm_run_t *run,
 
     if (ans->step == step->index) {
         for (i = 0; i < ans->nmap; i++) {
-            a = ngx_array_push(p);
-            a->data = (u_char *) ans->map[i].attr;
-            a->len = ngx_strlen(ans->map[i].attr);
+            attr.data = (u_char *) ans->map[i].attr;
+            attr.len = ngx_strlen(ans->map[i].attr);
+
+            /* DynamoDB refuses a path asked twice */
+            if (ngx_http_ddbm_read_index(step, &attr) < 0) {
+                *(ngx_str_t *) ngx_array_push(p) = attr;
+            }
         }
     }
 
@@ -976,50 +994,41 @@ ngx_http_ddbm_json_item(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
 /* ---- the cache ----------------------------------------------------------- */
 
+/* values a cached answer may hold: its count, then its items' reads */
+#define NGX_HTTP_DDBM_CACHE_VALUES  64
+
+
 /*
- * A GetItem's item as the cache keeps it: the first value says found,
- * then each attribute read, its DynamoDB type first ("" when absent)
+ * A read step's answer as the cache keeps it, under the request itself
+ * (two steps asking the same get the same): the number of items, then
+ * each item's attributes read, each with its DynamoDB type first ("" when
+ * absent).  NGX_OK: answered from the cache; NGX_DECLINED: not kept.
  */
 static ngx_int_t
 ngx_http_ddbm_step_cached(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, ngx_str_t *pk, ngx_str_t *sk)
+    ngx_http_ddbm_step_t *step, dm_buf_t *b)
 {
-    u_char                      *p;
-    ngx_str_t                    id, *reads, v[NGX_HTTP_DDBM_ROUTE_STEPS + 1];
-    ngx_uint_t                   i, n;
+    ngx_int_t                    items;
+    ngx_str_t                    id, v[NGX_HTTP_DDBM_CACHE_VALUES];
+    ngx_uint_t                   i, n, nreads;
     ngx_http_ddbm_step_state_t  *st;
 
     st = &run->step[step->index];
-    reads = step->reads.elts;
+    nreads = step->reads.nelts;
 
-    if (ctx->conf->cache == NULL
-        || step->reads.nelts > NGX_HTTP_DDBM_ROUTE_STEPS)
-    {
+    if (ctx->conf->cache == NULL || nreads >= NGX_HTTP_DDBM_CACHE_VALUES) {
         return NGX_DECLINED;
     }
 
-    /* the item and what is read of it: two steps may read differently */
-    id.len = pk->len + 1 + sk->len + 1;
-    for (i = 0; i < step->reads.nelts; i++) {
-        id.len += reads[i].len + 1;
-    }
-
-    id.data = ngx_pnalloc(ctx->request->pool, id.len);
-    if (id.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(id.data, "%V\x1f%V\x1f", pk, sk);
-    for (i = 0; i < step->reads.nelts; i++) {
-        p = ngx_sprintf(p, "%V,", &reads[i]);
-    }
+    id.data = b->data;
+    id.len = b->len;
 
     if (ngx_http_ddbm_cache_key(ctx, 'R', &id, &st->cache_key) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (ngx_http_ddbm_cache_get(ctx, &st->cache_key, v,
-                                step->reads.nelts + 1, &n)
+                                NGX_HTTP_DDBM_CACHE_VALUES, &n)
         != NGX_OK)
     {
         return NGX_DECLINED;
@@ -1027,9 +1036,24 @@ ngx_http_ddbm_step_cached(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
     st->from_cache = 1;
     st->done = 1;
-    st->nitems = (n > 0);
+    st->nitems = 0;
 
-    for (i = 0; n > 0 && i < step->reads.nelts && i + 1 < n; i++) {
+    if (n == 0) {
+        return NGX_OK;              /* known absent */
+    }
+
+    items = ngx_atoi(v[0].data, v[0].len);
+
+    if (items < 0 || 1 + (ngx_uint_t) items * nreads != n) {
+        /* not what this step keeps: read it again */
+        st->from_cache = 0;
+        st->done = 0;
+        return NGX_DECLINED;
+    }
+
+    st->nitems = items;
+
+    for (i = 0; i < (ngx_uint_t) items * nreads; i++) {
         if (v[i + 1].len == 0) {
             continue;
         }
@@ -1047,9 +1071,10 @@ static void
 ngx_http_ddbm_step_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
     ngx_http_ddbm_step_state_t *st)
 {
+    u_char                       count[NGX_INT_T_LEN];
     time_t                       ttl;
-    ngx_str_t                    v[NGX_HTTP_DDBM_ROUTE_STEPS + 1];
-    ngx_uint_t                   i;
+    ngx_str_t                    v[NGX_HTTP_DDBM_CACHE_VALUES];
+    ngx_uint_t                   i, n;
     ngx_http_ddbm_cache_conf_t  *cc;
 
     cc = ctx->conf->cache;
@@ -1059,18 +1084,25 @@ ngx_http_ddbm_step_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
     }
 
     if (st->nitems == 0) {
-        if (step->cache == NGX_HTTP_DDBM_CACHE_DIRECTORY) {
-            /* unknown for a while: a stranger's retries cost no reads */
-            ngx_http_ddbm_cache_put(ctx, &st->cache_key, NULL, 0,
-                                    cc->negative_ttl);
-        }
-
+        /*
+         * unknown for a while only: a stranger's retries cost no reads,
+         * and what is made later is seen soon
+         */
+        ngx_http_ddbm_cache_put(ctx, &st->cache_key, NULL, 0,
+                                cc->negative_ttl);
         return;
     }
 
-    ngx_str_set(&v[0], "1");
+    n = 1 + st->nitems * step->reads.nelts;
 
-    for (i = 0; i < step->reads.nelts; i++) {
+    if (n > NGX_HTTP_DDBM_CACHE_VALUES) {
+        return;                     /* too many to keep */
+    }
+
+    v[0].data = count;
+    v[0].len = ngx_sprintf(count, "%ui", st->nitems) - count;
+
+    for (i = 0; i + 1 < n; i++) {
         if (st->values[i].data == NULL) {
             ngx_str_null(&v[i + 1]);
             continue;
@@ -1088,8 +1120,44 @@ ngx_http_ddbm_step_keep(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
                                                              : cc->group_ttl;
     }
 
-    ngx_http_ddbm_cache_put(ctx, &st->cache_key, v, step->reads.nelts + 1,
-                            ttl);
+    ngx_http_ddbm_cache_put(ctx, &st->cache_key, v, n, ttl);
+}
+
+
+/*
+ * A step found nothing and its fallback (when missing) found the item:
+ * that absence is a fact of the item (a conversation the reference's
+ * tools wrote has no record), kept as long as what was found, among the
+ * positive entries, where no flood of unknown names evicts it
+ */
+static void
+ngx_http_ddbm_absent_kept(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_uint_t s)
+{
+    time_t                       ttl;
+    ngx_str_t                    v;
+    ngx_http_ddbm_step_t        *step;
+    ngx_http_ddbm_step_state_t  *st;
+    ngx_http_ddbm_cache_conf_t  *cc;
+
+    step = &((ngx_http_ddbm_step_t *) run->route->steps.elts)[s];
+    st = &run->step[s];
+    cc = ctx->conf->cache;
+
+    if (cc == NULL || !step->cache || st->nitems || st->cache_key.len == 0) {
+        return;
+    }
+
+    ngx_str_set(&v, "0");
+
+    ttl = step->cache_ttl;
+
+    if (ttl == 0) {
+        ttl = (step->cache == NGX_HTTP_DDBM_CACHE_DIRECTORY) ? cc->user_ttl
+                                                             : cc->group_ttl;
+    }
+
+    ngx_http_ddbm_cache_put(ctx, &st->cache_key, &v, 1, ttl);
 }
 
 
@@ -1109,7 +1177,7 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     dm_buf_t                     b, vb;
     ngx_int_t                    rc;
     ngx_str_t                    pk, sk, kpk, *ksk, *table;
-    ngx_uint_t                   nv, nreads;
+    ngx_uint_t                   nv, nreads, nitems;
     ngx_array_t                 *project;
     ngx_http_ddbm_call_t        *call;
     ngx_http_ddbm_step_state_t  *st;
@@ -1118,19 +1186,23 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     st->issued = 1;
     nreads = step->reads.nelts;
 
+    /* a streamed answer's items are never kept (8 KB for a 100-item page) */
+    nitems = (step->op == NGX_HTTP_DDBM_OP_QUERY
+              && !(run->route->answer.streamed
+                   && run->route->answer.step == step->index))
+             ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1;
+
     st->values = ngx_pcalloc(ctx->request->pool,
                              (nreads ? nreads : 1) * sizeof(ngx_str_t)
-                             * (step->op == NGX_HTTP_DDBM_OP_QUERY
-                                ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1));
+                             * nitems);
     st->types = ngx_pcalloc(ctx->request->pool,
-                            (nreads ? nreads : 1)
-                            * (step->op == NGX_HTTP_DDBM_OP_QUERY
-                               ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1));
+                            (nreads ? nreads : 1) * nitems);
     if (st->values == NULL || st->types == NULL) {
         return NGX_ERROR;
     }
 
-    table = &step->item->schema->table;
+    /* the location's ddbm_table, by default the schema's */
+    table = &ctx->conf->table;
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
     ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
@@ -1167,13 +1239,6 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         rc = ngx_http_ddbm_render_key(ctx, run, step, &pk, &sk);
         if (rc != NGX_OK) {
             return rc;
-        }
-
-        if (step->op == NGX_HTTP_DDBM_OP_GET && step->cache) {
-            rc = ngx_http_ddbm_step_cached(ctx, run, step, &pk, &sk);
-            if (rc != NGX_DECLINED) {
-                return rc;
-            }
         }
 
         if (step->op == NGX_HTTP_DDBM_OP_PUT) {
@@ -1242,6 +1307,15 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
     if (b.failed || vb.failed) {
         return NGX_ERROR;
+    }
+
+    if (step->cache && (step->op == NGX_HTTP_DDBM_OP_GET
+                        || step->op == NGX_HTTP_DDBM_OP_QUERY))
+    {
+        rc = ngx_http_ddbm_step_cached(ctx, run, step, &b);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     call = ngx_http_ddbm_call(ctx, step->index, ngx_http_ddbm_ops[step->op],
@@ -1392,14 +1466,17 @@ ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         return ngx_http_ddbm_call_answer(ctx, step->index, &call);
     }
 
-    if (step->reads.nelts == 0 && run->route->answer.step == step->index
-        && run->route->answer.map)
+    if (run->route->answer.streamed && run->route->answer.step == step->index)
     {
         /* the answer streams it: no second pass here */
         ngx_http_ddbm_call_t  *call;
 
         return ngx_http_ddbm_call_answer(ctx, step->index, &call);
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "ddbm: step \"%V\": its answer read item by item",
+                   &step->name);
 
     rd.ctx = ctx;
     rd.step = step;
@@ -1419,9 +1496,42 @@ ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         return rc;
     }
 
-    if (step->op == NGX_HTTP_DDBM_OP_GET && step->cache) {
+    if (ngx_http_ddbm_last_sk(ctx, &answer, &st->last_sk) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (step->cache) {
         ngx_http_ddbm_step_keep(ctx, step, st);
     }
+
+    if (step->when_missing >= 0 && st->nitems) {
+        ngx_http_ddbm_absent_kept(ctx, run, step->when_missing);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the sort key DynamoDB stopped at, if any: a cursor (NGX_ERROR: memory) */
+static ngx_int_t
+ngx_http_ddbm_last_sk(ngx_http_ddbm_ctx_t *ctx, dm_ddb_answer_t *answer,
+    ngx_str_t *out)
+{
+    ngx_str_null(out);
+
+    if (!answer->has_last_key || answer->last_sk[0] == '\0'
+        || answer->last_sk_truncated)
+    {
+        return NGX_OK;
+    }
+
+    out->len = ngx_strlen(answer->last_sk);
+    out->data = ngx_pnalloc(ctx->request->pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, answer->last_sk, out->len);
 
     return NGX_OK;
 }
@@ -1502,9 +1612,16 @@ ngx_http_ddbm_check_failed(ngx_http_ddbm_ctx_t *ctx,
 {
     char  *code, *msg;
 
-    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                  "ddbm: route \"%V\": a check failed, answered %ui %V",
-                  &ctx->pattern->name, c->status, &c->code);
+    if (c->log.len) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ddbm: route \"%V\": %V", &ctx->pattern->name,
+                      &c->log);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "ddbm: route \"%V\": a check failed, answered %ui %V",
+                      &ctx->pattern->name, c->status, &c->code);
+    }
 
     if (c->code.len == 0) {
         return ngx_http_ddbm_respond(ctx, c->status, (u_char *) "{}", 2);
@@ -1766,7 +1883,7 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
     status = ans->status ? ans->status : NGX_HTTP_OK;
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-    ngx_memzero(&answer, sizeof(dm_ddb_answer_t));
+    ngx_str_null(&v);
 
     if (status == NGX_HTTP_NO_CONTENT) {
         return ngx_http_ddbm_respond(ctx, status, (u_char *) "", 0);
@@ -1783,6 +1900,10 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
         {
             return ngx_http_ddbm_respond_unreadable(ctx, st->call,
                                                     answer.error_message);
+        }
+
+        if (ngx_http_ddbm_last_sk(ctx, &answer, &v) != NGX_OK) {
+            return NGX_ERROR;
         }
 
     } else if (ans->object) {
@@ -1808,28 +1929,15 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
 
         dm_buf_append_str(&b, "]");
 
-        if (st->call) {
-            ngx_http_ddbm_allocator(&a, ctx->request->pool);
-            (void) dm_ddb_read_with(st->call->answer.data,
-                                    st->call->answer.len, NULL, &answer, &a);
-        }
+        /* the cursor as the step's reading found it */
+        v = st->last_sk;
     }
 
     if (b.failed) {
         return NGX_ERROR;
     }
 
-    if (ans->cursor_header.len && answer.has_last_key
-        && answer.last_sk[0] != '\0' && !answer.last_sk_truncated)
-    {
-        v.len = ngx_strlen(answer.last_sk);
-        v.data = ngx_pnalloc(ctx->request->pool, v.len);
-        if (v.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(v.data, answer.last_sk, v.len);
-
+    if (ans->cursor_header.len && v.len) {
         if (ngx_http_ddbm_add_header(ctx->request,
                          ngx_http_ddbm_cstr(ctx->request->pool,
                                             &ans->cursor_header),
@@ -1841,4 +1949,55 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
     }
 
     return ngx_http_ddbm_respond(ctx, status, b.data, b.len);
+}
+
+
+/* ---- a location's routes, by method ------------------------------------- */
+
+ngx_http_ddbm_pattern_t *
+ngx_http_ddbm_route_for(ngx_http_request_t *r,
+    ngx_http_ddbm_pattern_t *pattern, ngx_str_t *allow)
+{
+    u_char                 *p;
+    ngx_uint_t              i, methods;
+    ngx_http_ddbm_route_t  *route;
+
+    static struct {
+        ngx_uint_t   method;
+        const char  *name;
+    } names[] = {
+        { NGX_HTTP_GET, "GET, " }, { NGX_HTTP_HEAD, "HEAD, " },
+        { NGX_HTTP_POST, "POST, " }, { NGX_HTTP_PUT, "PUT, " },
+        { NGX_HTTP_PATCH, "PATCH, " }, { NGX_HTTP_DELETE, "DELETE, " }
+    };
+
+    methods = 0;
+
+    for (route = pattern->route; route; route = route->next) {
+        if (r->method & route->methods) {
+            return &route->pattern;
+        }
+
+        methods |= route->methods;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE, "
+                                    "OPTIONS"));
+    if (p == NULL) {
+        ngx_str_set(allow, "OPTIONS");
+        return pattern;
+    }
+
+    allow->data = p;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (methods & names[i].method) {
+            p = ngx_cpymem(p, names[i].name, ngx_strlen(names[i].name));
+        }
+    }
+
+    p = ngx_cpymem(p, "OPTIONS", sizeof("OPTIONS") - 1);
+    allow->len = p - allow->data;
+
+    return pattern;
 }

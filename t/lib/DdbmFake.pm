@@ -118,12 +118,16 @@ sub group_rows {
              user_handle => ddb_s($o) };
 }
 
-# A Query as DynamoDB runs it on the seeded data: key "#k = :k", optional
-# "AND #s < :s", newest first, Limit, LastEvaluatedKey when cut by Limit.
+# A Query as DynamoDB runs it on the seeded data: its key condition
+# "#a = :x", optional "AND #b < :y" (whatever the placeholders are
+# called), newest first, Limit, LastEvaluatedKey when cut by Limit.
 sub query {
     my ($req) = @_;
-    my $k = $req->{ExpressionAttributeValues}{':k'}{S} // '';
-    my $before = $req->{ExpressionAttributeValues}{':s'}{S};
+    my $values = $req->{ExpressionAttributeValues} // {};
+    my ($kx, $sy) = ($req->{KeyConditionExpression} // '')
+        =~ /^\s*#\w+\s*=\s*(:\w+)(?:\s+AND\s+#\w+\s*<\s*(:\w+))?\s*$/;
+    my $k = defined $kx ? $values->{$kx}{S} // '' : '';
+    my $before = defined $sy ? $values->{$sy}{S} : undef;
     my @items = $k eq "MSG#$GROUP" ? message_items()
               : $k =~ /^GRP#(.+)$/ ? group_rows($1)
               : ();

@@ -18,6 +18,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Temp ();
+use DdbmExample ();
 use DdbmTest ();
 our @EXPORT = qw(ddbm_api_config json_re seed_messages_json seed_table
                  ddbm_http_config ddbm_internal_location
@@ -85,6 +87,24 @@ sub seed_table () {
                        '--time', $SEED_TIME);
 }
 
+# The declared schema and routes, exactly as nginx.conf.example has them:
+# the schema's text (between "# ---- BEGIN schema" and "# ---- END schema")
+# goes at http level with the suite's table, and each route (between
+# "# ---- BEGIN route NAME" and "# ---- END route NAME") into a file that a
+# location includes:
+#     include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
+my $schema = DdbmExample::schema('$TEST_NGINX_DDB_TABLE');
+my %route = DdbmExample::routes();
+my $route_dir = File::Temp::tempdir('ddbm-routes-XXXXXX', TMPDIR => 1,
+                                    CLEANUP => 1);
+for my $name (keys %route) {
+    my $file = "$route_dir/$name.conf";
+    open my $f, '>', $file or die "$file: $!";
+    print $f $route{$name};
+    close $f or die "$file: $!";
+}
+$ENV{TEST_NGINX_DDBM_ROUTES} = $route_dir;
+
 my $http_config = <<'_EOC_';
     upstream dynamodb {
         server 127.0.0.1:$TEST_NGINX_DDB_PORT;
@@ -98,6 +118,7 @@ my $http_config = <<'_EOC_';
     ddbm_identity       $http_x_test_sub unsafe_client_supplied;
     ddbm_cors_origin    http://localhost:3000;
 _EOC_
+$http_config .= $schema;
 
 # An internal location that sends the module's signed DynamoDB calls to
 # $target, with exactly the headers nginx.conf.example's /_ddbm sends;
@@ -136,16 +157,16 @@ sub ddbm_api_config () {
         ddbm_pattern health;
     }
     location = /api/message_groups {
-        ddbm_pattern list_conversations;
+        include $TEST_NGINX_DDBM_ROUTES/list_conversations.conf;
     }
-    location /api/messages/ {
-        ddbm_pattern list_messages;
+    location ~ ^/api/messages/(?<group>[^/]+)$ {
+        include $TEST_NGINX_DDBM_ROUTES/list_messages.conf;
     }
     location = /api/messages {
         ddbm_pattern post_message;
     }
-    location ~ ^/api/users/@([^/]+)/short$ {
-        ddbm_pattern user_short $1;
+    location ~ ^/api/users/@(?<handle>[^/]+)/short$ {
+        include $TEST_NGINX_DDBM_ROUTES/user_short.conf;
     }
 _EOC_
 }

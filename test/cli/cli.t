@@ -482,6 +482,53 @@ like($err, qr/no AWS credentials/, 'and says so');
 is(decode($out, 'describe')->{Table}{TableStatus}, 'ACTIVE',
    'the refused drop left the table alone');
 
+# ---- create-table (examples/notes/table.json) ---------------------------
+
+{
+    my $spec = $json->decode(slurp("$FindBin::Bin/../../examples/notes/table.json"));
+    ok($spec->{TableName}, 'examples/notes/table.json is a CreateTable input');
+    my $notes = "$table-notes";
+
+    # its TableName, else --table's
+    delete $spec->{TableName};
+    my $file = write_file('notes-table.json', $json->encode($spec));
+    my ($nrc, $nout, $nerr) = run({ raw => 1 }, '--endpoint', $endpoint,
+                                  '--table', $notes, 'create-table', $file);
+    is($nrc, 0, 'create-table exits 0') or diag($nerr);
+    like($nout, qr/^table created successfully: \Q$notes\E is ACTIVE at /m,
+         'and says the table is ACTIVE');
+
+    my ($status, $d) = ddb_call('DescribeTable', { TableName => $notes });
+    my ($gsi) = @{ $d->{Table}{GlobalSecondaryIndexes} || [] };
+    is($gsi && $gsi->{IndexName}, 'notes-by-tag', 'with the file\'s index');
+    is($gsi && join(',', map { "$_->{AttributeName}:$_->{KeyType}" }
+                          @{ $gsi->{KeySchema} }),
+       'owner_id:HASH,tag:RANGE', 'keyed as the file says');
+
+    ($nrc, $nout, $nerr) = run({ raw => 1 }, '--endpoint', $endpoint,
+                               '--table', $notes, 'create-table', $file);
+    is($nrc, 1, 'create-table of a table that exists exits 1');
+    like($nerr, qr/ResourceInUseException/, 'with DynamoDB\'s reason');
+
+    $spec->{TableName} = "$notes-2";
+    $file = write_file('notes-table-2.json', $json->encode($spec));
+    ($nrc, $nout, $nerr) = run('create-table', $file);
+    is($nrc, 0, 'create-table: the file\'s TableName over --table')
+        or diag($nerr);
+    ($status) = ddb_call('DescribeTable', { TableName => "$notes-2" });
+    is($status, 200, 'the table has the file\'s name');
+
+    ($nrc, $nout, $nerr) = run('create-table',
+                               write_file('bad.json', "{\n \"TableName\": \n"));
+    is($nrc, 1, 'create-table of a file that is not JSON exits 1');
+    like($nerr, qr/bad\.json: line \d+: /, 'and names the file and line');
+
+    ($nrc, $nout, $nerr) = run('create-table');
+    is($nrc, 2, 'create-table without a file is a usage error');
+
+    ddb_call('DeleteTable', { TableName => $_ }) for $notes, "$notes-2";
+}
+
 # ---- drop ---------------------------------------------------------------
 
 ($rc, $out, $err) = run('drop');

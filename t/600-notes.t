@@ -1,0 +1,469 @@
+# The notes application (examples/notes/): a second API with no C, only
+# declarations in nginx.conf.  The suite includes the example's own files
+# (notes-http.conf, notes-locations.conf) unchanged, and creates the table
+# from the example's table.json, so what is tested is what is shipped.
+#
+# Callers come from the X-Test-Sub header (DdbmModule's ddbm_identity
+# ... unsafe_client_supplied).  Data: alice has five notes (ids in
+# ascending order, for paging), bob one, carol two (for update and
+# delete); dave and erin start with none and create theirs here.
+
+use Test::Nginx::Socket 'no_plan';
+use Test::More;
+use Cwd ();
+use DdbmTest qw(:DEFAULT slurp);
+use DdbmModule;
+use JSON::PP ();
+
+our %U = (
+    alice => '3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01',
+    bob   => '5a2e3b01-7d5c-4f9b-8c2d-1e3f5a7b9c12',
+    carol => '7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23',
+    dave  => '9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34',
+    erin  => 'bd516e34-a08f-4c2e-bf50-4b6c8d0e2f45',
+);
+
+# alice's notes in ascending id order, as the list pages them
+our @A = (
+    ['0b6f3c52-8e1d-4a7b-9c2e-1f3a5b7c9d01', 'Standup notes', 'work'],
+    ['2c7e4d63-9f2e-4b8c-8d3f-2a4b6c8d0e12', 'Paint the fence', 'home'],
+    ['4d8f5e74-a03f-4c9d-9e40-3b5c7d9e1f23', 'Books to read', 'general'],
+    ['6e906f85-b140-4dae-af51-4c6d8e0f2034', 'Quarterly plan', 'work'],
+    ['8fa17096-c251-4ebf-b062-5d7e9f103145', 'A better mousetrap', 'ideas'],
+);
+our $B1 = 'a0b281a7-d362-4fc0-8173-6e8f0a214256';    # bob's, tag work
+our $C1 = 'b1c392b8-e473-4ad1-9284-7f9a1b325367';    # carol's, version 3
+our $C2 = 'c2d4a3c9-f584-4be2-a395-80ab2c436478';    # carol's, to delete
+
+our $T0 = '2026-03-01T09:00:00.000000+00:00';
+our $T1 = '2026-03-02T17:30:00.000000+00:00';
+
+our $NOTES = Cwd::abs_path('examples/notes')
+    or die "600-notes.t: run from the repository's top directory\n";
+$ENV{TEST_NGINX_NOTES_DIR} = $NOTES;
+
+# the messaging API's table (DdbmModule's http config names one), unused
+ddbm_fresh_table('ddbm_t600');
+
+# the notes table, from the example's CreateTable input, as the README
+# says to create it
+my $spec = JSON::PP::decode_json(slurp("$NOTES/table.json"));
+our $TABLE = $spec->{TableName};
+my ($out, $status, $err) = ddbm_run('--table', $TABLE, '--yes', 'drop');
+die "600-notes.t: dropping $TABLE failed:\n$out$err"
+    if $status != 0 && "$out$err" !~ /ResourceNotFound|not found|does not exist/i;
+ddbm_cli('create-table', "$NOTES/table.json");
+
+sub put_note {
+    my ($owner, $id, $title, $body, $tag, $version) = @_;
+    ddbm_ddb('PutItem', { TableName => $TABLE, Item => {
+        pk => { S => "USER#$owner" }, sk => { S => $id },
+        owner_id => { S => $owner }, title => { S => $title },
+        body => { S => $body }, tag => { S => $tag },
+        version => { N => "$version" },
+        created_at => { S => $T0 }, updated_at => { S => $T1 },
+    } });
+}
+
+put_note($U{alice}, $_->[0], $_->[1], "about: $_->[1]", $_->[2], 1) for @A;
+put_note($U{bob}, $B1, "Bob's standup", 'not for alice', 'work', 1);
+put_note($U{carol}, $C1, 'Draft', 'first words', 'draft', 3);
+put_note($U{carol}, $C2, 'Scratch', 'to be deleted', 'draft', 1);
+
+# the answers' shapes: every field, and the list's (projected) fields
+sub note_json {
+    my ($id, $title, $body, $tag, $version, $created, $updated) = @_;
+    return qq({"id":"$id","title":"$title","body":"$body","tag":"$tag",)
+         . qq("version":$version,"created_at":"$created",)
+         . qq("updated_at":"$updated"});
+}
+
+sub row_json {
+    my ($id, $title, $tag, $version, $updated) = @_;
+    return qq({"id":"$id","title":"$title","tag":"$tag",)
+         . qq("version":$version,"updated_at":"$updated"});
+}
+
+# alice's notes $from..$to as GET /notes lists them
+sub alice_rows {
+    my ($from, $to) = @_;
+    return '[' . join(',', map { row_json($A[$_][0], $A[$_][1], $A[$_][2],
+                                          1, $T1) } $from .. $to) . ']';
+}
+
+sub exact_re {
+    my ($s) = @_;
+    return qr/^\Q$s\E$/s;
+}
+
+# an array holding exactly these ids, in any order (an index's order
+# among equal keys is DynamoDB's choice)
+sub ids_in_any_order_re {
+    my @ids = @_;
+    my $n = @ids;
+    my $re = '^\[(?=(?:.*?"id":){' . $n . '}(?!.*?"id":))';
+    $re .= "(?=.*\"id\":\"\Q$_\E\")" for @ids;
+    return qr/$re/s;
+}
+
+sub preprocess {
+    my $block = shift;
+    $block->set_value('http_config',
+                      "    include \$TEST_NGINX_NOTES_DIR/notes-http.conf;\n")
+        if !defined $block->http_config;
+    $block->set_value('config',
+                      "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n")
+        if !defined $block->config;
+    DdbmModule::preprocess($block);
+}
+
+no_shuffle();
+add_block_preprocessor(\&preprocess);
+
+run_tests();
+
+# What the routes wrote, read straight from DynamoDB: the layout the
+# declarations promise (and the index needs), with typed attributes.
+my $scan = ddbm_ddb('Scan', { TableName => $TABLE, ConsistentRead =>
+                              JSON::PP::true() });
+my @dave = grep { $_->{pk}{S} eq "USER#$U{dave}" } @{ $scan->{Items} };
+is(scalar @dave, 2, 'dave has the two notes he created, no more');
+for my $item (@dave) {
+    like($item->{sk}{S}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+         'a created note: sk is a uuid4');
+    is($item->{owner_id}{S}, $U{dave}, 'a created note: owner_id is its owner');
+    is($item->{version}{N}, '1', 'a created note: version 1, a number');
+}
+my ($c1) = grep { $_->{sk}{S} eq $C1 } @{ $scan->{Items} };
+is($c1 && $c1->{version}{N}, '4', "carol's note: one update applied, not two");
+ok(!grep({ $_->{sk}{S} eq $C2 } @{ $scan->{Items} }), "carol's deleted note is gone");
+ok(scalar(grep { $_->{sk}{S} eq $A[4][0] } @{ $scan->{Items} }),
+   "alice's note survived carol's delete");
+
+__DATA__
+
+=== TEST 1: create: 201, the note as written, a new id, version 1
+--- request
+POST /notes
+{"title":"Groceries","body":"milk, eggs","tag":"Home"}
+--- more_headers
+X-Test-Sub: 9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34
+--- error_code: 201
+--- response_headers
+Content-Type: application/json
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","title":"Groceries","body":"milk, eggs","tag":"home","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: create: no tag is "general"; an empty body is a body
+--- request
+POST /notes
+{"title":"Empty","body":""}
+--- more_headers
+X-Test-Sub: 9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34
+--- error_code: 201
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","title":"Empty","body":"","tag":"general","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+
+
+
+=== TEST 3: create: a title of 200 characters is not too long in bytes
+--- request eval
+"POST /notes\n" . '{"title":"' . ("\xc3\xa9" x 200) . '","body":"b"}'
+--- more_headers
+X-Test-Sub: bd516e34-a08f-4c2e-bf50-4b6c8d0e2f45
+--- error_code: 201
+--- response_body_like eval
+qr/^\{"id":"[0-9a-f-]{36}","title":"/
+
+
+
+=== TEST 4: create: every failing check answers at once, in one 422
+--- request eval
+["POST /notes\n" . '{"title":"' . ('x' x 201) . '","tag":"bad tag!"}',
+ "POST /notes\n" . '{"title":"","body":"ok","tag":""}',
+ "POST /notes\n" . '{"body":"no title"}',
+ "POST /notes\n" . '{"title":"' . ("\xc3\xa9" x 201) . '","body":"b","tag":"' . ('t' x 33) . '"}']
+--- more_headers
+X-Test-Sub: 9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34
+--- error_code eval
+[422, 422, 422, 422]
+--- response_body eval
+['["title_too_long","body_missing","tag_invalid"]',
+ '["title_blank","tag_invalid"]',
+ '["title_missing"]',
+ '["title_too_long","tag_invalid"]']
+
+
+
+=== TEST 5: list: dave's two notes, nothing the 422s refused
+--- request
+GET /notes
+--- more_headers
+X-Test-Sub: 9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34
+--- response_headers
+Content-Type: application/json
+!X-Next-Cursor
+--- response_body_like eval
+qr/^\[(?=(?:.*?"id":){2}(?!.*?"id":))(?=.*"title":"Groceries","tag":"home","version":1,)(?=.*"title":"Empty","tag":"general","version":1,)/s
+
+
+
+=== TEST 6: tags: the note created with tag "Home" is in the index as "home"
+--- request
+GET /notes/tags/home
+--- more_headers
+X-Test-Sub: 9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34
+--- response_body_like eval
+DdbmModule::json_re('[{"id":"<UUID>","title":"Groceries","tag":"home","version":1,"updated_at":"<TIME>"}]')
+
+
+
+=== TEST 7: read: one of my notes, every field
+--- request eval
+"GET /notes/$main::A[0][0]"
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+main::note_json($main::A[0][0], 'Standup notes', 'about: Standup notes',
+                'work', 1, $main::T0, $main::T1)
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: read: someone else's note, an unknown id, a malformed id: 404
+--- request eval
+["GET /notes/$main::A[0][0]",
+ "GET /notes/0f0e0d0c-0b0a-4908-8706-050403020100",
+ "GET /notes/not-a-uuid",
+ "GET /notes/$main::A[0][0]%23",
+ "GET /notes/" . uc($main::A[0][0])]
+--- more_headers
+X-Test-Sub: 5a2e3b01-7d5c-4f9b-8c2d-1e3f5a7b9c12
+--- error_code eval
+[404, 404, 404, 404, 404]
+--- response_body_like eval
+[ (qr/^\{"error":"note_not_found","message":"no such note[^"]*"\}$/) x 5 ]
+
+
+
+=== TEST 9: list: all five of alice's notes by id, no cursor
+--- request
+GET /notes
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- response_headers
+!X-Next-Cursor
+--- response_body eval
+main::alice_rows(0, 4)
+
+
+
+=== TEST 10: paging: two, then two after the cursor, then the last one
+--- request eval
+["GET /notes?limit=2",
+ "GET /notes?limit=2&cursor=$main::A[1][0]",
+ "GET /notes?limit=2&cursor=$main::A[3][0]"]
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["X-Next-Cursor: $main::A[1][0]",
+ "X-Next-Cursor: $main::A[3][0]",
+ "!X-Next-Cursor"]
+--- response_body eval
+[main::alice_rows(0, 1), main::alice_rows(2, 3), main::alice_rows(4, 4)]
+
+
+
+=== TEST 11: paging: a bad limit or cursor is 400, not a page
+--- request eval
+["GET /notes?limit=0", "GET /notes?limit=101", "GET /notes?limit=abc",
+ "GET /notes?cursor=not-a-uuid"]
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code eval
+[400, 400, 400, 400]
+--- response_body_like eval
+[qr/^\{"error":"invalid_limit",/, qr/^\{"error":"invalid_limit",/,
+ qr/^\{"error":"invalid_limit",/, qr/^\{"error":"invalid_cursor",/]
+
+
+
+=== TEST 12: tags: the index gives my notes with the tag, not bob's
+--- request eval
+["GET /notes/tags/work", "GET /notes/tags/WORK", "GET /notes/tags/ideas",
+ "GET /notes/tags/nothing"]
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[main::ids_in_any_order_re($main::A[0][0], $main::A[3][0]),
+ main::ids_in_any_order_re($main::A[0][0], $main::A[3][0]),
+ main::exact_re('[' . main::row_json($main::A[4][0], 'A better mousetrap',
+                                      'ideas', 1, $main::T1) . ']'),
+ qr/^\[\]$/]
+
+
+
+=== TEST 13: tags: bob sees only his own "work" note
+--- request
+GET /notes/tags/work
+--- more_headers
+X-Test-Sub: 5a2e3b01-7d5c-4f9b-8c2d-1e3f5a7b9c12
+--- response_body eval
+qq([{"id":"$main::B1","title":"Bob's standup","tag":"work","version":1,"updated_at":"$main::T1"}])
+
+
+
+=== TEST 14: tags: a tag that is not one is 400
+--- request eval
+["GET /notes/tags/bad%20tag", "GET /notes/tags/" . ('t' x 33),
+ "GET /notes/tags/a%23b"]
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code eval
+[400, 400, 400]
+--- response_body_like eval
+[ (qr/^\{"error":"invalid_tag",/) x 3 ]
+
+
+
+=== TEST 15: update: the version read is current: saved, version 4
+--- request eval
+"PUT /notes/$main::C1\n"
+. '{"title":"Final","body":"last words","tag":"Done","version":3}'
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body_like eval
+DdbmModule::json_re(main::note_json($main::C1, 'Final', 'last words',
+                                    'done', 4, $main::T0, '<TIME>'))
+--- no_error_log
+[error]
+
+
+
+=== TEST 16: update: the same version again is a conflict, 409
+--- request eval
+"PUT /notes/$main::C1\n"
+. '{"title":"Stale","body":"written from an old copy","version":3}'
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code: 409
+--- response_body_like eval
+qr/^\{"error":"version_conflict"/
+
+
+
+=== TEST 17: update: after the conflict the note is the first update's
+--- request eval
+"GET /notes/$main::C1"
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- response_body_like eval
+DdbmModule::json_re(main::note_json($main::C1, 'Final', 'last words',
+                                    'done', 4, $main::T0, '<TIME>'))
+
+
+
+=== TEST 18: update: an unknown note, or someone else's, is 404, not 409
+--- request eval
+["PUT /notes/0f0e0d0c-0b0a-4908-8706-050403020100\n"
+ . '{"title":"t","body":"b","version":1}',
+ "PUT /notes/$main::A[0][0]\n" . '{"title":"t","body":"b","version":1}',
+ "PUT /notes/nope\n" . '{"title":"t","body":"b","version":1}']
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code eval
+[404, 404, 404]
+--- response_body_like eval
+[ (qr/^\{"error":"note_not_found",/) x 3 ]
+
+
+
+=== TEST 19: update: every failing check at once, 422, nothing written
+--- request eval
+["PUT /notes/$main::C1\n" . '{"title":"","version":"x"}',
+ "PUT /notes/$main::C1\n" . '{"title":"t","body":"b","tag":"no way","version":0}',
+ "PUT /notes/$main::C1\n" . '{"title":"t","body":"b"}']
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code eval
+[422, 422, 422]
+--- response_body eval
+['["title_blank","body_missing","version_invalid"]',
+ '["tag_invalid","version_invalid"]',
+ '["version_missing"]']
+
+
+
+=== TEST 20: delete: 204, then the note is gone, then deleting it is 404
+--- request eval
+["DELETE /notes/$main::C2", "GET /notes/$main::C2", "DELETE /notes/$main::C2"]
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code eval
+[204, 404, 404]
+--- response_body_like eval
+[qr/^$/, qr/^\{"error":"note_not_found",/, qr/^\{"error":"note_not_found",/]
+
+
+
+=== TEST 21: delete: someone else's note is 404, and it stays
+--- request eval
+["DELETE /notes/$main::A[4][0]", "DELETE /notes/not-a-uuid"]
+--- more_headers
+X-Test-Sub: 7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23
+--- error_code eval
+[404, 404]
+--- response_body_like eval
+[qr/^\{"error":"note_not_found",/, qr/^\{"error":"note_not_found",/]
+
+
+
+=== TEST 22: delete: the owner still reads the note carol could not delete
+--- request eval
+"GET /notes/$main::A[4][0]"
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code: 200
+--- response_body eval
+main::note_json($main::A[4][0], 'A better mousetrap',
+                'about: A better mousetrap', 'ideas', 1, $main::T0,
+                $main::T1)
+
+
+
+=== TEST 23: no identity: 401 {} on every route, before any check
+--- request eval
+["POST /notes\n" . '{"title":"t","body":"b"}',
+ "GET /notes",
+ "GET /notes/$main::A[0][0]",
+ "PUT /notes/$main::A[0][0]\n" . '{"title":"t","body":"b","version":1}',
+ "DELETE /notes/$main::A[0][0]",
+ "GET /notes/tags/work"]
+--- error_code eval
+[401, 401, 401, 401, 401, 401]
+--- response_body eval
+[('{}') x 6]
+
+
+
+=== TEST 24: a method no route declares: 405
+--- request eval
+["PATCH /notes/$main::A[0][0]\n{}", "DELETE /notes"]
+--- more_headers
+X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
+--- error_code eval
+[405, 405]
