@@ -183,6 +183,7 @@ $fake_servers        keepalive 64;
     }
     ddbm_table $table;
     ddbm_endpoint_host 127.0.0.1:$ddb_port;
+$(perl t/lib/DdbmExample.pm schema "$table")
     ddbm_credentials static local local;
     ddbm_identity \$http_x_soak_sub unsafe_client_supplied;
     ddbm_backend /_soak;
@@ -227,10 +228,17 @@ $fake_servers        keepalive 64;
         }
         location = /soak_status { stub_status; }
         location = /health { ddbm_pattern health; }
-        location = /api/message_groups { ddbm_pattern list_conversations; }
-        location /api/messages/ { ddbm_pattern list_messages; }
+        # the declared reads, as nginx.conf.example has them
+        location = /api/message_groups {
+$(perl t/lib/DdbmExample.pm route list_conversations)
+        }
+        location ~ ^/api/messages/(?<group>[^/]+)\$ {
+$(perl t/lib/DdbmExample.pm route list_messages)
+        }
         location = /api/messages { ddbm_pattern post_message; }
-        location ~ ^/api/users/@([^/]+)/short\$ { ddbm_pattern user_short \$1; }
+        location ~ ^/api/users/@(?<handle>[^/]+)/short\$ {
+$(perl t/lib/DdbmExample.pm route user_short)
+        }
         location = /setup/messages {
             ddbm_pattern post_message;
             ddbm_backend /_ddbm;
