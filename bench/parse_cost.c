@@ -24,6 +24,26 @@
 #include "dm_ddb.h"
 
 
+/* the answers' fields, as the declared routes' answer blocks name them */
+#define PC_FIELDS  5
+
+static const dm_field_map_t  pc_message_fields[PC_FIELDS] = {
+    { "message_uuid", "uuid" },
+    { "user_display_name", "display_name" },
+    { "user_handle", "handle" },
+    { "message", "message" },
+    { "sk", "created_at" },
+};
+
+static const dm_field_map_t  pc_conversation_fields[PC_FIELDS] = {
+    { "message_group_uuid", "uuid" },
+    { "user_display_name", "display_name" },
+    { "user_handle", "handle" },
+    { "message", "message" },
+    { "sk", "created_at" },
+};
+
+
 static int
 pc_null(void *ctx)
 {
@@ -99,7 +119,7 @@ pc_rewrite(const unsigned char *body, size_t len,
 
     dm_buf_init_malloc(&out);
 
-    rc = dm_ddb_rewrite_items(body, len, map, DM_PAGE_FIELDS, reverse, &out,
+    rc = dm_ddb_rewrite_items(body, len, map, PC_FIELDS, reverse, &out,
                               &answer, NULL);
     *nitems = answer.nitems;
 
@@ -127,11 +147,11 @@ main(int argc, char **argv)
     }
 
     if (strcmp(argv[2], "messages") == 0) {
-        map = dm_message_fields;
+        map = pc_message_fields;
         reverse = 1;            /* the API lists messages oldest first */
 
     } else if (strcmp(argv[2], "conversations") == 0) {
-        map = dm_conversation_fields;
+        map = pc_conversation_fields;
         reverse = 0;
 
     } else {

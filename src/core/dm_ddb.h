@@ -145,11 +145,6 @@ int dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     const dm_field_map_t *map, size_t nmap, int reverse, dm_buf_t *out,
     dm_ddb_answer_t *answer, const dm_allocator_t *allocator);
 
-/* the API's page items (SPEC.md): a message, a conversation row */
-#define DM_PAGE_FIELDS  5
-extern const dm_field_map_t  dm_message_fields[DM_PAGE_FIELDS];
-extern const dm_field_map_t  dm_conversation_fields[DM_PAGE_FIELDS];
-
 /* the type of the error ("ThrottlingException"), or "" */
 #define dm_ddb_is_error(a, t)  (strcmp((a)->error_type, (t)) == 0)
 

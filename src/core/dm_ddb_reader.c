@@ -641,22 +641,6 @@ dm_ddb_read(const unsigned char *body, size_t len,
 #define DM_REWRITE_MAX_ITEMS   1000
 #define DM_REWRITE_MAX_FIELDS  16
 
-const dm_field_map_t  dm_message_fields[DM_PAGE_FIELDS] = {
-    { "message_uuid", "uuid" },
-    { "user_display_name", "display_name" },
-    { "user_handle", "handle" },
-    { "message", "message" },
-    { "sk", "created_at" },
-};
-
-const dm_field_map_t  dm_conversation_fields[DM_PAGE_FIELDS] = {
-    { "message_group_uuid", "uuid" },
-    { "user_display_name", "display_name" },
-    { "user_handle", "handle" },
-    { "message", "message" },
-    { "sk", "created_at" },
-};
-
 
 /*
  * Each item's values are rendered into a scratch buffer as they come, then

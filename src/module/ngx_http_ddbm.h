@@ -113,11 +113,8 @@ typedef struct {
     ngx_http_ddbm_credentials_t *credentials;
 
     ngx_http_ddbm_pattern_t    *pattern;
-    ngx_http_complex_value_t   *pattern_arg;   /* group uuid, handle */
     ngx_http_complex_value_t   *identity;      /* the caller's sub */
 
-    ngx_uint_t                  page_default;
-    ngx_uint_t                  page_max;
     size_t                      body_max;
     ngx_uint_t                  retries;       /* throttling, 5xx */
     ngx_msec_t                  retry_base;
@@ -200,7 +197,6 @@ struct ngx_http_ddbm_ctx_s {
 
     ngx_str_t                   sub;           /* the caller's identity */
     ngx_http_ddbm_user_t        caller;
-    ngx_str_t                   arg;           /* group uuid, handle */
 
     dm_api_post_t               post;          /* the body, checked */
     ngx_str_t                   raw_body;
@@ -236,7 +232,6 @@ struct ngx_http_ddbm_pattern_s {
     ngx_uint_t                  methods;       /* NGX_HTTP_GET ... */
     unsigned                    reads_body:1;
     unsigned                    needs_identity:1;
-    unsigned                    takes_arg:1;
     /* validate and issue the first calls (NGX_AGAIN), or answer */
     ngx_int_t                 (*start)(ngx_http_ddbm_ctx_t *ctx);
     /* every call issued so far has its answer: more calls, or answer */
@@ -251,11 +246,8 @@ extern ngx_module_t             ngx_http_ddbm_module;
 extern ngx_http_ddbm_pattern_t *ngx_http_ddbm_patterns[];
 
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_health;
-extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_conversations;
-extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_list_messages;
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_post_message;
 extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation;
-extern ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_user_short;
 
 
 /*
@@ -468,24 +460,6 @@ void ngx_http_ddbm_retry_quota_give(ngx_uint_t n);
 void ngx_http_ddbm_metrics_jwt(ngx_int_t rc);
 /* the log phase handler: routes' status classes and latency */
 ngx_int_t ngx_http_ddbm_metrics_log(ngx_http_request_t *r);
-
-
-/* ---- ngx_http_ddbm_pages.c --------------------------------------------- */
-
-/* ?limit= and ?cursor=: NGX_OK, or answered 400 (NGX_DONE) */
-ngx_int_t ngx_http_ddbm_page_args(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t *limit, char *cursor, size_t cursor_size);
-/*
- * The newest items under pk, before the cursor if one is given: only the
- * attributes of map come back.
- */
-ngx_int_t ngx_http_ddbm_query_page(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
-    const char *pk, ngx_uint_t limit, const char *cursor,
-    const dm_field_map_t *map, size_t nmap);
-/* the page's answer as the API's array, with X-Next-Cursor: answered */
-ngx_int_t ngx_http_ddbm_respond_page(ngx_http_ddbm_ctx_t *ctx,
-    ngx_uint_t tag, const dm_field_map_t *map, size_t nmap,
-    ngx_uint_t oldest_first);
 
 
 /* ---- ngx_http_ddbm_users.c --------------------------------------------- */

@@ -17,8 +17,6 @@ static char *ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_allowed_regions(ngx_conf_t *cf,
@@ -43,11 +41,8 @@ static ngx_conf_num_bounds_t  ngx_http_ddbm_write_retries_bounds = {
 
 ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
     &ngx_http_ddbm_pattern_health,
-    &ngx_http_ddbm_pattern_list_conversations,
-    &ngx_http_ddbm_pattern_list_messages,
     &ngx_http_ddbm_pattern_post_message,
     &ngx_http_ddbm_pattern_start_conversation,
-    &ngx_http_ddbm_pattern_user_short,
     NULL
 };
 
@@ -55,7 +50,7 @@ ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
 static ngx_command_t  ngx_http_ddbm_commands[] = {
 
     { ngx_string("ddbm_pattern"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_ddbm_pattern,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -129,13 +124,6 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       ngx_http_ddbm_identity,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, identity),
-      NULL },
-
-    { ngx_string("ddbm_page_size"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
-      ngx_http_ddbm_page_size,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
       NULL },
 
     { ngx_string("ddbm_body_max"),
@@ -278,13 +266,10 @@ ngx_http_ddbm_create_loc_conf(ngx_conf_t *cf)
      *     conf->host = { 0, NULL };
      *     conf->backend = { 0, NULL };
      *     conf->pattern = NULL;
-     *     conf->pattern_arg = NULL;
      */
 
     conf->credentials = NGX_CONF_UNSET_PTR;
     conf->identity = NGX_CONF_UNSET_PTR;
-    conf->page_default = NGX_CONF_UNSET_UINT;
-    conf->page_max = NGX_CONF_UNSET_UINT;
     conf->body_max = NGX_CONF_UNSET_SIZE;
     conf->retries = NGX_CONF_UNSET_UINT;
     conf->retry_base = NGX_CONF_UNSET_MSEC;
@@ -500,10 +485,9 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_ddbm_loc_conf_t  *dlcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_uint_t                         i;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (dlcf->pattern) {
         return "is duplicate";
@@ -527,30 +511,6 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     dlcf->pattern = ngx_http_ddbm_patterns[i];
-
-    if (cf->args->nelts == 3) {
-        if (!dlcf->pattern->takes_arg) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "ddbm_pattern: \"%V\" takes no argument",
-                               &value[1]);
-            return NGX_CONF_ERROR;
-        }
-
-        dlcf->pattern_arg = ngx_palloc(cf->pool,
-                                       sizeof(ngx_http_complex_value_t));
-        if (dlcf->pattern_arg == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-        ccv.cf = cf;
-        ccv.value = &value[2];
-        ccv.complex_value = dlcf->pattern_arg;
-
-        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_ddbm_handler;
@@ -684,36 +644,6 @@ ngx_http_ddbm_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* the slot compiles value[1] and refuses a duplicate */
     return ngx_http_set_complex_value_slot(cf, cmd, conf);
-}
-
-
-static char *
-ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_ddbm_loc_conf_t  *dlcf = conf;
-
-    ngx_int_t   def, max;
-    ngx_str_t  *value;
-
-    if (dlcf->page_default != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    def = ngx_atoi(value[1].data, value[1].len);
-    max = ngx_atoi(value[2].data, value[2].len);
-
-    /* DynamoDB's Query answers are at most 1 MB: keep pages modest */
-    if (def < 1 || max < def || max > 1000) {
-        return "takes a default and a maximum page size, "
-               "1 <= default <= maximum <= 1000";
-    }
-
-    dlcf->page_default = def;
-    dlcf->page_max = max;
-
-    return NGX_CONF_OK;
 }
 
 
@@ -958,8 +888,6 @@ ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->backend, prev->backend, "/_ddbm");
     ngx_conf_merge_ptr_value(conf->credentials, prev->credentials, NULL);
     ngx_conf_merge_ptr_value(conf->identity, prev->identity, NULL);
-    ngx_conf_merge_uint_value(conf->page_default, prev->page_default, 20);
-    ngx_conf_merge_uint_value(conf->page_max, prev->page_max, 100);
     ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16384);
     ngx_conf_merge_uint_value(conf->retries, prev->retries, 3);
     ngx_conf_merge_msec_value(conf->retry_base, prev->retry_base, 25);

@@ -505,7 +505,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_health = {
     NGX_HTTP_GET|NGX_HTTP_HEAD,
     0,                                     /* reads_body */
     0,                                     /* needs_identity */
-    0,                                     /* takes_arg */
     ngx_http_ddbm_health_start,
     ngx_http_ddbm_health_resume,
     NULL                                   /* route */

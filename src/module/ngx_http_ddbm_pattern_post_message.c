@@ -190,7 +190,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_post_message = {
     NGX_HTTP_POST,
     1,                                     /* reads_body */
     1,                                     /* needs_identity */
-    0,                                     /* takes_arg */
     ngx_http_ddbm_pm_start,
     ngx_http_ddbm_pm_resume,
     NULL                                   /* route */

@@ -156,7 +156,6 @@ ngx_http_ddbm_pattern_t  ngx_http_ddbm_pattern_start_conversation = {
     NGX_HTTP_POST,
     1,                                     /* reads_body */
     1,                                     /* needs_identity */
-    0,                                     /* takes_arg */
     ngx_http_ddbm_sc_start,
     ngx_http_ddbm_sc_resume,
     NULL                                   /* route */

@@ -369,25 +369,6 @@ ngx_http_ddbm_begin(ngx_http_ddbm_ctx_t *ctx)
     r->write_event_handler = ngx_http_ddbm_wake;
     ctx->deadline = ngx_current_msec + dlcf->request_timeout;
 
-    if (ctx->pattern->takes_arg) {
-        if (dlcf->pattern_arg) {
-            if (ngx_http_complex_value(r, dlcf->pattern_arg, &ctx->arg)
-                != NGX_OK)
-            {
-                ngx_http_ddbm_after(ctx, NGX_ERROR);
-                return;
-            }
-
-        } else {
-            /* the last segment of the URI */
-            ctx->arg.data = r->uri.data + r->uri.len;
-            while (ctx->arg.data > r->uri.data && ctx->arg.data[-1] != '/') {
-                ctx->arg.data--;
-            }
-            ctx->arg.len = r->uri.data + r->uri.len - ctx->arg.data;
-        }
-    }
-
     if (dlcf->cache && ctx->pattern != &ngx_http_ddbm_pattern_health) {
         /* the cache needs the table's identity, kept fresh by anyone */
         ngx_http_ddbm_status_refresh(ctx);

@@ -1643,7 +1643,6 @@ ngx_http_ddbm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     route->pattern.methods = route->methods;
     route->pattern.reads_body = route->reads_body;
     route->pattern.needs_identity = route->needs_identity;
-    route->pattern.takes_arg = 0;
     route->pattern.start = ngx_http_ddbm_route_start;
     route->pattern.resume = ngx_http_ddbm_route_resume;
     route->pattern.route = route;

@@ -100,13 +100,6 @@ static ngx_http_ddbm_plan_c_t  ngx_http_ddbm_plan_c[] = {
     { "health", PLAN_DESCRIBE, 0,
       "DescribeTable (the table's status)" },
 
-    { "list_conversations", PLAN_GET|PLAN_QUERY, 0,
-      "GetItem (the caller), Query (the caller's rows)" },
-
-    { "list_messages", PLAN_GET|PLAN_QUERY, PLAN_QUERY,
-      "GetItem (the caller, the conversation), Query on "
-      PLAN_C_INDEX " (its rows), Query (the page)" },
-
     { "post_message", PLAN_GET|PLAN_PUT|PLAN_DELETE, PLAN_QUERY,
       "GetItem (the caller, the conversation, a receipt), Query on "
       PLAN_C_INDEX " (its rows), TransactWriteItems of Put and Delete" },
@@ -114,9 +107,6 @@ static ngx_http_ddbm_plan_c_t  ngx_http_ddbm_plan_c[] = {
     { "start_conversation", PLAN_GET|PLAN_PUT|PLAN_DELETE, 0,
       "GetItem (the caller, the receiver, a receipt), TransactWriteItems "
       "of Put and Delete" },
-
-    { "user_short", PLAN_GET, 0,
-      "GetItem (the user by handle)" },
 
     { NULL, 0, 0, NULL }
 };
