@@ -112,8 +112,12 @@ unlike(`dpkg-deb -f $tools Depends`, qr/nginx/,
 # The package's module is configured with Debian's conf_flags; the image's
 # with upstream source and a few flags.  What the module's object code
 # depends on must agree: every feature macro it tests comes from a flag
-# the image passes, and Debian's conf_flags pass each of them too.
+# the image passes, and Debian's conf_flags pass each of them too; or it
+# is on unless configure is told otherwise, and neither says so.
 my %flag_of = (NGX_THREADS => '--with-threads');
+# NGX_PCRE: on whenever the rewrite module is (the default), which
+# regex locations and their named captures need
+my %off_by = (NGX_PCRE => [qw(--without-pcre --without-http_rewrite_module)]);
 my %macros;
 for my $f (glob('src/module/*.[ch]')) {
     $macros{$_} = 1 for slurp($f) =~ /^\s*#\s*(?:if|elif)\b.*?\b(NGX_[A-Z0-9_]+)/mg;
@@ -122,10 +126,19 @@ my $df = slurp('docker/Dockerfile');
 my ($configure) = $df =~ m{(\./configure (?:[^\n]*\\\n)*[^\n]*)};
 $configure =~ s/&&.*//s if defined $configure;    # the configure command only
 my @docker_flags = ($configure // '') =~ /(--with-[\w-]+)/g;
+my @docker_all = ($configure // '') =~ /(--[\w-]+)/g;
 my ($debian) = slurp('/usr/share/nginx/src/conf_flags') =~ /\((.*)\)/s;
 my %debian = map { $_ => 1 } split ' ', $debian // '';
 ok(@docker_flags, "the image's configure flags: @docker_flags");
 for my $m (sort keys %macros) {
+    if ($off_by{$m}) {
+        my @off = grep { my $o = $_; grep({ $_ eq $o } @docker_all)
+                                     || $debian{$o} } @{ $off_by{$m} };
+        ok(!@off, "the module tests $m: on by default, and neither the "
+                  . "image nor Debian passes @{ $off_by{$m} }"
+                  . (@off ? " (passed: @off)" : ''));
+        next;
+    }
     ok($flag_of{$m} && grep({ $_ eq $flag_of{$m} } @docker_flags),
        "the module tests $m: the image passes "
        . ($flag_of{$m} // 'a flag not listed in deb.t'));
