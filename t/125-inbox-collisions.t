@@ -220,9 +220,16 @@ sub check_conversations {
         "    ddbm_cache zone=t125:1m;\n"));
 
     # the seeded conversation has no record: its rows come from the index,
-    # and the cache keeps where they are
-    my $r = call($srv, 'bayko', GET => "/api/messages/$G");
-    is($r->{status}, 200, 'the reference-written conversation is read');
+    # and the cache keeps where they are.  The reads are declared routes,
+    # whose membership cache is their own: the post path fills it, here
+    # with a post refused after the rows were read (londo is not a
+    # member), so nothing is written and no record is made
+    my $r = call($srv, 'londo', POST => '/api/messages',
+                 { message => 't125 intruder', message_group_uuid => $G });
+    is($r->{status}, 403,
+       'the reference-written conversation is read through its rows');
+    is(scalar(grep { ($_->{pk} // '') eq "GRPMETA#$G" } ddbm_scan($TABLE)),
+       0, '... and still has no record');
 
     # another writer moves both rows to a later time, as the reference's
     # stream Lambda does, without a record
