@@ -82,16 +82,6 @@ local routes = {
         make = function()
             return "GET", "/api/users/@" .. handle .. "/short"
         end },
-    -- the same reads served by the declared routes of nginx.conf.example
-    -- (ddbm_route), beside the C patterns: bench/run.sh's /decl/ locations
-    list_conversations_declared = { expect = 200,
-        make = function() return "GET", "/decl/message_groups" end },
-    list_messages_declared = { expect = 200,
-        make = function() return "GET", "/decl/messages/" .. pick(groups) end },
-    user_short_declared = { expect = 200, identity = false,
-        make = function()
-            return "GET", "/decl/users/@" .. handle .. "/short"
-        end },
     no_identity = { expect = 401, identity = false,
         make = function() return "GET", "/api/message_groups" end },
     unknown_identity = { expect = 401, sub = nobody,
