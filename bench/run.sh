@@ -318,8 +318,15 @@ take list_conversations '^Query-GRP#' 'Query GRP#'
 curl -sf "$R/api/messages/$G" -H "X-Bench-Sub: $A" >/dev/null
 take list_messages "^Query-MSG#$G" 'Query MSG#'
 # every other call the routes make cold, for the canned backend's fixtures
+# (one per operation and key, the first recorded): each conversation's
+# record as the posts read it, whole, before the list of messages reads
+# only what its checks need; a post by londo, who is in none of them, is
+# refused (403) after that read and writes nothing
 IFS=, read -r -a glist <<< "$groups"
 for g in "${glist[@]}"; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$R/api/messages" \
+           -H "X-Bench-Sub: $L" -d "{\"message\":\"x\",\"message_group_uuid\":\"$g\"}")
+    [ "$code" = 403 ] || { echo "bench: a non-member's post to $g: $code" >&2; exit 1; }
     curl -sf -o /dev/null "$R/api/messages/$g" -H "X-Bench-Sub: $B"
 done
 nobody=0badc0de-0000-4000-8000-000000000000
