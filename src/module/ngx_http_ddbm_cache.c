@@ -689,7 +689,9 @@ ngx_http_ddbm_cache_stats(ngx_shm_zone_t *zone,
 /*
  * "S" + sub, "H" + handle, "G" + group, then the table, the endpoint and
  * the region, each after a newline (which none of them holds): in the
- * request's pool
+ * request's pool.  "D" + a declared route's read (its parts
+ * length-prefixed, ngx_http_ddbm_step_id: newlines in it are no
+ * separators).
  */
 ngx_int_t
 ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
