@@ -859,9 +859,9 @@ ngx_http_ddbm_step_id(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
     size_t       size;
     ngx_uint_t   i;
 
+    /* the identity, pk, sk, the count of sk values, the limit */
     size = step->cache_id.len + NGX_HTTP_DDBM_ID_LEN(bd->pk.len)
-           + NGX_HTTP_DDBM_ID_LEN(bd->sk.len) + 1
-           + 3 * NGX_HTTP_DDBM_ID_LEN(1) + NGX_HTTP_DDBM_ID_LEN(0);
+           + NGX_HTTP_DDBM_ID_LEN(bd->sk.len) + 1 + NGX_HTTP_DDBM_ID_LEN(0);
 
     if (step->ddb_index) {
         size += 1 + NGX_HTTP_DDBM_ID_LEN(bd->kv.len);
