@@ -43,8 +43,33 @@ sub api_config {
     return "    ddbm_cache $cache;\n$api";
 }
 
+# two routes making the very same GetItem (the same projection) but
+# reading different attributes of it: their entries must not be shared
+my $same_request = '';
+for my $f (qw(user_handle user_display_name)) {
+    $same_request .= <<"_EOC_";
+    location ~ ^/t160/$f/@(?<handle>[^/]+)\$ {
+        add_header X-Calls \$ddbm_calls always;
+        add_header X-Cache \$ddbm_cache always;
+        ddbm_route t160_$f GET {
+            step user GetItem user_by_handle {
+                key handle=path:handle;
+                project user_uuid user_handle user_display_name;
+                cache directory;
+            }
+            check found user else 404 user_not_found;
+            answer user {
+                object;
+                field value $f;
+            }
+        }
+    }
+_EOC_
+}
+
 my $srv = DdbmServer->start(workers => 2,
-                            config => api_config('zone=t160:1m'));
+                            config => api_config('zone=t160:1m')
+                                      . $same_request);
 
 sub call {
     my ($server, $sub, $method, $path, $body, %h) = @_;
@@ -95,6 +120,15 @@ $r = call($srv, $SUB{londo}, GET => "/api/messages/$G");
 is($r->{status}, 403, 'a non-member, members known: 403');
 $r = call($srv, $SUB{londo}, GET => "/api/messages/$G");
 cost_is($r, 403, 0, 'HIT', 'a non-member, warm: no call at all');
+
+# one request, two routes reading different attributes: each its entry
+for my $f (qw(user_handle user_display_name user_handle user_display_name)) {
+    $r = call($srv, undef, GET => "/t160/$f/\@bayko");
+    is($r->{json} && $r->{json}{value},
+       $f eq 'user_handle' ? 'bayko' : $DdbmModule::NAME{bayko},
+       "the same GetItem read for $f: its own value ($r->{cache})");
+}
+cost_is($r, 200, 0, 'HIT', 'the same GetItem, read again: from the cache');
 
 # The reads are declared routes (nginx.conf.example), the posts still C
 # patterns (issue 14): each keeps its own cache entries until the posts

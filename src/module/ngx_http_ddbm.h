@@ -388,8 +388,8 @@ typedef struct {
 /* NGX_OK with the zone's figures as they are now, or NGX_DECLINED */
 ngx_int_t ngx_http_ddbm_cache_stats(ngx_shm_zone_t *zone,
     ngx_http_ddbm_cache_stats_t *st);
-/* kind ('S' sub, 'H' handle, 'G' group) and id, then the table and the
- * endpoint, in the request pool */
+/* kind ('S' sub, 'H' handle, 'G' group, 'D' a declared route's read)
+ * and id, then the table and the endpoint, in the request pool */
 ngx_int_t ngx_http_ddbm_cache_key(ngx_http_ddbm_ctx_t *ctx, u_char kind,
     ngx_str_t *id, ngx_str_t *key);
 

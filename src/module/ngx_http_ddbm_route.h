@@ -187,6 +187,15 @@ typedef struct {
      */
     ngx_array_t                 reads;         /* ngx_str_t */
 
+    /*
+     * Made once the route is compiled: what a GetItem or Query asks back
+     * (its ProjectionExpression; NULL: the whole item), and a cached
+     * step's request less its bound values, each part length-prefixed:
+     * with them, its cache key, looked up before the request is rendered
+     */
+    ngx_array_t                *ask;           /* ngx_str_t */
+    ngx_str_t                   cache_id;
+
     /* steps (bit i: step i) and checks (bit i: check i) it waits for */
     uint32_t                    after_steps;
     uint32_t                    after_checks;
@@ -307,6 +316,9 @@ ngx_int_t ngx_http_ddbm_route_start(ngx_http_ddbm_ctx_t *ctx);
 ngx_int_t ngx_http_ddbm_read_index(ngx_http_ddbm_step_t *step,
     ngx_str_t *attr);
 ngx_int_t ngx_http_ddbm_route_resume(ngx_http_ddbm_ctx_t *ctx);
+/* a cache key's part: its length (7 bits a byte, low first), its bytes */
+u_char *ngx_http_ddbm_id_put(u_char *p, const u_char *data, size_t len);
+#define NGX_HTTP_DDBM_ID_LEN(len)  ((len) + 10)   /* at most */
 
 
 /* ---- ngx_http_ddbm_route_plan.c --------------------------------------- */

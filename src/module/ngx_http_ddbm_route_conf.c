@@ -94,6 +94,10 @@ static ngx_int_t ngx_http_ddbm_step_keep(ngx_http_ddbm_step_t *step,
 static ngx_int_t ngx_http_ddbm_bind_check(ngx_conf_t *cf,
     ngx_http_ddbm_rconf_t *rc, ngx_uint_t line, ngx_http_ddbm_bind_t *b,
     ngx_uint_t key);
+static ngx_int_t ngx_http_ddbm_step_ask(ngx_conf_t *cf,
+    ngx_http_ddbm_route_t *route, ngx_http_ddbm_step_t *step);
+static ngx_int_t ngx_http_ddbm_step_identity(ngx_conf_t *cf,
+    ngx_http_ddbm_step_t *step);
 
 static char *ngx_http_ddbm_route_validate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -1446,6 +1450,265 @@ ngx_http_ddbm_bind_check(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
 }
 
 
+/*
+ * What a GetItem or Query asks back: its explicit projection, or what is
+ * read of it (NULL: the whole item, for an answer of nested fields)
+ */
+static ngx_int_t
+ngx_http_ddbm_step_ask(ngx_conf_t *cf, ngx_http_ddbm_route_t *route,
+    ngx_http_ddbm_step_t *step)
+{
+    ngx_str_t               *a, attr, *p;
+    ngx_uint_t               i;
+    ngx_http_ddbm_answer_t  *ans;
+
+    step->ask = NULL;
+
+    if (step->op != NGX_HTTP_DDBM_OP_GET
+        && step->op != NGX_HTTP_DDBM_OP_QUERY)
+    {
+        return NGX_OK;
+    }
+
+    if (step->project) {
+        step->ask = step->project;
+        return NGX_OK;
+    }
+
+    ans = &route->answer;
+
+    if (ans->step == step->index && ans->map == NULL) {
+        return NGX_OK;              /* nested fields: the whole item */
+    }
+
+    step->ask = ngx_array_create(cf->pool, step->reads.nelts + ans->nmap + 1,
+                                 sizeof(ngx_str_t));
+    if (step->ask == NULL) {
+        return NGX_ERROR;
+    }
+
+    a = step->reads.elts;
+
+    for (i = 0; i < step->reads.nelts; i++) {
+        p = ngx_array_push(step->ask);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = a[i];
+    }
+
+    if (ans->step == step->index) {
+        for (i = 0; i < ans->nmap; i++) {
+            attr.data = (u_char *) ans->map[i].attr;
+            attr.len = ngx_strlen(ans->map[i].attr);
+
+            /* DynamoDB refuses a path asked twice */
+            if (ngx_http_ddbm_read_index(step, &attr) >= 0) {
+                continue;
+            }
+
+            p = ngx_array_push(step->ask);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            *p = attr;
+        }
+    }
+
+    if (step->ask->nelts == 0) {
+        /* found or not is all that is asked: the smallest answer */
+        p = ngx_array_push(step->ask);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = step->item->schema->pk;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_ddbm_same_list(ngx_array_t *a, ngx_array_t *b)
+{
+    ngx_str_t   *x, *y;
+    ngx_uint_t   i;
+
+    if (a->nelts != b->nelts) {
+        return 0;
+    }
+
+    x = a->elts;
+    y = b->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (x[i].len != y[i].len
+            || ngx_memcmp(x[i].data, y[i].data, x[i].len) != 0)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A cached read's request less its bound values (which the engine adds):
+ * every part that shapes the request or what the cache keeps of its
+ * answer, each length-prefixed, lists with their count first, so that
+ * two different requests never share a key whatever bytes they hold
+ */
+static ngx_int_t
+ngx_http_ddbm_step_identity(ngx_conf_t *cf, ngx_http_ddbm_step_t *step)
+{
+    u_char                  *p, flags[10];
+    size_t                   size;
+    ngx_str_t               *s, none, *part[5];
+    ngx_uint_t               i, n;
+    dm_rname_t              *names;
+    ngx_array_t             *list[2];
+    ngx_http_ddbm_bind_t    *v;
+    ngx_http_ddbm_schema_t  *schema;
+
+    ngx_str_null(&step->cache_id);
+
+    if (!step->cache || (step->op != NGX_HTTP_DDBM_OP_GET
+                         && step->op != NGX_HTTP_DDBM_OP_QUERY))
+    {
+        return NGX_OK;
+    }
+
+    schema = step->item->schema;
+    ngx_str_null(&none);
+
+    flags[0] = (u_char) step->op;
+    flags[1] = (u_char) step->sk_op;
+    flags[2] = step->forward;
+    flags[3] = step->consistent;
+    flags[4] = step->ddb_index != NULL;
+    /* what is asked back: the whole item (0), what is read (1), a list */
+    flags[5] = (step->ask == NULL) ? 0
+               : ngx_http_ddbm_same_list(step->ask, &step->reads) ? 1 : 2;
+    flags[6] = step->limit.source.kind != NGX_HTTP_DDBM_SRC_NONE;
+    flags[7] = step->condition != NULL;
+    flags[8] = step->update != NULL;
+    flags[9] = step->filter != NULL;
+
+    part[0] = &schema->pk;
+    part[1] = &schema->sk;
+    part[2] = step->ddb_index ? &step->ddb_index->name : &none;
+    part[3] = step->ddb_index ? &step->ddb_index->pk : &none;
+    part[4] = step->ddb_index ? &step->ddb_index->sk : &none;
+    list[0] = (flags[5] == 2) ? step->ask : NULL;
+    list[1] = &step->reads;
+
+    /* the size: at most NGX_HTTP_DDBM_ID_LEN a part */
+    size = NGX_HTTP_DDBM_ID_LEN(sizeof(flags));
+
+    for (i = 0; i < 5; i++) {
+        size += NGX_HTTP_DDBM_ID_LEN(part[i]->len);
+    }
+
+    size += NGX_HTTP_DDBM_ID_LEN(step->condition
+                                 ? step->condition->text.len : 0)
+            + NGX_HTTP_DDBM_ID_LEN(step->update ? step->update->text.len : 0)
+            + NGX_HTTP_DDBM_ID_LEN(step->filter ? step->filter->text.len : 0);
+
+    for (i = 0; i < 2; i++) {
+        size += NGX_HTTP_DDBM_ID_LEN(0);
+
+        if (list[i] == NULL) {
+            continue;
+        }
+
+        s = list[i]->elts;
+
+        for (n = 0; n < list[i]->nelts; n++) {
+            size += NGX_HTTP_DDBM_ID_LEN(s[n].len);
+        }
+    }
+
+    names = step->names.elts;
+    size += NGX_HTTP_DDBM_ID_LEN(0);
+
+    for (n = 0; n < step->names.nelts; n++) {
+        size += NGX_HTTP_DDBM_ID_LEN(names[n].alias.len)
+                + NGX_HTTP_DDBM_ID_LEN(names[n].attr.len);
+    }
+
+    v = step->values.elts;
+    size += NGX_HTTP_DDBM_ID_LEN(0);
+
+    for (n = 0; n < step->values.nelts; n++) {
+        size += NGX_HTTP_DDBM_ID_LEN(v[n].name.len);
+    }
+
+    p = ngx_pnalloc(cf->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    step->cache_id.data = p;
+
+    p = ngx_http_ddbm_id_put(p, flags, sizeof(flags));
+
+    for (i = 0; i < 5; i++) {
+        p = ngx_http_ddbm_id_put(p, part[i]->data, part[i]->len);
+    }
+
+    p = step->condition
+        ? ngx_http_ddbm_id_put(p, (u_char *) step->condition->text.data,
+                               step->condition->text.len)
+        : ngx_http_ddbm_id_put(p, NULL, 0);
+    p = step->update
+        ? ngx_http_ddbm_id_put(p, (u_char *) step->update->text.data,
+                               step->update->text.len)
+        : ngx_http_ddbm_id_put(p, NULL, 0);
+    p = step->filter
+        ? ngx_http_ddbm_id_put(p, (u_char *) step->filter->text.data,
+                               step->filter->text.len)
+        : ngx_http_ddbm_id_put(p, NULL, 0);
+
+    /* lists: their count (as a length), then their members */
+    for (i = 0; i < 2; i++) {
+        if (list[i] == NULL) {
+            p = ngx_http_ddbm_id_put(p, NULL, 0);
+            continue;
+        }
+
+        p = ngx_http_ddbm_id_put(p, NULL, list[i]->nelts);
+        s = list[i]->elts;
+
+        for (n = 0; n < list[i]->nelts; n++) {
+            p = ngx_http_ddbm_id_put(p, s[n].data, s[n].len);
+        }
+    }
+
+    p = ngx_http_ddbm_id_put(p, NULL, step->names.nelts);
+
+    for (n = 0; n < step->names.nelts; n++) {
+        p = ngx_http_ddbm_id_put(p, (u_char *) names[n].alias.data,
+                                 names[n].alias.len);
+        p = ngx_http_ddbm_id_put(p, (u_char *) names[n].attr.data,
+                                 names[n].attr.len);
+    }
+
+    p = ngx_http_ddbm_id_put(p, NULL, step->values.nelts);
+
+    for (n = 0; n < step->values.nelts; n++) {
+        p = ngx_http_ddbm_id_put(p, v[n].name.data, v[n].name.len);
+    }
+
+    step->cache_id.len = p - step->cache_id.data;
+
+    return NGX_OK;
+}
+
+
 /* ---- ddbm_route NAME METHOD... { ... } --------------------------------- */
 
 char *
@@ -1636,6 +1899,15 @@ ngx_http_ddbm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         route->answer.streamed = !(deps & (1u << route->answer.step));
+    }
+
+    /* what each read asks back, and a cached read's identity: made once */
+    for (i = 0; i < route->steps.nelts; i++) {
+        if (ngx_http_ddbm_step_ask(cf, route, &step[i]) != NGX_OK
+            || ngx_http_ddbm_step_identity(cf, &step[i]) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     /* the pattern the request driver runs */

@@ -764,69 +764,6 @@ ngx_http_ddbm_plan_route(ngx_http_ddbm_plan_t *pl,
 }
 
 
-/*
- * The attributes a read asks back, chosen as ngx_http_ddbm_projection()
- * does: "project" as written; none (the whole item) for the answer's step
- * when the answer is an object or nests fields; else what later steps,
- * checks and the answer read, each once; else the partition key alone.
- * NGX_CONF_ERROR: no memory.
- */
-static ngx_array_t *
-ngx_http_ddbm_plan_projection(ngx_http_ddbm_plan_t *pl,
-    ngx_http_ddbm_route_t *route, ngx_http_ddbm_step_t *step)
-{
-    ngx_str_t               *a, attr;
-    ngx_uint_t               i, j;
-    ngx_array_t             *p;
-    ngx_http_ddbm_answer_t  *ans;
-
-    if (step->project) {
-        return step->project;
-    }
-
-    ans = &route->answer;
-
-    if (ans->step == step->index && ans->map == NULL) {
-        return NULL;
-    }
-
-    p = ngx_array_create(pl->cf->pool, step->reads.nelts + ans->nmap + 1,
-                         sizeof(ngx_str_t));
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    a = step->reads.elts;
-
-    for (i = 0; i < step->reads.nelts; i++) {
-        *(ngx_str_t *) ngx_array_push(p) = a[i];
-    }
-
-    for (i = 0; ans->step == step->index && i < ans->nmap; i++) {
-        attr.data = (u_char *) ans->map[i].attr;
-        attr.len = ngx_strlen(ans->map[i].attr);
-
-        for (j = 0; j < step->reads.nelts; j++) {
-            if (a[j].len == attr.len
-                && ngx_strncmp(a[j].data, attr.data, attr.len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (j == step->reads.nelts) {
-            *(ngx_str_t *) ngx_array_push(p) = attr;
-        }
-    }
-
-    if (p->nelts == 0) {
-        *(ngx_str_t *) ngx_array_push(p) = step->item->schema->pk;
-    }
-
-    return p;
-}
-
-
 /* one step: the request the engine sends, as ngx_http_ddbm_step_issue() */
 static ngx_int_t
 ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
@@ -974,18 +911,12 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
         ngx_http_ddbm_plan_printf(pl, "\n");
     }
 
-    /* what a read asks back: as ngx_http_ddbm_projection() chooses */
-    project = NULL;
+    /* what a read asks back: the engine's own choice (step->ask) */
+    project = step->ask;
 
     if (step->op == NGX_HTTP_DDBM_OP_GET
         || step->op == NGX_HTTP_DDBM_OP_QUERY)
     {
-        project = ngx_http_ddbm_plan_projection(pl, route, step);
-
-        if (project == NGX_CONF_ERROR) {
-            return NGX_ERROR;
-        }
-
         if (project) {
             ngx_http_ddbm_plan_printf(pl, "    ProjectionExpression");
 

@@ -601,59 +601,6 @@ ngx_http_ddbm_json_key(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
 }
 
 
-/* the attributes a request asks back: explicit, or what is read */
-static ngx_array_t *
-ngx_http_ddbm_projection(ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, ngx_pool_t *pool)
-{
-    ngx_str_t              *a, attr;
-    ngx_uint_t              i;
-    ngx_array_t            *p;
-    ngx_http_ddbm_answer_t *ans;
-
-    if (step->project) {
-        return step->project;
-    }
-
-    ans = &run->route->answer;
-
-    if (ans->step == step->index && ans->map == NULL) {
-        return NULL;            /* nested fields: the whole item */
-    }
-
-    p = ngx_array_create(pool, step->reads.nelts + ans->nmap + 1,
-                         sizeof(ngx_str_t));
-    if (p == NULL) {
-        return NULL;
-    }
-
-    a = step->reads.elts;
-
-    for (i = 0; i < step->reads.nelts; i++) {
-        *(ngx_str_t *) ngx_array_push(p) = a[i];
-    }
-
-    if (ans->step == step->index) {
-        for (i = 0; i < ans->nmap; i++) {
-            attr.data = (u_char *) ans->map[i].attr;
-            attr.len = ngx_strlen(ans->map[i].attr);
-
-            /* DynamoDB refuses a path asked twice */
-            if (ngx_http_ddbm_read_index(step, &attr) < 0) {
-                *(ngx_str_t *) ngx_array_push(p) = attr;
-            }
-        }
-    }
-
-    if (p->nelts == 0) {
-        /* found or not is all that is asked: the smallest answer */
-        *(ngx_str_t *) ngx_array_push(p) = step->item->schema->pk;
-    }
-
-    return p;
-}
-
-
 /*
  * Expression attribute names: the projection's (#ddbmpN), the key
  * condition's (#ddbmk0, #ddbmk1) and the route's own #names
@@ -724,67 +671,47 @@ ngx_http_ddbm_json_projection(dm_buf_t *b, ngx_array_t *project)
 }
 
 
-/* the step's :values, bound: NGX_OK, or answered */
+/*
+ * A step's values, bound before anything is rendered: its cache key is
+ * made of them, and its request only when the cache does not answer
+ */
+typedef struct {
+    ngx_str_t                    pk;            /* the table's key */
+    ngx_str_t                    sk;            /* len 0: none */
+    dm_rval_t                    kv;            /* an index's key */
+    dm_rval_t                    skv[2];        /* sort_key OP's values */
+    ngx_uint_t                   nsk;
+    int64_t                      limit;         /* 0: none */
+    dm_rval_t                   *values;        /* step->values' */
+} ngx_http_ddbm_bound_t;
+
+
+/* the key, the sort key's condition and the limit: NGX_OK or answered */
 static ngx_int_t
-ngx_http_ddbm_json_values(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, dm_buf_t *b, ngx_uint_t *n)
+ngx_http_ddbm_bind_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_http_ddbm_bound_t *bd)
 {
     dm_rval_t              val;
     ngx_int_t              rc;
     dm_rbind_e             why;
-    ngx_uint_t             i;
-    ngx_http_ddbm_bind_t  *v;
-
-    v = step->values.elts;
-
-    for (i = 0; i < step->values.nelts; i++) {
-        rc = ngx_http_ddbm_bind(ctx, run, &v[i].source, v[i].type, &val,
-                                &why);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (why != DM_RBIND_OK) {
-            return ngx_http_ddbm_respond_invalid(ctx, &v[i].source, why);
-        }
-
-        if ((*n)++) {
-            dm_buf_append_str(b, ",");
-        }
-
-        dm_buf_json_string(b, v[i].name.data, v[i].name.len);
-        dm_buf_append_str(b, ":");
-        ngx_http_ddbm_json_value(b, &val);
-    }
-
-    return NGX_OK;
-}
-
-
-/* a Query's KeyConditionExpression and its values: NGX_OK or answered */
-static ngx_int_t
-ngx_http_ddbm_json_query(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, dm_buf_t *b, dm_buf_t *vb, ngx_uint_t *nv,
-    ngx_str_t *kpk, ngx_str_t **ksk)
-{
-    dm_rval_t              val[2], kv;
-    ngx_int_t              rc;
-    dm_rbind_e             why;
-    ngx_str_t              pk, sk;
     ngx_uint_t             i, nsk;
     ngx_http_ddbm_bind_t  *key;
-    static const char     *ops[] = { "", " = ", " < ", " <= ", " > ",
-                                     " >= " };
 
-    *ksk = NULL;
-    key = step->key.elts;
+    ngx_str_null(&bd->pk);
+    ngx_str_null(&bd->sk);
+    bd->nsk = 0;
+    bd->limit = 0;
+
+    if (step->op != NGX_HTTP_DDBM_OP_QUERY) {
+        return ngx_http_ddbm_render_key(ctx, run, step, &bd->pk, &bd->sk);
+    }
 
     if (step->ddb_index) {
-        /* an index: its key attributes, each bound to its type */
-        *kpk = step->ddb_index->pk;
+        /* an index: its key attribute, bound to its type */
+        key = step->key.elts;
 
-        rc = ngx_http_ddbm_bind(ctx, run, &key[0].source, key[0].type, &kv,
-                                &why);
+        rc = ngx_http_ddbm_bind(ctx, run, &key[0].source, key[0].type,
+                                &bd->kv, &why);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -793,43 +720,20 @@ ngx_http_ddbm_json_query(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
             return ngx_http_ddbm_respond_invalid(ctx, &key[0].source, why);
         }
 
-        dm_buf_append_str(vb, "\":ddbmk0\":");
-        ngx_http_ddbm_json_value(vb, &kv);
-
     } else {
-        rc = ngx_http_ddbm_render_key(ctx, run, step, &pk, &sk);
+        rc = ngx_http_ddbm_render_key(ctx, run, step, &bd->pk, &bd->sk);
         if (rc != NGX_OK) {
             return rc;
         }
-
-        *kpk = step->item->schema->pk;
-
-        dm_buf_append_str(vb, "\":ddbmk0\":{\"S\":");
-        dm_buf_json_string(vb, pk.data, pk.len);
-        dm_buf_append_str(vb, "}");
-
-        if (sk.len) {
-            *ksk = &step->item->schema->sk;
-            dm_buf_append_str(b, ",\"KeyConditionExpression\":"
-                                 "\"#ddbmk0 = :ddbmk0 AND "
-                                 "#ddbmk1 = :ddbmk1\"");
-            dm_buf_append_str(vb, ",\":ddbmk1\":{\"S\":");
-            dm_buf_json_string(vb, sk.data, sk.len);
-            dm_buf_append_str(vb, "}");
-            *nv = 2;
-            return NGX_OK;
-        }
     }
 
-    *nv = 1;
-    nsk = 0;
-
-    if (step->sk_op != NGX_HTTP_DDBM_SK_NONE) {
+    if (bd->sk.len == 0 && step->sk_op != NGX_HTTP_DDBM_SK_NONE) {
         nsk = (step->sk_op == NGX_HTTP_DDBM_SK_BETWEEN) ? 2 : 1;
 
         for (i = 0; i < nsk; i++) {
             rc = ngx_http_ddbm_bind(ctx, run, &step->sk_value[i].source,
-                                    step->sk_value[i].type, &val[i], &why);
+                                    step->sk_value[i].type, &bd->skv[i],
+                                    &why);
             if (rc != NGX_OK) {
                 return rc;
             }
@@ -845,53 +749,9 @@ ngx_http_ddbm_json_query(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
                                               &step->sk_value[i].source, why);
             }
         }
+
+        bd->nsk = nsk;
     }
-
-    if (nsk == 0) {
-        dm_buf_append_str(b, ",\"KeyConditionExpression\":"
-                             "\"#ddbmk0 = :ddbmk0\"");
-        return NGX_OK;
-    }
-
-    *ksk = step->ddb_index ? &step->ddb_index->sk : &step->item->schema->sk;
-
-    dm_buf_append_str(b, ",\"KeyConditionExpression\":\"#ddbmk0 = :ddbmk0 "
-                         "AND ");
-
-    switch (step->sk_op) {
-
-    case NGX_HTTP_DDBM_SK_BETWEEN:
-        dm_buf_append_str(b, "#ddbmk1 BETWEEN :ddbmk1 AND :ddbmk2\"");
-        break;
-
-    case NGX_HTTP_DDBM_SK_BEGINS_WITH:
-        dm_buf_append_str(b, "begins_with(#ddbmk1, :ddbmk1)\"");
-        break;
-
-    default:
-        dm_buf_append_str(b, "#ddbmk1");
-        dm_buf_append_str(b, ops[step->sk_op]);
-        dm_buf_append_str(b, ":ddbmk1\"");
-    }
-
-    for (i = 0; i < nsk; i++) {
-        dm_buf_append_str(vb, i ? ",\":ddbmk2\":" : ",\":ddbmk1\":");
-        ngx_http_ddbm_json_value(vb, &val[i]);
-    }
-
-    *nv += nsk;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_ddbm_step_limit(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, dm_buf_t *b)
-{
-    dm_rval_t   val;
-    ngx_int_t   rc;
-    dm_rbind_e  why;
 
     if (step->limit.source.kind == NGX_HTTP_DDBM_SRC_NONE) {
         return NGX_OK;
@@ -913,8 +773,138 @@ ngx_http_ddbm_step_limit(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
                                                         : why);
     }
 
-    dm_buf_append_str(b, ",\"Limit\":");
-    dm_buf_append_uint(b, (unsigned long long) val.num);
+    bd->limit = val.num;
+
+    return NGX_OK;
+}
+
+
+/* the step's :values: NGX_OK, or answered */
+static ngx_int_t
+ngx_http_ddbm_bind_values(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_http_ddbm_bound_t *bd)
+{
+    ngx_int_t              rc;
+    dm_rbind_e             why;
+    ngx_uint_t             i;
+    ngx_http_ddbm_bind_t  *v;
+
+    bd->values = NULL;
+
+    if (step->values.nelts == 0) {
+        return NGX_OK;
+    }
+
+    bd->values = ngx_palloc(ctx->request->pool,
+                            step->values.nelts * sizeof(dm_rval_t));
+    if (bd->values == NULL) {
+        return NGX_ERROR;
+    }
+
+    v = step->values.elts;
+
+    for (i = 0; i < step->values.nelts; i++) {
+        rc = ngx_http_ddbm_bind(ctx, run, &v[i].source, v[i].type,
+                                &bd->values[i], &why);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (why != DM_RBIND_OK) {
+            return ngx_http_ddbm_respond_invalid(ctx, &v[i].source, why);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_ddbm_id_put(u_char *p, const u_char *data, size_t len)
+{
+    size_t  n;
+
+    for (n = len; n >= 0x80; n >>= 7) {
+        *p++ = (u_char) (0x80 | (n & 0x7f));
+    }
+
+    *p++ = (u_char) n;
+
+    /* no data: the length alone (a list's count) */
+    return data ? ngx_cpymem(p, data, len) : p;
+}
+
+
+/* a bound value in a cache key: its DynamoDB type, its text */
+static u_char *
+ngx_http_ddbm_id_value(u_char *p, dm_rval_t *v)
+{
+    *p++ = (u_char) v->ddb;
+
+    return ngx_http_ddbm_id_put(p, (const u_char *) v->data, v->len);
+}
+
+
+/*
+ * A cached step's key: its identity (made when the configuration
+ * loaded: every part of the request but its values), then its bound
+ * values, each length-prefixed, those that may be left out preceded by
+ * their count: two different requests never share it
+ */
+static ngx_int_t
+ngx_http_ddbm_step_id(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
+    ngx_http_ddbm_bound_t *bd, ngx_str_t *id)
+{
+    u_char      *p;
+    size_t       size;
+    ngx_uint_t   i;
+
+    /* the identity, pk, sk, the count of sk values, the limit */
+    size = step->cache_id.len + NGX_HTTP_DDBM_ID_LEN(bd->pk.len)
+           + NGX_HTTP_DDBM_ID_LEN(bd->sk.len) + 1 + NGX_HTTP_DDBM_ID_LEN(0);
+
+    if (step->ddb_index) {
+        size += 1 + NGX_HTTP_DDBM_ID_LEN(bd->kv.len);
+    }
+
+    for (i = 0; i < bd->nsk; i++) {
+        size += 1 + NGX_HTTP_DDBM_ID_LEN(bd->skv[i].len);
+    }
+
+    for (i = 0; i < step->values.nelts; i++) {
+        size += 1 + NGX_HTTP_DDBM_ID_LEN(bd->values[i].len);
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->data = p;
+    p = ngx_cpymem(p, step->cache_id.data, step->cache_id.len);
+
+    if (step->ddb_index) {
+        p = ngx_http_ddbm_id_value(p, &bd->kv);
+
+    } else {
+        p = ngx_http_ddbm_id_put(p, bd->pk.data, bd->pk.len);
+        p = ngx_http_ddbm_id_put(p, bd->sk.data, bd->sk.len);
+    }
+
+    *p++ = (u_char) bd->nsk;
+
+    for (i = 0; i < bd->nsk; i++) {
+        p = ngx_http_ddbm_id_value(p, &bd->skv[i]);
+    }
+
+    /* the limit: 0 when none (a bound one is at least 1) */
+    p = ngx_http_ddbm_id_put(p, NULL, (size_t) bd->limit);
+
+    for (i = 0; i < step->values.nelts; i++) {
+        p = ngx_http_ddbm_id_value(p, &bd->values[i]);
+    }
+
+    id->len = p - id->data;
 
     return NGX_OK;
 }
@@ -999,14 +989,15 @@ ngx_http_ddbm_json_item(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
 
 /*
- * A read step's answer as the cache keeps it, under the request itself
- * (two steps asking the same get the same): the number of items, then
- * each item's attributes read, each with its DynamoDB type first ("" when
+ * A read step's answer as the cache keeps it, under its request's
+ * identity and values (ngx_http_ddbm_step_id: two steps asking the same
+ * and reading the same get the same): the number of items, then each
+ * item's attributes read, each with its DynamoDB type first ("" when
  * absent).  NGX_OK: answered from the cache; NGX_DECLINED: not kept.
  */
 static ngx_int_t
 ngx_http_ddbm_step_cached(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, dm_buf_t *b)
+    ngx_http_ddbm_step_t *step, ngx_http_ddbm_bound_t *bd)
 {
     ngx_int_t                    items;
     ngx_str_t                    id, v[NGX_HTTP_DDBM_CACHE_VALUES];
@@ -1020,10 +1011,9 @@ ngx_http_ddbm_step_cached(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         return NGX_DECLINED;
     }
 
-    id.data = b->data;
-    id.len = b->len;
-
-    if (ngx_http_ddbm_cache_key(ctx, 'R', &id, &st->cache_key) != NGX_OK) {
+    if (ngx_http_ddbm_step_id(ctx, step, bd, &id) != NGX_OK
+        || ngx_http_ddbm_cache_key(ctx, 'D', &id, &st->cache_key) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1169,17 +1159,194 @@ static const char *ngx_http_ddbm_ops[] = {
 };
 
 
-/* the step's request, or its answer from the cache: NGX_OK or answered */
+/* the step's request, its values bound: NGX_OK or answered */
+static ngx_int_t
+ngx_http_ddbm_step_body(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_http_ddbm_bound_t *bd, dm_buf_t *b)
+{
+    ngx_int_t              rc;
+    ngx_str_t             *kpk, *ksk, *table;
+    ngx_uint_t             i, nv;
+    ngx_http_ddbm_bind_t  *v;
+    static const char     *ops[] = { "", " = ", " < ", " <= ", " > ",
+                                     " >= " };
+
+    /* the location's ddbm_table, by default the schema's */
+    table = &ctx->conf->table;
+
+    ngx_http_ddbm_buf_init(b, ctx->request->pool);
+
+    dm_buf_append_str(b, "{\"TableName\":");
+    dm_buf_json_string(b, table->data, table->len);
+
+    kpk = NULL;
+    ksk = NULL;
+
+    if (step->op == NGX_HTTP_DDBM_OP_QUERY) {
+        if (step->ddb_index) {
+            dm_buf_append_str(b, ",\"IndexName\":");
+            dm_buf_json_string(b, step->ddb_index->name.data,
+                               step->ddb_index->name.len);
+            kpk = &step->ddb_index->pk;
+
+        } else {
+            kpk = &step->item->schema->pk;
+        }
+
+        if (bd->sk.len) {
+            ksk = &step->item->schema->sk;
+            dm_buf_append_str(b, ",\"KeyConditionExpression\":"
+                                 "\"#ddbmk0 = :ddbmk0 AND "
+                                 "#ddbmk1 = :ddbmk1\"");
+
+        } else if (bd->nsk == 0) {
+            dm_buf_append_str(b, ",\"KeyConditionExpression\":"
+                                 "\"#ddbmk0 = :ddbmk0\"");
+
+        } else {
+            ksk = step->ddb_index ? &step->ddb_index->sk
+                                  : &step->item->schema->sk;
+
+            dm_buf_append_str(b, ",\"KeyConditionExpression\":"
+                                 "\"#ddbmk0 = :ddbmk0 AND ");
+
+            switch (step->sk_op) {
+
+            case NGX_HTTP_DDBM_SK_BETWEEN:
+                dm_buf_append_str(b, "#ddbmk1 BETWEEN :ddbmk1 AND :ddbmk2\"");
+                break;
+
+            case NGX_HTTP_DDBM_SK_BEGINS_WITH:
+                dm_buf_append_str(b, "begins_with(#ddbmk1, :ddbmk1)\"");
+                break;
+
+            default:
+                dm_buf_append_str(b, "#ddbmk1");
+                dm_buf_append_str(b, ops[step->sk_op]);
+                dm_buf_append_str(b, ":ddbmk1\"");
+            }
+        }
+
+        if (bd->limit) {
+            dm_buf_append_str(b, ",\"Limit\":");
+            dm_buf_append_uint(b, (unsigned long long) bd->limit);
+        }
+
+        dm_buf_append_str(b, step->forward ? ",\"ScanIndexForward\":true"
+                                           : ",\"ScanIndexForward\":false");
+
+    } else if (step->op == NGX_HTTP_DDBM_OP_PUT) {
+        rc = ngx_http_ddbm_json_item(ctx, run, step, b, &bd->pk, &bd->sk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* bound after the item's attributes, as they are written */
+        rc = ngx_http_ddbm_bind_values(ctx, run, step, bd);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else {
+        dm_buf_append_str(b, ",");
+        ngx_http_ddbm_json_key(b, step->item->schema, &bd->pk, &bd->sk);
+    }
+
+    if (step->ask) {
+        ngx_http_ddbm_json_projection(b, step->ask);
+    }
+
+    if (step->consistent && !step->ddb_index
+        && (step->op == NGX_HTTP_DDBM_OP_GET
+            || step->op == NGX_HTTP_DDBM_OP_QUERY))
+    {
+        dm_buf_append_str(b, ",\"ConsistentRead\":true");
+    }
+
+    if (step->condition) {
+        dm_buf_append_str(b, ",\"ConditionExpression\":");
+        dm_buf_json_string(b, (const u_char *) step->condition->text.data,
+                           step->condition->text.len);
+    }
+
+    if (step->update) {
+        dm_buf_append_str(b, ",\"UpdateExpression\":");
+        dm_buf_json_string(b, (const u_char *) step->update->text.data,
+                           step->update->text.len);
+        dm_buf_append_str(b, ",\"ReturnValues\":\"ALL_NEW\"");
+    }
+
+    if (step->filter) {
+        dm_buf_append_str(b, ",\"FilterExpression\":");
+        dm_buf_json_string(b, (const u_char *) step->filter->text.data,
+                           step->filter->text.len);
+    }
+
+    if (step->ask || kpk || step->names.nelts) {
+        ngx_http_ddbm_json_names(b, step, step->ask, kpk, ksk);
+    }
+
+    /* the key condition's values first, then the step's own */
+    nv = 0;
+
+    if (step->op == NGX_HTTP_DDBM_OP_QUERY) {
+        dm_buf_append_str(b, ",\"ExpressionAttributeValues\":{");
+        nv = 1;
+
+        if (step->ddb_index) {
+            dm_buf_append_str(b, "\":ddbmk0\":");
+            ngx_http_ddbm_json_value(b, &bd->kv);
+
+        } else {
+            dm_buf_append_str(b, "\":ddbmk0\":{\"S\":");
+            dm_buf_json_string(b, bd->pk.data, bd->pk.len);
+            dm_buf_append_str(b, "}");
+        }
+
+        if (bd->sk.len) {
+            dm_buf_append_str(b, ",\":ddbmk1\":{\"S\":");
+            dm_buf_json_string(b, bd->sk.data, bd->sk.len);
+            dm_buf_append_str(b, "}");
+        }
+
+        for (i = 0; i < bd->nsk; i++) {
+            dm_buf_append_str(b, i ? ",\":ddbmk2\":" : ",\":ddbmk1\":");
+            ngx_http_ddbm_json_value(b, &bd->skv[i]);
+        }
+    }
+
+    v = step->values.elts;
+
+    for (i = 0; i < step->values.nelts; i++) {
+        dm_buf_append_str(b, nv++ ? "," : ",\"ExpressionAttributeValues\":{");
+        dm_buf_json_string(b, v[i].name.data, v[i].name.len);
+        dm_buf_append_str(b, ":");
+        ngx_http_ddbm_json_value(b, &bd->values[i]);
+    }
+
+    if (nv) {
+        dm_buf_append_str(b, "}");
+    }
+
+    dm_buf_append_str(b, "}");
+
+    return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The step's request, or its answer from the cache, looked up before the
+ * request is rendered: NGX_OK or answered
+ */
 static ngx_int_t
 ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     ngx_http_ddbm_step_t *step)
 {
-    dm_buf_t                     b, vb;
+    dm_buf_t                     b;
     ngx_int_t                    rc;
-    ngx_str_t                    pk, sk, kpk, *ksk, *table;
-    ngx_uint_t                   nv, nreads, nitems;
-    ngx_array_t                 *project;
+    ngx_uint_t                   nreads, nitems;
     ngx_http_ddbm_call_t        *call;
+    ngx_http_ddbm_bound_t        bd;
     ngx_http_ddbm_step_state_t  *st;
 
     st = &run->step[step->index];
@@ -1201,121 +1368,28 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         return NGX_ERROR;
     }
 
-    /* the location's ddbm_table, by default the schema's */
-    table = &ctx->conf->table;
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-    ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
-
-    dm_buf_append_str(&b, "{\"TableName\":");
-    dm_buf_json_string(&b, table->data, table->len);
-
-    nv = 0;
-    kpk.len = 0;
-    ksk = NULL;
-
-    if (step->op == NGX_HTTP_DDBM_OP_QUERY) {
-        if (step->ddb_index) {
-            dm_buf_append_str(&b, ",\"IndexName\":");
-            dm_buf_json_string(&b, step->ddb_index->name.data,
-                               step->ddb_index->name.len);
-        }
-
-        rc = ngx_http_ddbm_json_query(ctx, run, step, &b, &vb, &nv, &kpk,
-                                      &ksk);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        rc = ngx_http_ddbm_step_limit(ctx, run, step, &b);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        dm_buf_append_str(&b, step->forward ? ",\"ScanIndexForward\":true"
-                                            : ",\"ScanIndexForward\":false");
-
-    } else {
-        rc = ngx_http_ddbm_render_key(ctx, run, step, &pk, &sk);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (step->op == NGX_HTTP_DDBM_OP_PUT) {
-            rc = ngx_http_ddbm_json_item(ctx, run, step, &b, &pk, &sk);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-        } else {
-            dm_buf_append_str(&b, ",");
-            ngx_http_ddbm_json_key(&b, step->item->schema, &pk, &sk);
-        }
-    }
-
-    project = NULL;
-
-    if (step->op == NGX_HTTP_DDBM_OP_GET
-        || step->op == NGX_HTTP_DDBM_OP_QUERY)
-    {
-        project = ngx_http_ddbm_projection(run, step, ctx->request->pool);
-        if (project) {
-            ngx_http_ddbm_json_projection(&b, project);
-        }
-
-        if (step->consistent && !step->ddb_index) {
-            dm_buf_append_str(&b, ",\"ConsistentRead\":true");
-        }
-    }
-
-    if (step->condition) {
-        dm_buf_append_str(&b, ",\"ConditionExpression\":");
-        dm_buf_json_string(&b, (const u_char *) step->condition->text.data,
-                           step->condition->text.len);
-    }
-
-    if (step->update) {
-        dm_buf_append_str(&b, ",\"UpdateExpression\":");
-        dm_buf_json_string(&b, (const u_char *) step->update->text.data,
-                           step->update->text.len);
-        dm_buf_append_str(&b, ",\"ReturnValues\":\"ALL_NEW\"");
-    }
-
-    if (step->filter) {
-        dm_buf_append_str(&b, ",\"FilterExpression\":");
-        dm_buf_json_string(&b, (const u_char *) step->filter->text.data,
-                           step->filter->text.len);
-    }
-
-    if (project || kpk.len || step->names.nelts) {
-        ngx_http_ddbm_json_names(&b, step, project, kpk.len ? &kpk : NULL,
-                                 ksk);
-    }
-
-    rc = ngx_http_ddbm_json_values(ctx, run, step, &vb, &nv);
+    rc = ngx_http_ddbm_bind_key(ctx, run, step, &bd);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (nv) {
-        dm_buf_append_str(&b, ",\"ExpressionAttributeValues\":{");
-        dm_buf_append(&b, vb.data, vb.len);
-        dm_buf_append_str(&b, "}");
+    if (step->op != NGX_HTTP_DDBM_OP_PUT) {
+        rc = ngx_http_ddbm_bind_values(ctx, run, step, &bd);
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
-    dm_buf_append_str(&b, "}");
-
-    if (b.failed || vb.failed) {
-        return NGX_ERROR;
-    }
-
-    if (step->cache && (step->op == NGX_HTTP_DDBM_OP_GET
-                        || step->op == NGX_HTTP_DDBM_OP_QUERY))
-    {
-        rc = ngx_http_ddbm_step_cached(ctx, run, step, &b);
+    if (step->cache_id.len) {
+        rc = ngx_http_ddbm_step_cached(ctx, run, step, &bd);
         if (rc != NGX_DECLINED) {
             return rc;
         }
+    }
+
+    rc = ngx_http_ddbm_step_body(ctx, run, step, &bd, &b);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     call = ngx_http_ddbm_call(ctx, step->index, ngx_http_ddbm_ops[step->op],
