@@ -855,8 +855,8 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
 
     if (action) {
         ngx_http_ddbm_plan_printf(pl, "    action %ui: %s %V\n", action,
-                              ngx_http_ddbm_plan_tx_members[step->op],
-                              &step->item->name);
+                                  ngx_http_ddbm_plan_tx_members[step->op],
+                                  &step->item->name);
         goto request;
     }
 

@@ -1165,142 +1165,8 @@ ngx_http_ddbm_absent_kept(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
 static const char *ngx_http_ddbm_ops[] = {
     "GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
-    "BatchGetItem", "TransactWriteItems", "ConditionCheck"
+    "BatchGetItem", "TransactWriteItems"
 };
-
-
-/* a transaction's member for each action's operation */
-static const char *ngx_http_ddbm_tx_members[] = {
-    NULL, NULL, "{\"Put\":", "{\"Update\":", "{\"Delete\":", NULL, NULL,
-    "{\"ConditionCheck\":"
-};
-
-
-/*
- * A TransactWriteItems: each action built as its single operation's
- * request is (typed binds, never pasted text), without ReturnValues.  Its
- * ClientRequestToken is derived from a new uuid and the actions: a retry
- * of this call (after a timeout or a 5xx) resends the same body, so
- * DynamoDB applies it at most once; another request is another
- * transaction, even with the same values.  NGX_OK, or answered.
- */
-static ngx_int_t
-ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *tx)
-{
-    char                   token[DM_UUID_LEN + 1 + DM_DDB_TX_TOKEN_LEN + 1];
-    dm_buf_t               b, ib, vb;
-    ngx_int_t              rc;
-    ngx_str_t              pk, sk, *table;
-    ngx_uint_t             i, nv;
-    ngx_http_ddbm_step_t  *a;
-    ngx_http_ddbm_call_t  *call;
-
-    table = &ctx->conf->table;
-    a = tx->actions->elts;
-
-    ngx_http_ddbm_buf_init(&ib, ctx->request->pool);
-
-    if (dm_uuid_v4(token) != 0) {
-        return NGX_ERROR;
-    }
-
-    token[DM_UUID_LEN] = ' ';
-    dm_buf_append(&ib, (u_char *) token, DM_UUID_LEN + 1);
-
-    for (i = 0; i < tx->actions->nelts; i++) {
-        ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
-
-        if (i) {
-            dm_buf_append_str(&ib, ",");
-        }
-
-        dm_buf_append_str(&ib, ngx_http_ddbm_tx_members[a[i].op]);
-        dm_buf_append_str(&ib, "{\"TableName\":");
-        dm_buf_json_string(&ib, table->data, table->len);
-
-        rc = ngx_http_ddbm_render_key(ctx, run, &a[i], &pk, &sk);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (a[i].op == NGX_HTTP_DDBM_OP_PUT) {
-            /* the first put keeps what the answer reads of it */
-            rc = ngx_http_ddbm_json_item(ctx, run, &a[i], &ib, &pk, &sk);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-        } else {
-            dm_buf_append_str(&ib, ",");
-            ngx_http_ddbm_json_key(&ib, a[i].item->schema, &pk, &sk);
-        }
-
-        if (a[i].condition) {
-            dm_buf_append_str(&ib, ",\"ConditionExpression\":");
-            dm_buf_json_string(&ib,
-                               (const u_char *) a[i].condition->text.data,
-                               a[i].condition->text.len);
-        }
-
-        if (a[i].update) {
-            dm_buf_append_str(&ib, ",\"UpdateExpression\":");
-            dm_buf_json_string(&ib, (const u_char *) a[i].update->text.data,
-                               a[i].update->text.len);
-        }
-
-        if (a[i].names.nelts) {
-            ngx_http_ddbm_json_names(&ib, &a[i], NULL, NULL, NULL);
-        }
-
-        nv = 0;
-
-        rc = ngx_http_ddbm_json_values(ctx, run, &a[i], &vb, &nv);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (nv) {
-            dm_buf_append_str(&ib, ",\"ExpressionAttributeValues\":{");
-            dm_buf_append(&ib, vb.data, vb.len);
-            dm_buf_append_str(&ib, "}");
-        }
-
-        dm_buf_append_str(&ib, "}}");
-
-        if (vb.failed) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (ib.failed
-        || dm_ddb_tx_token(ib.data, ib.len, token) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
-
-    if (dm_ddb_tx_begin(&b, token) != 0) {
-        return NGX_ERROR;
-    }
-
-    /* the actions, without the uuid the token was derived with */
-    dm_buf_append(&b, ib.data + DM_UUID_LEN + 1, ib.len - DM_UUID_LEN - 1);
-
-    if (dm_ddb_tx_end(&b) != 0) {
-        return NGX_ERROR;
-    }
-
-    call = ngx_http_ddbm_call(ctx, tx->index, "TransactWriteItems", &b);
-    if (call == NULL) {
-        return NGX_ERROR;
-    }
-
-    run->step[tx->index].call = call;
-
-    return NGX_OK;
-}
 
 
 /* the step's request, or its answer from the cache: NGX_OK or answered */
@@ -1333,10 +1199,6 @@ ngx_http_ddbm_step_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
                             (nreads ? nreads : 1) * nitems);
     if (st->values == NULL || st->types == NULL) {
         return NGX_ERROR;
-    }
-
-    if (step->op == NGX_HTTP_DDBM_OP_TRANSACT) {
-        return ngx_http_ddbm_tx_issue(ctx, run, step);
     }
 
     /* the location's ddbm_table, by default the schema's */
@@ -1786,6 +1648,157 @@ ngx_http_ddbm_check_failed(ngx_http_ddbm_ctx_t *ctx,
 }
 
 
+/* ---- transactions ------------------------------------------------------ */
+
+/* a transaction's member for each action's operation */
+static const char *ngx_http_ddbm_tx_members[] = {
+    NULL, NULL, "{\"Put\":", "{\"Update\":", "{\"Delete\":", NULL, NULL,
+    "{\"ConditionCheck\":"
+};
+
+
+/*
+ * A TransactWriteItems: each action built as its single operation's
+ * request is (typed binds, never pasted text), without ReturnValues.  Its
+ * ClientRequestToken is derived from a new uuid and the actions: a retry
+ * of this call (after a timeout or a 5xx) resends the same body, so
+ * DynamoDB applies it at most once; another request is another
+ * transaction, even with the same values.  NGX_OK, or answered.
+ */
+static ngx_int_t
+ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *tx)
+{
+    char                         token[DM_UUID_LEN + 1
+                                       + DM_DDB_TX_TOKEN_LEN + 1];
+    dm_buf_t                     b, ib, vb;
+    ngx_int_t                    rc;
+    ngx_str_t                    pk, sk, *table;
+    ngx_uint_t                   i, nv, nreads;
+    ngx_http_ddbm_step_t        *a;
+    ngx_http_ddbm_call_t        *call;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[tx->index];
+    st->issued = 1;
+    nreads = tx->reads.nelts;
+
+    /* what its first put writes, for the answer */
+    st->values = ngx_pcalloc(ctx->request->pool,
+                             (nreads ? nreads : 1) * sizeof(ngx_str_t));
+    st->types = ngx_pcalloc(ctx->request->pool, nreads ? nreads : 1);
+    if (st->values == NULL || st->types == NULL) {
+        return NGX_ERROR;
+    }
+
+    table = &ctx->conf->table;
+    a = tx->actions->elts;
+
+    ngx_http_ddbm_buf_init(&ib, ctx->request->pool);
+
+    if (dm_uuid_v4(token) != 0) {
+        return NGX_ERROR;
+    }
+
+    token[DM_UUID_LEN] = ' ';
+    dm_buf_append(&ib, (u_char *) token, DM_UUID_LEN + 1);
+
+    for (i = 0; i < tx->actions->nelts; i++) {
+        ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
+
+        if (i) {
+            dm_buf_append_str(&ib, ",");
+        }
+
+        dm_buf_append_str(&ib, ngx_http_ddbm_tx_members[a[i].op]);
+        dm_buf_append_str(&ib, "{\"TableName\":");
+        dm_buf_json_string(&ib, table->data, table->len);
+
+        rc = ngx_http_ddbm_render_key(ctx, run, &a[i], &pk, &sk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (a[i].op == NGX_HTTP_DDBM_OP_PUT) {
+            /* the first put keeps what the answer reads of it */
+            rc = ngx_http_ddbm_json_item(ctx, run, &a[i], &ib, &pk, &sk);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+        } else {
+            dm_buf_append_str(&ib, ",");
+            ngx_http_ddbm_json_key(&ib, a[i].item->schema, &pk, &sk);
+        }
+
+        if (a[i].condition) {
+            dm_buf_append_str(&ib, ",\"ConditionExpression\":");
+            dm_buf_json_string(&ib,
+                               (const u_char *) a[i].condition->text.data,
+                               a[i].condition->text.len);
+        }
+
+        if (a[i].update) {
+            dm_buf_append_str(&ib, ",\"UpdateExpression\":");
+            dm_buf_json_string(&ib, (const u_char *) a[i].update->text.data,
+                               a[i].update->text.len);
+        }
+
+        if (a[i].names.nelts) {
+            ngx_http_ddbm_json_names(&ib, &a[i], NULL, NULL, NULL);
+        }
+
+        nv = 0;
+
+        rc = ngx_http_ddbm_json_values(ctx, run, &a[i], &vb, &nv);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (nv) {
+            dm_buf_append_str(&ib, ",\"ExpressionAttributeValues\":{");
+            dm_buf_append(&ib, vb.data, vb.len);
+            dm_buf_append_str(&ib, "}");
+        }
+
+        dm_buf_append_str(&ib, "}}");
+
+        if (vb.failed) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ib.failed
+        || dm_ddb_tx_token(ib.data, ib.len, token) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    if (dm_ddb_tx_begin(&b, token) != 0) {
+        return NGX_ERROR;
+    }
+
+    /* the actions, without the uuid the token was derived with */
+    dm_buf_append(&b, ib.data + DM_UUID_LEN + 1, ib.len - DM_UUID_LEN - 1);
+
+    if (dm_ddb_tx_end(&b) != 0) {
+        return NGX_ERROR;
+    }
+
+    call = ngx_http_ddbm_call(ctx, tx->index, "TransactWriteItems", &b);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->call = call;
+
+    return NGX_OK;
+}
+
+
+
 /* ---- the rounds -------------------------------------------------------- */
 
 static ngx_int_t
@@ -1851,7 +1864,9 @@ ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
                 continue;
             }
 
-            rc = ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
+            rc = (steps[i].op == NGX_HTTP_DDBM_OP_TRANSACT)
+                 ? ngx_http_ddbm_tx_issue(ctx, run, &steps[i])
+                 : ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
             if (rc != NGX_OK) {
                 return rc;
             }
