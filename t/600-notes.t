@@ -585,3 +585,25 @@ X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
 DdbmModule::json_re('{"id":"<UUID>","slug":"retried","title":"Retried","body":"once","tag":"general","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
 --- error_log eval
 [qr/\[warn\] .* ddbm: DynamoDB TransactWriteItems: 500 InternalServerError, retry 1 in/]
+
+
+
+=== TEST 31: slugs: a transaction cancelled by throttling is 503, not a taken slug
+DynamoDB cancels it with ThrottlingError and no failed condition: the
+database is busy, so the route answers as a ThrottlingException (503,
+Retry-After), and its TransactionCanceledException line (409 slug_taken)
+is not used.
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/TransactWriteItems/txthrottle1/t600-31;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+POST /notes/slugs
+{"slug":"throttled","title":"Throttled","body":"never"}
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body eval
+'{"error":"dynamodb_throttled","message":"the database call failed"}'

@@ -1384,13 +1384,45 @@ ngx_http_ddbm_reader_attr(void *data, const char *name, size_t name_len,
 }
 
 
+/*
+ * A transaction cancelled because DynamoDB throttled one of its actions,
+ * no condition having failed: the database is busy, not the request in
+ * conflict, so it is answered as a ThrottlingException would be
+ */
+static ngx_uint_t
+ngx_http_ddbm_tx_throttled(ngx_http_ddbm_call_t *call)
+{
+    size_t      i;
+    ngx_uint_t  throttled;
+
+    if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
+        return 0;
+    }
+
+    throttled = 0;
+
+    for (i = 0; i < call->error.ncancel; i++) {
+        if (call->error.cancel[i] == DM_CANCEL_CONDITION) {
+            return 0;
+        }
+
+        if (call->error.cancel[i] == DM_CANCEL_THROTTLED) {
+            throttled = 1;
+        }
+    }
+
+    return throttled;
+}
+
+
 /* a route's own mapping of DynamoDB's error, if it has one: answered */
 static ngx_int_t
 ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
 {
     char                       *code;
-    ngx_uint_t                  i;
+    const char                 *type;
+    ngx_uint_t                  i, throttled;
     ngx_http_ddbm_error_map_t  *e;
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK
@@ -1399,12 +1431,18 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    type = call->error.error_type;
+    throttled = ngx_http_ddbm_tx_throttled(call);
+
+    if (throttled) {
+        type = "ThrottlingException";
+    }
+
     e = route->errors ? route->errors->elts : NULL;
 
     for (i = 0; e && i < route->errors->nelts; i++) {
-        if (e[i].error.len == ngx_strlen(call->error.error_type)
-            && ngx_strncmp(e[i].error.data, call->error.error_type,
-                           e[i].error.len) == 0)
+        if (e[i].error.len == ngx_strlen(type)
+            && ngx_strncmp(e[i].error.data, type, e[i].error.len) == 0)
         {
             code = ngx_http_ddbm_cstr(ctx->request->pool, &e[i].code);
             if (code == NULL) {
@@ -1420,6 +1458,11 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
                                                "the database refused the "
                                                "request");
         }
+    }
+
+    if (throttled) {
+        return ngx_http_ddbm_respond_unavailable(ctx, "dynamodb_throttled",
+                                                 "the database call failed");
     }
 
     if (dm_ddb_is_error(&call->error, "ConditionalCheckFailedException")
