@@ -392,13 +392,146 @@ refused('an index key whose type may hold #',
         qr/a value from the request would reach the key "message" untyped: its type "text" may hold '#'/,
         'key message=arg:m;');
 
-# 6. TransactWriteItems (its 100-action and one-key rules are in
-#    dm_rtx_check, unit-tested): refused until the engine runs it
-refused('a transaction', $http,
+# 6. TransactWriteItems: each action checked as its single operation,
+#    then dm_rtx_check over them: at most 100, no two on one item
+my @tx = (
+    '                step tx TransactWriteItems {',
+    '                    put message {',
+    '                        key group=uuid4() at=now();',
+    '                        set message=lit:hi;',
+    '                        condition "attribute_not_exists(pk)";',
+    '                    }',
+    '                    update conversation {',
+    '                        key group=user.user_uuid;',
+    '                        update "SET #r = #r + :one";',
+    '                        value :one int lit:1;',
+    '                        name "#r" rev;',
+    '                    }',
+    '                    condition_check user_by_handle {',
+    '                        key handle=path:handle;',
+    '                        condition "attribute_exists(pk)";',
+    '                    }',
+    '                }');
+my $tx_server = us_step(@tx);
+
+($rc, $out) = nginx_t_route($http, $tx_server);
+is($rc, 0, 'nginx -t accepts a transaction of a put, an update and a '
+           . 'condition check') or diag($out);
+
+# answered with what its put writes
+($rc, $out) = nginx_t_route($http, edit($tx_server,
+    "                answer user {\n"
+    . "                    object;\n"
+    . "                    field uuid user_uuid;\n"
+    . "                    field handle user_handle;\n"
+    . "                    field display_name user_display_name;\n",
+    "                answer tx {\n"
+    . "                    object;  status 201;\n"
+    . "                    field id sk time;  field message message;\n"
+    . "                    field group pk;\n"));
+is($rc, 0, 'nginx -t accepts an answer of what the transaction\'s put '
+           . 'writes') or diag($out);
+
+my $put = join("\n", '                    put message {',
+                     '                        key group=uuid4() at=now();',
+                     '                        set message=lit:hi;',
+                     '                    }', '');
+refused('101 actions in a transaction', $http,
+        us_step('                step tx TransactWriteItems {',
+                ($put) x 101, '                }'),
+        qr/step "tx": 101 actions in one transaction: DynamoDB takes at most 100/,
+        'step tx TransactWriteItems');
+
+($rc, $out) = nginx_t_route($http, us_step(
+    '                step tx TransactWriteItems {', ($put) x 100,
+    '                }'));
+is($rc, 0, 'nginx -t accepts 100 actions') or diag($out);
+
+refused('two actions on one key', $http,
+        edit($tx_server, "                }\n$us_answer",
+             "                    delete user_by_handle {\n"
+             . "                        key handle=path:handle;\n"
+             . "                    }\n"
+             . "                }\n$us_answer"),
+        qr/step "tx": actions 3 and 4 of the transaction are on one item \(the same key templates with the same values\)/,
+        'delete user_by_handle {');
+
+refused('a transaction without actions', $http,
         us_step('                step tx TransactWriteItems {',
                 '                }'),
-        qr/step "tx": TransactWriteItems is not supported yet/,
+        qr/step "tx": a transaction without actions/,
         'step tx TransactWriteItems');
+
+refused('a transaction given an item', $http,
+        edit($tx_server, 'step tx TransactWriteItems {',
+             'step tx TransactWriteItems message {'),
+        qr/step "tx": a TransactWriteItems takes no item: each of its actions names its own/,
+        'step tx TransactWriteItems');
+
+refused('a condition_check without a condition', $http,
+        edit($tx_server, "                        condition \"attribute_exists(pk)\";\n", ''),
+        qr/step "tx \(action 3\)": a condition_check needs "condition"/,
+        'condition_check user_by_handle {');
+
+refused('a line an action does not take', $http,
+        edit($tx_server, 'set message=lit:hi;', 'set message=lit:hi;  order desc;'),
+        qr/step "tx \(action 1\)": "order" is not allowed in a PutItem step/,
+        ['step tx TransactWriteItems', 'order desc;']);
+
+refused('an action checked as its operation: an update without update', $http,
+        edit($tx_server, "                        update \"SET #r = #r + :one\";\n"
+             . "                        value :one int lit:1;\n"
+             . "                        name \"#r\" rev;\n", ''),
+        qr/step "tx \(action 2\)": an UpdateItem needs "update"/,
+        'update conversation {');
+
+refused('an action on an unknown item', $http,
+        edit($tx_server, 'condition_check user_by_handle {',
+             'condition_check nobody {'),
+        qr/step "tx": condition_check: unknown item "nobody"/,
+        'condition_check nobody {');
+
+refused('an action kind that is not one', $http,
+        edit($tx_server, 'condition_check user_by_handle {',
+             'check user_by_handle {'),
+        qr/unknown directive "check"/, 'check user_by_handle {');
+
+refused('ConditionCheck as a step of its own', $http,
+        us_step('                step cc ConditionCheck user_by_handle {',
+                '                    key handle=path:handle;',
+                '                    condition "attribute_exists(pk)";',
+                '                }'),
+        qr/step "cc": unknown operation "ConditionCheck"/,
+        'step cc ConditionCheck');
+
+refused('an answer field the transaction\'s put does not write', $http,
+        edit($tx_server, "                answer user {", "                answer tx {"),
+        qr/answer: field "uuid": step "tx \(action 1\)" writes no "user_uuid"/,
+        'field uuid user_uuid;');
+
+refused('an answer field of a transaction with no put', $http,
+        edit(us_step('                step tx TransactWriteItems {',
+                     '                    condition_check user_by_handle {',
+                     '                        key handle=path:handle;',
+                     '                        condition "attribute_exists(pk)";',
+                     '                    }',
+                     '                }'),
+             "                answer user {", "                answer tx {"),
+        qr/answer: field "uuid": transaction "tx" has no put action to answer with: answer "status 204"/,
+        'field uuid user_uuid;');
+
+refused('a step reading a transaction', $http,
+        us_step(@tx, '                step after GetItem conversation {',
+                '                    key group=tx.user_uuid;',
+                '                }'),
+        qr/"user_uuid": step "tx" is a TransactWriteItems: it reads no item/,
+        'key group=tx.user_uuid;');
+
+refused('a BatchGetItem', $http,
+        us_step('                step bg BatchGetItem {',
+                '                }'),
+        qr/step "bg": BatchGetItem is not supported yet/,
+        'step bg BatchGetItem');
 
 # 7. limit with a filter, unless fill
 refused('limit with filter and no fill', $http,

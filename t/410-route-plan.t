@@ -139,6 +139,41 @@ my $server = <<'_EOC_';
                 }
             }
         }
+
+        location ~ ^/notes/(?<owner>[^/]+)/move$ {
+            ddbm_table tx-notes;
+            ddbm_route notes_move POST {
+                validate arg:at time;
+                validate arg:to time;
+                step tx TransactWriteItems {
+                    put note {
+                        key owner=path:owner at=arg:to;
+                        set author=path:owner body=body:body;
+                        condition "attribute_not_exists(pk)";
+                    }
+                    delete note {
+                        key owner=path:owner at=arg:at;
+                        condition "author = :me";
+                        value :me uuid path:owner;
+                    }
+                    update note {
+                        key owner=path:owner at=now();
+                        update "SET #r = #r + :one";
+                        value :one int lit:1;
+                        name "#r" rev;
+                    }
+                    condition_check note {
+                        key owner=identity at=arg:at;
+                        condition "attribute_exists(pk)";
+                    }
+                }
+                answer tx {
+                    object;
+                    status 201;
+                    field text body;
+                }
+            }
+        }
 _EOC_
 
 sub write_conf {
@@ -215,6 +250,31 @@ for my $want (
     "  validate path:owner as uuid: any failure -> 404 not_found\n",
     "  answer mine: array, status 200\n    text <- body as text\n"
     . "    at <- sk as time\n",
+    "  step 1 tx: TransactWriteItems, 4 actions\n"
+    . "    after nothing: first round\n"
+    . "    ClientRequestToken: derived from a new uuid and the actions, "
+    . "the same when the call is retried\n"
+    . "    action 1: Put note\n    TableName tx-notes\n"
+    . "    Item\n      pk = \"NOTE#\" + {owner:uuid <- path:owner}\n"
+    . "      sk = {at:time <- arg:to}\n      author = {uuid <- path:owner}\n"
+    . "      body = {text <- body:body}\n"
+    . "    ConditionExpression attribute_not_exists(pk)\n"
+    . "    action 2: Delete note\n    TableName tx-notes\n"
+    . "    Key\n      pk = \"NOTE#\" + {owner:uuid <- path:owner}\n"
+    . "      sk = {at:time <- arg:at}\n"
+    . "    ConditionExpression author = :me\n"
+    . "    ExpressionAttributeValues\n      :me = {uuid <- path:owner}\n"
+    . "    action 3: Update note\n    TableName tx-notes\n"
+    . "    Key\n      pk = \"NOTE#\" + {owner:uuid <- path:owner}\n"
+    . "      sk = {at:time <- now()}\n"
+    . "    UpdateExpression SET #r = #r + :one\n"
+    . "    ExpressionAttributeNames\n      #r = rev\n"
+    . "    ExpressionAttributeValues\n      :one = {int <- lit:1}\n"
+    . "    action 4: ConditionCheck note\n    TableName tx-notes\n"
+    . "    Key\n      pk = \"NOTE#\" + {owner:uuid <- identity}\n"
+    . "      sk = {at:time <- arg:at}\n"
+    . "    ConditionExpression attribute_exists(pk)\n"
+    . "    keeps body (what its first put writes)\n",
     "pattern post_message\n  location = /api/messages\n"
     . "  table cruddur-messages, region us-east-1\n",
     "pattern health\n  location = /health\n",
@@ -256,6 +316,12 @@ my $want_policy = sub {
             { Effect => 'Allow', Action => ['dynamodb:Query'],
               Resource => sprintf($arn, 'us-east-1', 'cruddur-messages/'
                                   . 'index/message-group-sk-index') },
+            # notes_move: a TransactWriteItems, authorised action by
+            # action (there is no dynamodb:TransactWriteItems action)
+            { Effect => 'Allow',
+              Action => [map { "dynamodb:$_" }
+                         qw(ConditionCheckItem DeleteItem PutItem UpdateItem)],
+              Resource => sprintf($arn, 'us-east-1', 'tx-notes') },
         ],
     };
 };

@@ -6,13 +6,15 @@
 # Callers come from the X-Test-Sub header (DdbmModule's ddbm_identity
 # ... unsafe_client_supplied).  Data: alice has five notes (ids in
 # ascending order, for paging), bob one, carol two (for update and
-# delete); dave and erin start with none and create theirs here.
+# delete); dave and erin start with none and create theirs here; fred
+# and gina create notes with slugs (a TransactWriteItems).
 
 use Test::Nginx::Socket 'no_plan';
 use Test::More;
 use Cwd ();
 use DdbmTest qw(:DEFAULT slurp);
 use DdbmModule;
+use DdbmFake;
 use JSON::PP ();
 
 our %U = (
@@ -21,7 +23,14 @@ our %U = (
     carol => '7b3f4c12-8e6d-4a0c-9d3e-2f4a6b8c0d23',
     dave  => '9c405d23-9f7e-4b1d-ae4f-3a5b7c9d1e34',
     erin  => 'bd516e34-a08f-4c2e-bf50-4b6c8d0e2f45',
+    fred  => 'ce627f45-b190-4d3f-8061-5c7d9e1f3056',
+    gina  => 'df738056-c2a1-4e40-9172-6d8eaf204167',
+    hank  => 'e0849167-d3b2-4f51-a283-7e9fb0315278',
 );
+
+# the scripted fake DynamoDB, for a transaction whose answer is lost
+DdbmFake::start();
+our $FAKE = DdbmFake::location('64k');
 
 # alice's notes in ascending id order, as the list pages them
 our @A = (
@@ -139,6 +148,29 @@ is($c1 && $c1->{version}{N}, '4', "carol's note: one update applied, not two");
 ok(!grep({ $_->{sk}{S} eq $C2 } @{ $scan->{Items} }), "carol's deleted note is gone");
 ok(scalar(grep { $_->{sk}{S} eq $A[4][0] } @{ $scan->{Items} }),
    "alice's note survived carol's delete");
+
+# POST /notes/slugs: the transaction wrote both items or neither.  fred's
+# second note with the same slug was cancelled: no note of his second
+# title, and the slug row still holds the first title.
+my @fred = grep { $_->{pk}{S} eq "USER#$U{fred}" } @{ $scan->{Items} };
+is(scalar @fred, 1, 'fred: one note, none left by the cancelled transaction');
+is($fred[0] && $fred[0]{slug}{S}, 'groceries', 'fred: the note has its slug');
+is($fred[0] && $fred[0]{title}{S}, 'Groceries', 'fred: the first title');
+my @fslug = grep { $_->{pk}{S} eq "SLUG#$U{fred}" } @{ $scan->{Items} };
+is(scalar @fslug, 1, 'fred: one slug row');
+is($fslug[0] && $fslug[0]{sk}{S}, 'groceries', 'fred: the slug row is keyed by the slug');
+is($fslug[0] && $fslug[0]{title}{S}, 'Groceries',
+   'fred: the slug row is the first transaction\'s, not overwritten');
+ok(!grep({ ($_->{title}{S} // '') eq 'Not groceries' } @{ $scan->{Items} }),
+   'the cancelled transaction wrote nothing');
+is(scalar(grep { $_->{pk}{S} eq "SLUG#$U{gina}"
+                 && $_->{sk}{S} eq 'groceries' } @{ $scan->{Items} }), 1,
+   'gina: her own slug "groceries"');
+my @hank = grep { $_->{pk}{S} eq "USER#$U{hank}" } @{ $scan->{Items} };
+is(scalar @hank, 1, 'hank: the transaction retried after its lost answer '
+                    . 'was applied once');
+ok(!grep({ $_->{pk}{S} =~ /^SLUG#/ && exists $_->{owner_id} } @{ $scan->{Items} }),
+   'slug rows have no owner_id: never in the notes-by-tag index');
 
 __DATA__
 
@@ -467,3 +499,111 @@ main::note_json($main::A[4][0], 'A better mousetrap',
 X-Test-Sub: 3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01
 --- error_code eval
 [405, 405]
+
+
+
+
+=== TEST 25: slugs: a note and its slug in one transaction: 201, the note
+--- request
+POST /notes/slugs
+{"slug":"Groceries","title":"Groceries","body":"milk"}
+--- more_headers
+X-Test-Sub: ce627f45-b190-4d3f-8061-5c7d9e1f3056
+--- error_code: 201
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","slug":"groceries","title":"Groceries","body":"milk","tag":"general","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: slugs: the same slug again cancels the transaction: 409
+--- request
+POST /notes/slugs
+{"slug":"groceries","title":"Not groceries","body":"bread"}
+--- more_headers
+X-Test-Sub: ce627f45-b190-4d3f-8061-5c7d9e1f3056
+--- error_code: 409
+--- response_body_like eval
+qr/^\{"error":"slug_taken",/
+
+
+
+=== TEST 27: slugs: nothing partial: fred lists the one note, not the second
+--- request
+GET /notes
+--- more_headers
+X-Test-Sub: ce627f45-b190-4d3f-8061-5c7d9e1f3056
+--- error_code: 200
+--- response_body_like eval
+DdbmModule::json_re('[{"id":"<UUID>","title":"Groceries","tag":"general","version":1,"updated_at":"<TIME>"}]')
+
+
+
+=== TEST 28: slugs: a slug is the caller's own: gina may use it too
+--- request
+POST /notes/slugs
+{"slug":"groceries","title":"Gina's list","body":"","tag":"home"}
+--- more_headers
+X-Test-Sub: df738056-c2a1-4e40-9172-6d8eaf204167
+--- error_code: 201
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","slug":"groceries","title":"Gina\'s list","body":"","tag":"home","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+
+
+
+=== TEST 29: slugs: every check before the transaction, in one 422
+--- request eval
+["POST /notes/slugs\n" . '{"title":"t","body":"b"}',
+ "POST /notes/slugs\n" . '{"slug":"no spaces","title":"","body":"b"}']
+--- more_headers
+X-Test-Sub: df738056-c2a1-4e40-9172-6d8eaf204167
+--- error_code eval
+[422, 422]
+--- response_body eval
+['["slug_missing"]',
+ '["slug_invalid","title_blank"]']
+
+
+
+
+=== TEST 30: slugs: the transaction applied but its answer lost (500): the retry carries the same ClientRequestToken, 201, one note
+The fake relays the TransactWriteItems to DynamoDB Local, which applies
+it, and answers 500; the module sends the same body again.  Without the
+token DynamoDB would run it again and its conditions would fail: 409.
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/TransactWriteItems/commit-e500,real/t600-30;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+POST /notes/slugs
+{"slug":"retried","title":"Retried","body":"once"}
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code: 201
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","slug":"retried","title":"Retried","body":"once","tag":"general","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB TransactWriteItems: 500 InternalServerError, retry 1 in/]
+
+
+
+=== TEST 31: slugs: a transaction cancelled by throttling is 503, not a taken slug
+DynamoDB cancels it with ThrottlingError and no failed condition: the
+database is busy, so the route answers as a ThrottlingException (503,
+Retry-After), and its TransactionCanceledException line (409 slug_taken)
+is not used.
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/TransactWriteItems/txthrottle1/t600-31;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+POST /notes/slugs
+{"slug":"throttled","title":"Throttled","body":"never"}
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body eval
+'{"error":"dynamodb_throttled","message":"the database call failed"}'

@@ -70,6 +70,17 @@ int dm_ddb_tx_delete(dm_buf_t *b, const char *table, const char *pk,
     size_t nvalues);
 int dm_ddb_tx_end(dm_buf_t *b);
 
+/*
+ * A transaction's ClientRequestToken (36 characters and a NUL) from a text
+ * that names that transaction alone (what makes it this request's: a new
+ * uuid, a time): the same transaction sent again after an ambiguous
+ * outcome (a timeout, a 5xx, an unreadable 200) carries the same token,
+ * so DynamoDB applies it at most once.  token may be text.  0, or -1.
+ */
+#define DM_DDB_TX_TOKEN_LEN  36
+
+int dm_ddb_tx_token(const void *text, size_t len, char *token);
+
 
 /* ---- answers ----------------------------------------------------------- */
 

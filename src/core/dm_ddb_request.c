@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include "dm_ddb.h"
+#include "dm_keys.h"
 
 
 /* a literal, without strlen */
@@ -268,6 +269,22 @@ dm_ddb_tx_begin(dm_buf_t *b, const char *client_token)
     dm_json_lit(b, "\"TransactItems\":[");
 
     return dm_done(b);
+}
+
+
+int
+dm_ddb_tx_token(const void *text, size_t len, char *token)
+{
+    char  hex[65];
+
+    if (dm_sha256_hex(text, len, hex) != 0) {
+        return -1;
+    }
+
+    memcpy(token, hex, DM_DDB_TX_TOKEN_LEN);
+    token[DM_DDB_TX_TOKEN_LEN] = '\0';
+
+    return 0;
 }
 
 

@@ -118,7 +118,8 @@ typedef enum {
     NGX_HTTP_DDBM_OP_UPDATE,
     NGX_HTTP_DDBM_OP_DELETE,
     NGX_HTTP_DDBM_OP_BATCH_GET,
-    NGX_HTTP_DDBM_OP_TRANSACT
+    NGX_HTTP_DDBM_OP_TRANSACT,
+    NGX_HTTP_DDBM_OP_CHECK         /* condition_check: a transaction's only */
 } ngx_http_ddbm_op_e;
 
 /* what "cache" on a GetItem step lets the shared cache keep */
@@ -177,6 +178,13 @@ typedef struct {
 
     /* PutItem: set ATTR=SOURCE..., each typed by the item's attr */
     ngx_array_t                 set;           /* ngx_http_ddbm_bind_t */
+
+    /*
+     * TransactWriteItems: its actions, each a step of op PUT, UPDATE,
+     * DELETE or CHECK with the transaction's index, checked as its single
+     * operation would be; item is the first action's.  NULL otherwise.
+     */
+    ngx_array_t                *actions;       /* ngx_http_ddbm_step_t */
 
     ngx_http_ddbm_cache_kind_e  cache;
     time_t                      cache_ttl;     /* 0: the ddbm_cache's */

@@ -25,7 +25,7 @@
 #define OPB(op)   (1u << (op))
 #define OP_READ   (OPB(NGX_HTTP_DDBM_OP_GET) | OPB(NGX_HTTP_DDBM_OP_QUERY))
 #define OP_WRITE  (OPB(NGX_HTTP_DDBM_OP_PUT) | OPB(NGX_HTTP_DDBM_OP_UPDATE)   \
-                   | OPB(NGX_HTTP_DDBM_OP_DELETE))
+                   | OPB(NGX_HTTP_DDBM_OP_DELETE) | OPB(NGX_HTTP_DDBM_OP_CHECK))
 #define OP_ANY    (OP_READ | OP_WRITE)
 #define OP_EXPR   (OPB(NGX_HTTP_DDBM_OP_QUERY) | OP_WRITE)
 
@@ -47,6 +47,7 @@ typedef struct {
     ngx_http_ddbm_item_t       *item;
     ngx_http_ddbm_route_t      *route;
     ngx_http_ddbm_step_t       *step;
+    ngx_http_ddbm_step_t       *tx;            /* the transaction read */
     ngx_array_t                 keys;          /* ngx_http_ddbm_rkey_t */
     ngx_uint_t                  sk_line;
     ngx_uint_t                  limit_line;
@@ -105,6 +106,13 @@ static char *ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_ddbm_step_done(ngx_conf_t *cf,
     ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *step);
+static ngx_int_t ngx_http_ddbm_step_init(ngx_conf_t *cf,
+    ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *step, ngx_str_t *name,
+    ngx_uint_t op, ngx_http_ddbm_item_t *item);
+static char *ngx_http_ddbm_tx_action(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_ddbm_tx_done(ngx_conf_t *cf,
+    ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *tx);
 static char *ngx_http_ddbm_route_check(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_route_answer(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -258,6 +266,29 @@ static ngx_command_t  ngx_http_ddbm_step_commands[] = {
 };
 
 
+/* a TransactWriteItems' actions; "offset": the action's operation */
+static ngx_command_t  ngx_http_ddbm_tx_commands[] = {
+
+    { ngx_string("put"),
+      NGX_HTTP_DDBM_RCONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_ddbm_tx_action, 0, NGX_HTTP_DDBM_OP_PUT, NULL },
+
+    { ngx_string("update"),
+      NGX_HTTP_DDBM_RCONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_ddbm_tx_action, 0, NGX_HTTP_DDBM_OP_UPDATE, NULL },
+
+    { ngx_string("delete"),
+      NGX_HTTP_DDBM_RCONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_ddbm_tx_action, 0, NGX_HTTP_DDBM_OP_DELETE, NULL },
+
+    { ngx_string("condition_check"),
+      NGX_HTTP_DDBM_RCONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_ddbm_tx_action, 0, NGX_HTTP_DDBM_OP_CHECK, NULL },
+
+      ngx_null_command
+};
+
+
 static ngx_command_t  ngx_http_ddbm_answer_commands[] = {
 
     { ngx_string("array"),
@@ -308,7 +339,7 @@ static ngx_command_t  ngx_http_ddbm_nest_commands[] = {
 
 static const char  *ngx_http_ddbm_op_names[] = {
     "GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
-    "BatchGetItem", "TransactWriteItems", NULL
+    "BatchGetItem", "TransactWriteItems", "ConditionCheck", NULL
 };
 
 
@@ -2152,17 +2183,56 @@ ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (ngx_http_ddbm_op_names[op] == NULL) {
+    if (ngx_http_ddbm_op_names[op] == NULL
+        || op == NGX_HTTP_DDBM_OP_CHECK)
+    {
         ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": unknown operation "
                              "\"%V\" (GetItem Query PutItem UpdateItem "
-                             "DeleteItem)", &value[1], &value[2]);
+                             "DeleteItem TransactWriteItems)", &value[1],
+                             &value[2]);
         return NGX_CONF_ERROR;
     }
 
-    if (op == NGX_HTTP_DDBM_OP_BATCH_GET || op == NGX_HTTP_DDBM_OP_TRANSACT) {
+    if (op == NGX_HTTP_DDBM_OP_BATCH_GET) {
         ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": %V is not supported "
                              "yet", &value[1], &value[2]);
         return NGX_CONF_ERROR;
+    }
+
+    if (op == NGX_HTTP_DDBM_OP_TRANSACT) {
+        if (cf->args->nelts != 3) {
+            ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": a "
+                                 "TransactWriteItems takes no item: each of "
+                                 "its actions names its own", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        step = ngx_array_push(&rc->route->steps);
+        if (step == NULL
+            || ngx_http_ddbm_step_init(cf, rc, step, &value[1], op, NULL)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        step->actions = ngx_array_create(cf->pool, 4,
+                                         sizeof(ngx_http_ddbm_step_t));
+        if (step->actions == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc->tx = step;
+
+        rv = ngx_http_ddbm_rblock(cf, ngx_http_ddbm_tx_commands, rc);
+
+        if (rv == NGX_CONF_OK && ngx_http_ddbm_tx_done(cf, rc, step) != NGX_OK)
+        {
+            rv = NGX_CONF_ERROR;
+        }
+
+        rc->tx = NULL;
+
+        return rv;
     }
 
     if (cf->args->nelts != 4) {
@@ -2181,7 +2251,7 @@ ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (rc->route->steps.nelts) {
         step = rc->route->steps.elts;
 
-        if (step[0].item->schema != item->schema) {
+        if (step[0].item && step[0].item->schema != item->schema) {
             ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": item \"%V\" is of "
                                  "schema \"%V\", the route's items of "
                                  "\"%V\": one schema per route", &value[1],
@@ -2192,31 +2262,8 @@ ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     step = ngx_array_push(&rc->route->steps);
-    if (step == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(step, sizeof(ngx_http_ddbm_step_t));
-    step->name = value[1];
-    step->index = rc->route->steps.nelts - 1;
-    step->op = op;
-    step->item = item;
-    step->forward = 1;
-    step->when_missing = -1;
-    step->file = cf->conf_file->file.name;
-    step->line = cf->conf_file->line;
-    /* every check written before it */
-    step->after_checks = (uint32_t) ((1ull << rc->route->checks.nelts) - 1);
-
-    if (ngx_array_init(&step->key, cf->pool, 2, sizeof(ngx_http_ddbm_bind_t))
-        != NGX_OK
-        || ngx_array_init(&step->values, cf->pool, 2,
-                          sizeof(ngx_http_ddbm_bind_t)) != NGX_OK
-        || ngx_array_init(&step->names, cf->pool, 2, sizeof(dm_rname_t))
-           != NGX_OK
-        || ngx_array_init(&step->set, cf->pool, 4,
-                          sizeof(ngx_http_ddbm_bind_t)) != NGX_OK
-        || ngx_array_init(&step->reads, cf->pool, 4, sizeof(ngx_str_t))
+    if (step == NULL
+        || ngx_http_ddbm_step_init(cf, rc, step, &value[1], op, item)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -2239,6 +2286,208 @@ ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->step = NULL;
 
     return rv;
+}
+
+
+/* a new step (or a transaction's action) at the route's current end */
+static ngx_int_t
+ngx_http_ddbm_step_init(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
+    ngx_http_ddbm_step_t *step, ngx_str_t *name, ngx_uint_t op,
+    ngx_http_ddbm_item_t *item)
+{
+    ngx_memzero(step, sizeof(ngx_http_ddbm_step_t));
+    step->name = *name;
+    step->index = rc->route->steps.nelts - 1;
+    step->op = op;
+    step->item = item;
+    step->forward = 1;
+    step->when_missing = -1;
+    step->file = cf->conf_file->file.name;
+    step->line = cf->conf_file->line;
+    /* every check written before it */
+    step->after_checks = (uint32_t) ((1ull << rc->route->checks.nelts) - 1);
+
+    if (ngx_array_init(&step->key, cf->pool, 2, sizeof(ngx_http_ddbm_bind_t))
+        != NGX_OK
+        || ngx_array_init(&step->values, cf->pool, 2,
+                          sizeof(ngx_http_ddbm_bind_t)) != NGX_OK
+        || ngx_array_init(&step->names, cf->pool, 2, sizeof(dm_rname_t))
+           != NGX_OK
+        || ngx_array_init(&step->set, cf->pool, 4,
+                          sizeof(ngx_http_ddbm_bind_t)) != NGX_OK
+        || ngx_array_init(&step->reads, cf->pool, 4, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * put|update|delete|condition_check ITEM { ... } in a TransactWriteItems:
+ * an action, read with a step's lines and checked as its single operation
+ * would be (a condition_check as a DeleteItem that needs a condition)
+ */
+static char *
+ngx_http_ddbm_tx_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_ddbm_rconf_t  *rc = cf->handler_conf;
+
+    char                  *rv;
+    u_char                *p;
+    ngx_str_t             *value, name;
+    ngx_http_ddbm_step_t  *tx, *action, *first;
+    ngx_http_ddbm_item_t  *item;
+
+    tx = rc->tx;
+    value = cf->args->elts;
+
+    item = ngx_http_ddbm_find_item(rc->dmcf, &value[1]);
+    if (item == NULL) {
+        ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": %V: unknown item "
+                             "\"%V\"", &tx->name, &value[0], &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    first = rc->route->steps.elts;
+
+    if (first[0].item && first[0].item->schema != item->schema) {
+        ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": item \"%V\" is of "
+                             "schema \"%V\", the route's items of \"%V\": "
+                             "one schema per route", &tx->name, &value[1],
+                             &item->schema->name,
+                             &first[0].item->schema->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tx->item == NULL) {
+        tx->item = item;
+    }
+
+    /* "created (action 2)": how messages name it */
+    name.len = tx->name.len + sizeof(" (action )") - 1 + NGX_INT_T_LEN;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(name.data, "%V (action %ui)", &tx->name,
+                    tx->actions->nelts + 1);
+    name.len = p - name.data;
+
+    action = ngx_array_push(tx->actions);
+    if (action == NULL
+        || ngx_http_ddbm_step_init(cf, rc, action, &name, cmd->offset, item)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rc->step = action;
+    rc->keys.nelts = 0;
+    rc->sk_line = 0;
+    rc->limit_line = 0;
+    rc->filter_line = 0;
+    rc->consistent_line = 0;
+
+    rv = ngx_http_ddbm_rblock(cf, ngx_http_ddbm_step_commands, rc);
+
+    if (rv == NGX_CONF_OK
+        && ngx_http_ddbm_step_done(cf, rc, action) != NGX_OK)
+    {
+        rv = NGX_CONF_ERROR;
+    }
+
+    rc->step = NULL;
+
+    /* the transaction waits for every step any of its actions reads */
+    tx->after_steps |= action->after_steps;
+
+    return rv;
+}
+
+
+/*
+ * The whole transaction: at most 100 actions, and no two on one item
+ * (the same item family, the same sources in its key), as dm_rtx_check
+ * defines it; a duplicate is reported at the second action's line
+ */
+static ngx_int_t
+ngx_http_ddbm_tx_done(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
+    ngx_http_ddbm_step_t *tx)
+{
+    u_char                *p;
+    size_t                 n;
+    dm_rerr_t              err;
+    dm_rstr_t             *src;
+    ngx_uint_t             i, k, line;
+    dm_rtx_action_t       *a;
+    ngx_http_ddbm_bind_t  *key;
+    ngx_http_ddbm_step_t  *action;
+
+    action = tx->actions->elts;
+    n = tx->actions->nelts;
+
+    a = ngx_pcalloc(cf->temp_pool, (n ? n : 1) * sizeof(dm_rtx_action_t));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        key = action[i].key.elts;
+
+        src = ngx_pcalloc(cf->temp_pool,
+                          (action[i].key.nelts + 1) * sizeof(dm_rstr_t));
+        if (src == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (k = 0; k < action[i].key.nelts; k++) {
+            src[k].data = (char *) key[k].source.text.data;
+            src[k].len = key[k].source.text.len;
+
+            if (key[k].source.kind == NGX_HTTP_DDBM_SRC_UUID4) {
+                /* a new uuid at each use: never the same as another's */
+                p = ngx_pnalloc(cf->temp_pool, NGX_INT_T_LEN + 16);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                src[k].data = (char *) p;
+                src[k].len = ngx_sprintf(p, "uuid4() %ui", i) - p;
+            }
+        }
+
+        a[i].table.data = (char *) action[i].item->schema->table.data;
+        a[i].table.len = action[i].item->schema->table.len;
+        a[i].pk = &action[i].item->pk;
+        a[i].sk = action[i].item->sk.nparts ? &action[i].item->sk : NULL;
+        a[i].sources = src;
+        a[i].nsources = action[i].key.nelts;
+    }
+
+    if (dm_rtx_check(a, n, &err) == 0) {
+        return NGX_OK;
+    }
+
+    line = tx->line;
+
+    if (n >= 2 && n <= DM_RTX_ACTIONS_MAX) {
+        /* the first action that repeats an earlier one's item */
+        for (i = 2; i <= n; i++) {
+            if (dm_rtx_check(a, i, &err) != 0) {
+                line = action[i - 1].line;
+                break;
+            }
+        }
+    }
+
+    ngx_http_ddbm_rerror(cf, rc, line, "step \"%V\": %s", &tx->name,
+                         err.msg);
+
+    return NGX_ERROR;
 }
 
 
@@ -2562,6 +2811,13 @@ ngx_http_ddbm_step_done(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
     {
         ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": \"fill\" "
                              "needs \"limit\" and \"filter\"", &step->name);
+        return NGX_ERROR;
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_CHECK && step->condition == NULL) {
+        ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": a "
+                             "condition_check needs \"condition\"",
+                             &step->name);
         return NGX_ERROR;
     }
 
@@ -3360,13 +3616,14 @@ ngx_http_ddbm_route_answer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t               *value;
     ngx_uint_t               i, line;
     dm_field_map_t          *map;
-    ngx_http_ddbm_step_t    *step;
+    ngx_http_ddbm_step_t    *step, *put;
     ngx_http_ddbm_field_t   *f;
     ngx_http_ddbm_answer_t  *answer;
 
     value = cf->args->elts;
     line = cf->conf_file->line;
     answer = &rc->route->answer;
+    put = NULL;
 
     if (rc->has_answer) {
         return "is duplicate";
@@ -3387,12 +3644,34 @@ ngx_http_ddbm_route_answer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rc->step = step;            /* the step the fields read */
     rc->shape_set = 0;
 
+    if (step->op == NGX_HTTP_DDBM_OP_TRANSACT) {
+        /* a transaction answers with what its first put writes */
+        put = step->actions->elts;
+
+        for (i = 0; i < step->actions->nelts; i++) {
+            if (put[i].op == NGX_HTTP_DDBM_OP_PUT) {
+                rc->step = &put[i];
+                break;
+            }
+        }
+
+        put = (i < step->actions->nelts) ? &put[i] : NULL;
+    }
+
     rv = ngx_http_ddbm_rblock(cf, ngx_http_ddbm_answer_commands, rc);
 
     rc->step = NULL;
 
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    if (put) {
+        /*
+         * The put keeps what the answer reads into the transaction's
+         * state (they share an index): both read it at one place
+         */
+        step->reads = put->reads;
     }
 
     if (!rc->shape_set) {
@@ -3569,6 +3848,14 @@ ngx_http_ddbm_answer_field(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_memzero(&src, sizeof(ngx_http_ddbm_source_t));
+
+    if (rc->step->op == NGX_HTTP_DDBM_OP_TRANSACT) {
+        ngx_http_ddbm_rerror(cf, rc, 0, "answer: field \"%V\": transaction "
+                             "\"%V\" has no put action to answer with: "
+                             "answer \"status 204\"", &value[1],
+                             &rc->step->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (rc->step->op == NGX_HTTP_DDBM_OP_PUT) {
         /* a PutItem answers with what it wrote: its key, what it sets */

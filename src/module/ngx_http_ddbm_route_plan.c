@@ -75,7 +75,7 @@ static void ngx_http_ddbm_plan_route(ngx_http_ddbm_plan_t *pl,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_plan_loc_t *loc);
 static ngx_int_t ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_step_t *step,
-    ngx_http_ddbm_plan_loc_t *loc);
+    ngx_http_ddbm_plan_loc_t *loc, ngx_uint_t action);
 static ngx_int_t ngx_http_ddbm_plan_grant(ngx_http_ddbm_plan_t *pl,
     ngx_http_ddbm_loc_conf_t *dlcf, ngx_str_t *index, ngx_uint_t actions);
 static void ngx_http_ddbm_plan_policy(ngx_http_ddbm_plan_t *pl);
@@ -91,7 +91,13 @@ static const char  *ngx_http_ddbm_plan_actions[] = {
 
 static const char  *ngx_http_ddbm_plan_ops[] = {
     "GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
-    "BatchGetItem", "TransactWriteItems"
+    "BatchGetItem", "TransactWriteItems", "ConditionCheck"
+};
+
+
+/* an action's member of TransactItems, by its operation */
+static const char  *ngx_http_ddbm_plan_tx_members[] = {
+    "", "", "Put", "Update", "Delete", "", "", "ConditionCheck"
 };
 
 
@@ -216,18 +222,6 @@ ngx_http_ddbm_route_plan(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
-        for (k = 0; k < rp[i]->steps.nelts; k++) {
-            if (((ngx_http_ddbm_step_t *) rp[i]->steps.elts)[k].op
-                == NGX_HTTP_DDBM_OP_TRANSACT)
-            {
-                /* its actions would be guessed: no policy rather than one
-                 * too wide or too narrow */
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "ddbm plan: route "
-                                   "\"%V\": TransactWriteItems is not "
-                                   "explained yet", &rp[i]->name);
-                return NGX_ERROR;
-            }
-        }
 
         ngx_http_ddbm_plan_route(&pl, rp[i], loc);
     }
@@ -736,7 +730,7 @@ ngx_http_ddbm_plan_route(ngx_http_ddbm_plan_t *pl,
             printed = k + 1;
         }
 
-        if (ngx_http_ddbm_plan_step(pl, route, &step[i], loc) != NGX_OK) {
+        if (ngx_http_ddbm_plan_step(pl, route, &step[i], loc, 0) != NGX_OK) {
             pl->out.failed = 1;
             return;
         }
@@ -764,11 +758,15 @@ ngx_http_ddbm_plan_route(ngx_http_ddbm_plan_t *pl,
 }
 
 
-/* one step: the request the engine sends, as ngx_http_ddbm_step_issue() */
+/*
+ * One step: the request the engine sends, as ngx_http_ddbm_step_issue()
+ * (action K > 0: the K-th action of a transaction, as
+ * ngx_http_ddbm_tx_issue() builds it)
+ */
 static ngx_int_t
 ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_step_t *step,
-    ngx_http_ddbm_plan_loc_t *loc)
+    ngx_http_ddbm_plan_loc_t *loc, ngx_uint_t action)
 {
     size_t                   i;
     ngx_str_t               *a, *kpk, *ksk;
@@ -782,9 +780,24 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
     steps = route->steps.elts;
     schema = step->item->schema;
 
-    ngx_http_ddbm_plan_printf(pl, "  step %ui %V: %s %V\n", step->index + 1,
-                              &step->name, ngx_http_ddbm_plan_ops[step->op],
-                              &step->item->name);
+    if (action) {
+        ngx_http_ddbm_plan_printf(pl, "    action %ui: %s %V\n", action,
+                                  ngx_http_ddbm_plan_tx_members[step->op],
+                                  &step->item->name);
+        goto request;
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_TRANSACT) {
+        ngx_http_ddbm_plan_printf(pl, "  step %ui %V: TransactWriteItems, "
+                                  "%ui actions\n", step->index + 1,
+                                  &step->name, step->actions->nelts);
+
+    } else {
+        ngx_http_ddbm_plan_printf(pl, "  step %ui %V: %s %V\n",
+                                  step->index + 1, &step->name,
+                                  ngx_http_ddbm_plan_ops[step->op],
+                                  &step->item->name);
+    }
 
     /* when it runs */
     ngx_http_ddbm_plan_printf(pl, "    after");
@@ -810,6 +823,38 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
         ngx_http_ddbm_plan_printf(pl, "    only when %V found no item\n",
                                   &steps[step->when_missing].name);
     }
+
+    if (step->op == NGX_HTTP_DDBM_OP_TRANSACT) {
+        /* IAM authorises each action by its own operation */
+        ngx_http_ddbm_plan_printf(pl, "    ClientRequestToken: derived "
+                                  "from a new uuid and the actions, the "
+                                  "same when the call is retried\n");
+
+        for (k = 0; k < step->actions->nelts; k++) {
+            if (ngx_http_ddbm_plan_step(pl, route,
+                                &((ngx_http_ddbm_step_t *)
+                                  step->actions->elts)[k], loc, k + 1)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (step->reads.nelts) {
+            a = step->reads.elts;
+            ngx_http_ddbm_plan_printf(pl, "    keeps");
+
+            for (n = 0; n < step->reads.nelts; n++) {
+                ngx_http_ddbm_plan_printf(pl, "%s%V", n ? ", " : " ", &a[n]);
+            }
+
+            ngx_http_ddbm_plan_printf(pl, " (what its first put writes)\n");
+        }
+
+        return NGX_OK;
+    }
+
+request:
 
     ngx_http_ddbm_plan_printf(pl, "    TableName %V\n", &loc->dlcf->table);
 
@@ -945,10 +990,10 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
     }
 
     if (step->update) {
-        ngx_http_ddbm_plan_printf(pl, "    UpdateExpression %*s\n"
-                                  "    ReturnValues ALL_NEW\n",
+        ngx_http_ddbm_plan_printf(pl, "    UpdateExpression %*s\n%s",
                                   step->update->text.len,
-                                  step->update->text.data);
+                                  step->update->text.data,
+                                  action ? "" : "    ReturnValues ALL_NEW\n");
     }
 
     if (step->filter) {
@@ -1038,7 +1083,7 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
         ngx_http_ddbm_plan_printf(pl, "\n");
     }
 
-    if (step->reads.nelts) {
+    if (step->reads.nelts && !action) {
         a = step->reads.elts;
         ngx_http_ddbm_plan_printf(pl, "    keeps");
 
@@ -1068,6 +1113,9 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
         break;
     case NGX_HTTP_DDBM_OP_BATCH_GET:
         actions = PLAN_BATCH_GET;
+        break;
+    case NGX_HTTP_DDBM_OP_CHECK:
+        actions = PLAN_CONDITION;
         break;
     default:
         return NGX_ERROR;

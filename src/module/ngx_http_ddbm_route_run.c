@@ -1458,13 +1458,45 @@ ngx_http_ddbm_reader_attr(void *data, const char *name, size_t name_len,
 }
 
 
+/*
+ * A transaction cancelled because DynamoDB throttled one of its actions,
+ * no condition having failed: the database is busy, not the request in
+ * conflict, so it is answered as a ThrottlingException would be
+ */
+static ngx_uint_t
+ngx_http_ddbm_tx_throttled(ngx_http_ddbm_call_t *call)
+{
+    size_t      i;
+    ngx_uint_t  throttled;
+
+    if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
+        return 0;
+    }
+
+    throttled = 0;
+
+    for (i = 0; i < call->error.ncancel; i++) {
+        if (call->error.cancel[i] == DM_CANCEL_CONDITION) {
+            return 0;
+        }
+
+        if (call->error.cancel[i] == DM_CANCEL_THROTTLED) {
+            throttled = 1;
+        }
+    }
+
+    return throttled;
+}
+
+
 /* a route's own mapping of DynamoDB's error, if it has one: answered */
 static ngx_int_t
 ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
 {
     char                       *code;
-    ngx_uint_t                  i;
+    const char                 *type;
+    ngx_uint_t                  i, throttled;
     ngx_http_ddbm_error_map_t  *e;
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK
@@ -1473,12 +1505,18 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    type = call->error.error_type;
+    throttled = ngx_http_ddbm_tx_throttled(call);
+
+    if (throttled) {
+        type = "ThrottlingException";
+    }
+
     e = route->errors ? route->errors->elts : NULL;
 
     for (i = 0; e && i < route->errors->nelts; i++) {
-        if (e[i].error.len == ngx_strlen(call->error.error_type)
-            && ngx_strncmp(e[i].error.data, call->error.error_type,
-                           e[i].error.len) == 0)
+        if (e[i].error.len == ngx_strlen(type)
+            && ngx_strncmp(e[i].error.data, type, e[i].error.len) == 0)
         {
             code = ngx_http_ddbm_cstr(ctx->request->pool, &e[i].code);
             if (code == NULL) {
@@ -1496,8 +1534,19 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
         }
     }
 
-    if (dm_ddb_is_error(&call->error, "ConditionalCheckFailedException")) {
-        /* a declared condition that did not hold: the route's conflict */
+    if (throttled) {
+        return ngx_http_ddbm_respond_unavailable(ctx, "dynamodb_throttled",
+                                                 "the database call failed");
+    }
+
+    if (dm_ddb_is_error(&call->error, "ConditionalCheckFailedException")
+        || call->result == NGX_HTTP_DDBM_CALL_CANCELED)
+    {
+        /*
+         * a declared condition that did not hold (or, in a transaction,
+         * a conflict with another one): the route's conflict, and a
+         * cancelled transaction wrote nothing
+         */
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_CONFLICT,
                                            "conflict",
                                            "the item is not as the request "
@@ -1532,7 +1581,8 @@ ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     }
 
     if (step->op == NGX_HTTP_DDBM_OP_PUT
-        || step->op == NGX_HTTP_DDBM_OP_DELETE)
+        || step->op == NGX_HTTP_DDBM_OP_DELETE
+        || step->op == NGX_HTTP_DDBM_OP_TRANSACT)
     {
         ngx_http_ddbm_call_t  *call;
 
@@ -1715,6 +1765,171 @@ ngx_http_ddbm_check_failed(ngx_http_ddbm_ctx_t *ctx,
 }
 
 
+/* ---- transactions ------------------------------------------------------ */
+
+/* a transaction's member for each action's operation */
+static const char *ngx_http_ddbm_tx_members[] = {
+    NULL, NULL, "{\"Put\":", "{\"Update\":", "{\"Delete\":", NULL, NULL,
+    "{\"ConditionCheck\":"
+};
+
+
+/*
+ * A TransactWriteItems: each action built as its single operation's
+ * request is (typed binds, never pasted text), without ReturnValues.  Its
+ * ClientRequestToken is derived from a new uuid and the actions: a retry
+ * of this call (after a timeout or a 5xx) resends the same body, so
+ * DynamoDB applies it at most once; another request is another
+ * transaction, even with the same values.  NGX_OK, or answered.
+ */
+static ngx_int_t
+ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *tx)
+{
+    char                         token[DM_UUID_LEN + 1
+                                       + DM_DDB_TX_TOKEN_LEN + 1];
+    dm_buf_t                     b, ib, vb;
+    ngx_int_t                    rc;
+    ngx_str_t                    pk, sk, *table;
+    ngx_uint_t                   i, n, nv, nreads;
+    ngx_http_ddbm_bind_t        *v;
+    ngx_http_ddbm_step_t        *a;
+    ngx_http_ddbm_call_t        *call;
+    ngx_http_ddbm_bound_t        bd;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[tx->index];
+    st->issued = 1;
+    nreads = tx->reads.nelts;
+
+    /* what its first put writes, for the answer */
+    st->values = ngx_pcalloc(ctx->request->pool,
+                             (nreads ? nreads : 1) * sizeof(ngx_str_t));
+    st->types = ngx_pcalloc(ctx->request->pool, nreads ? nreads : 1);
+    if (st->values == NULL || st->types == NULL) {
+        return NGX_ERROR;
+    }
+
+    table = &ctx->conf->table;
+    a = tx->actions->elts;
+
+    ngx_http_ddbm_buf_init(&ib, ctx->request->pool);
+
+    if (dm_uuid_v4(token) != 0) {
+        return NGX_ERROR;
+    }
+
+    token[DM_UUID_LEN] = ' ';
+    dm_buf_append(&ib, (u_char *) token, DM_UUID_LEN + 1);
+
+    for (i = 0; i < tx->actions->nelts; i++) {
+        ngx_http_ddbm_buf_init(&vb, ctx->request->pool);
+
+        if (i) {
+            dm_buf_append_str(&ib, ",");
+        }
+
+        dm_buf_append_str(&ib, ngx_http_ddbm_tx_members[a[i].op]);
+        dm_buf_append_str(&ib, "{\"TableName\":");
+        dm_buf_json_string(&ib, table->data, table->len);
+
+        rc = ngx_http_ddbm_render_key(ctx, run, &a[i], &pk, &sk);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (a[i].op == NGX_HTTP_DDBM_OP_PUT) {
+            /* the first put keeps what the answer reads of it */
+            rc = ngx_http_ddbm_json_item(ctx, run, &a[i], &ib, &pk, &sk);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+        } else {
+            dm_buf_append_str(&ib, ",");
+            ngx_http_ddbm_json_key(&ib, a[i].item->schema, &pk, &sk);
+        }
+
+        if (a[i].condition) {
+            dm_buf_append_str(&ib, ",\"ConditionExpression\":");
+            dm_buf_json_string(&ib,
+                               (const u_char *) a[i].condition->text.data,
+                               a[i].condition->text.len);
+        }
+
+        if (a[i].update) {
+            dm_buf_append_str(&ib, ",\"UpdateExpression\":");
+            dm_buf_json_string(&ib, (const u_char *) a[i].update->text.data,
+                               a[i].update->text.len);
+        }
+
+        if (a[i].names.nelts) {
+            ngx_http_ddbm_json_names(&ib, &a[i], NULL, NULL, NULL);
+        }
+
+        nv = 0;
+
+        rc = ngx_http_ddbm_bind_values(ctx, run, &a[i], &bd);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        v = a[i].values.elts;
+
+        for (n = 0; n < a[i].values.nelts; n++) {
+            if (nv++) {
+                dm_buf_append_str(&vb, ",");
+            }
+
+            dm_buf_json_string(&vb, v[n].name.data, v[n].name.len);
+            dm_buf_append_str(&vb, ":");
+            ngx_http_ddbm_json_value(&vb, &bd.values[n]);
+        }
+
+        if (nv) {
+            dm_buf_append_str(&ib, ",\"ExpressionAttributeValues\":{");
+            dm_buf_append(&ib, vb.data, vb.len);
+            dm_buf_append_str(&ib, "}");
+        }
+
+        dm_buf_append_str(&ib, "}}");
+
+        if (vb.failed) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ib.failed
+        || dm_ddb_tx_token(ib.data, ib.len, token) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    if (dm_ddb_tx_begin(&b, token) != 0) {
+        return NGX_ERROR;
+    }
+
+    /* the actions, without the uuid the token was derived with */
+    dm_buf_append(&b, ib.data + DM_UUID_LEN + 1, ib.len - DM_UUID_LEN - 1);
+
+    if (dm_ddb_tx_end(&b) != 0) {
+        return NGX_ERROR;
+    }
+
+    call = ngx_http_ddbm_call(ctx, tx->index, "TransactWriteItems", &b);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->call = call;
+
+    return NGX_OK;
+}
+
+
+
 /* ---- the rounds -------------------------------------------------------- */
 
 static ngx_int_t
@@ -1780,7 +1995,9 @@ ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
                 continue;
             }
 
-            rc = ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
+            rc = (steps[i].op == NGX_HTTP_DDBM_OP_TRANSACT)
+                 ? ngx_http_ddbm_tx_issue(ctx, run, &steps[i])
+                 : ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
             if (rc != NGX_OK) {
                 return rc;
             }

@@ -470,10 +470,9 @@ ngx_http_ddbm_write_message(ngx_http_ddbm_ctx_t *ctx,
      */
     p = ngx_snprintf((u_char *) token, sizeof(token), "%s %s %ui",
                      w->message_uuid, w->sk, w->attempts);
-    if (dm_sha256_hex(token, p - (u_char *) token, token) != 0) {
+    if (dm_ddb_tx_token(token, p - (u_char *) token, token) != 0) {
         return NGX_ERROR;
     }
-    token[36] = '\0';
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
     dm_ddb_tx_begin(&b, token);

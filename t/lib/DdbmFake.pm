@@ -22,6 +22,7 @@ package DdbmFake;
 #   canned      what DynamoDB would answer from the seeded data (canned())
 #   throttle, e500, condition, validation     DynamoDB errors
 #   txthrottle  a transaction canceled by throttling (ThrottlingError)
+#               of its GRPMETA# put; txthrottle1: of its first action
 #   throttle-ra a ThrottlingException with x-amz-retry-after: 150 (ms)
 #   commit-e500 relayed to DynamoDB Local (so it is applied), but
 #               answered 500: the answer lost on its way back
@@ -181,11 +182,12 @@ sub canned {
 # TransactionCanceledException: one reason per action, $code on the
 # conversation item (the action guarded by its revision)
 sub tx_canceled {
-    my ($req, $code) = @_;
+    my ($req, $code, $first) = @_;
     my @reasons;
     for my $a (@{ $req->{TransactItems} || [] }) {
         my $pk = $a->{Put}{Item}{pk}{S} // '';
-        if ($code eq 'ValidationError' ? !@reasons : $pk =~ /^GRPMETA#/) {
+        if ($code eq 'ValidationError' || $first ? !@reasons
+                                                 : $pk =~ /^GRPMETA#/) {
             push @reasons, { Code => $code, Message =>
                 $code eq 'ValidationError'
                 ? 'One or more parameter values were invalid'
@@ -271,6 +273,8 @@ sub action_answer {
         if $action eq 'condition';
     return tx_canceled($req, 'ValidationError') if $action eq 'validation';
     return tx_canceled($req, 'ThrottlingError') if $action eq 'txthrottle';
+    return tx_canceled($req, 'ThrottlingError', 1)
+        if $action eq 'txthrottle1';
     if ($action eq 'throttle-ra') {
         my ($status, $body) = ddb_error(400, 'ThrottlingException',
                                         'Rate of requests exceeds the '

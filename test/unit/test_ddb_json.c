@@ -196,6 +196,23 @@ main(void)
     ok(rc == 0, "tx ok");
     dm_buf_free_malloc(&b);
 
+    /* the token: a function of the text alone, 36 hex digits */
+    {
+        char  t1[64], t2[64], t3[64];
+
+        snprintf(t3, sizeof(t3), "%s", "uuid-a Put x");
+        ok(dm_ddb_tx_token("uuid-a Put x", 12, t1) == 0
+           && dm_ddb_tx_token("uuid-a Put x", 12, t2) == 0
+           && strcmp(t1, t2) == 0, "tx token: the same text, the same token");
+        ok(strlen(t1) == DM_DDB_TX_TOKEN_LEN
+           && strspn(t1, "0123456789abcdef") == DM_DDB_TX_TOKEN_LEN,
+           "tx token: 36 hex digits");
+        ok(dm_ddb_tx_token("uuid-b Put x", 12, t2) == 0
+           && strcmp(t1, t2) != 0, "tx token: another text, another token");
+        ok(dm_ddb_tx_token(t3, 12, t3) == 0 && strcmp(t1, t3) == 0,
+           "tx token: in place");
+    }
+
     dm_buf_init_malloc(&b);
     dm_buf_json_string(&b, (const unsigned char *) "a\x01\x1f\\/\t", 6);
     is_str(dm_buf_cstr(&b), "\"a\\u0001\\u001f\\\\/\\t\"",
