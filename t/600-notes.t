@@ -167,8 +167,12 @@ is(scalar(grep { $_->{pk}{S} eq "SLUG#$U{gina}"
                  && $_->{sk}{S} eq 'groceries' } @{ $scan->{Items} }), 1,
    'gina: her own slug "groceries"');
 my @hank = grep { $_->{pk}{S} eq "USER#$U{hank}" } @{ $scan->{Items} };
-is(scalar @hank, 1, 'hank: the transaction retried after its lost answer '
-                    . 'was applied once');
+is(scalar(grep { $_->{title}{S} eq 'Retried' } @hank), 1,
+   'hank: the transaction retried after its lost answer was applied once');
+is(scalar(grep { $_->{title}{S} eq 'Contended' } @hank), 1,
+   'hank: the transaction retried after a conflict was applied once');
+is(scalar @hank, 2, 'hank: no note of the throttled or ever-conflicting '
+                    . 'transactions');
 ok(!grep({ $_->{pk}{S} =~ /^SLUG#/ && exists $_->{owner_id} } @{ $scan->{Items} }),
    'slug rows have no owner_id: never in the notes-by-tag index');
 
@@ -589,10 +593,10 @@ DdbmModule::json_re('{"id":"<UUID>","slug":"retried","title":"Retried","body":"o
 
 
 === TEST 31: slugs: a transaction cancelled by throttling is 503, not a taken slug
-DynamoDB cancels it with ThrottlingError and no failed condition: the
-database is busy, so the route answers as a ThrottlingException (503,
-Retry-After), and its TransactionCanceledException line (409 slug_taken)
-is not used.
+DynamoDB cancels it with ThrottlingError and no failed condition, every
+time: the database is busy, so the engine sends it again (ddbm_retries),
+then the route answers as a ThrottlingException (503, Retry-After), and
+its TransactionCanceledException line (409 slug_taken) is not used.
 --- config eval
 $main::FAKE
 . "    ddbm_backend /_fake/TransactWriteItems/txthrottle1/t600-31;\n"
@@ -607,3 +611,71 @@ X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
 Retry-After: 1
 --- response_body eval
 '{"error":"dynamodb_throttled","message":"the database call failed"}'
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB TransactWriteItems: 400 transaction cancelled: throttled, retry 1 in/]
+
+
+
+=== TEST 32: slugs: a transaction cancelled by a conflict with another one is sent again: 201, one note
+DynamoDB cancels it with TransactionConflict (another transaction held
+the note's item) and no failed condition: nothing was written and the
+request is not at fault, so the engine sends the same body again, which
+DynamoDB Local applies.  Before, this answered the route's 409
+slug_taken for a slug nobody had.
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/TransactWriteItems/txconflict1,real/t600-32;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+POST /notes/slugs
+{"slug":"contended","title":"Contended","body":"once"}
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code: 201
+--- response_body_like eval
+DdbmModule::json_re('{"id":"<UUID>","slug":"contended","title":"Contended","body":"once","tag":"general","version":1,"created_at":"<TIME>","updated_at":"<TIME>"}')
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB TransactWriteItems: 400 transaction cancelled: conflict, retry 1 in/]
+
+
+
+=== TEST 33: slugs: the retried transaction wrote one note, and its slug is taken now
+hank lists his notes: the ones of TEST 30 and TEST 32, once each; the
+slug of TEST 32 again is the route's 409 (a condition failed, not a
+conflict: never retried).
+--- config eval
+$main::FAKE
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- pipelined_requests eval
+['GET /notes',
+ "POST /notes/slugs\n{\"slug\":\"contended\",\"title\":\"Again\",\"body\":\"twice\"}"]
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code eval
+[200, 409]
+--- response_body_like eval
+[qr/\A\[(?=.*"title":"Retried")(?=.*"title":"Contended")(?!.*"title":"Retried".*"title":"Retried")(?!.*"title":"Contended".*"title":"Contended")[^\]]*\]\z/,
+ qr/\A\{"error":"slug_taken"/]
+--- no_error_log eval
+[qr/transaction cancelled: conflict, retry/]
+
+
+
+=== TEST 34: slugs: a conflict that outlasts the retries is 503 transaction_conflict, not a taken slug
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/TransactWriteItems/txconflict1/t600-34;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+POST /notes/slugs
+{"slug":"forever","title":"Forever","body":"never"}
+--- more_headers
+X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+--- response_body eval
+'{"error":"transaction_conflict","message":"another request was changing the same items"}'
+--- error_log eval
+[qr/transaction cancelled: conflict, retry 1 in/,
+ qr/transaction cancelled: conflict, retry 2 in/]

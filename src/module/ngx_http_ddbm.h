@@ -186,6 +186,8 @@ struct ngx_http_ddbm_call_s {
     unsigned                    ambiguous:1;
     unsigned                    no_quota:1;    /* retries not from quota */
     unsigned                    background:1;  /* nobody waits for it */
+    /* a transaction cancelled only by a busy database is retried */
+    unsigned                    retry_busy:1;
 };
 
 
@@ -290,6 +292,13 @@ ngx_int_t ngx_http_ddbm_call_answer(ngx_http_ddbm_ctx_t *ctx,
 /* the same, read by the streaming reader (h may be NULL) */
 ngx_int_t ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t tag, dm_item_handler_t *h, dm_ddb_answer_t *answer);
+/*
+ * A cancelled transaction that no condition refused, cancelled because
+ * DynamoDB throttled an action or because another transaction held an
+ * item: "ThrottlingException" or "TransactionConflictException", the
+ * error it is answered as; else NULL (the request is in conflict)
+ */
+const char *ngx_http_ddbm_tx_busy(dm_ddb_answer_t *error);
 /* full jitter, capped: the pause before retry number n (1, 2, ...) */
 ngx_msec_t ngx_http_ddbm_backoff(ngx_msec_t base, ngx_msec_t cap,
     ngx_uint_t n);

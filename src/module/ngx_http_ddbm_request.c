@@ -829,6 +829,7 @@ ngx_http_ddbm_answer_complete(ngx_http_upstream_t *u,
 static ngx_int_t
 ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
 {
+    const char                *busy;
     ngx_uint_t                 throttled, retryable, unreadable, level;
     ngx_http_request_t        *r;
     ngx_http_ddbm_ctx_t       *ctx;
@@ -956,6 +957,23 @@ ngx_http_ddbm_classify(ngx_http_ddbm_call_t *call)
     if (dm_ddb_is_error(&call->error, "TransactionCanceledException")
         && ngx_strcmp(call->operation, "TransactWriteItems") == 0)
     {
+        busy = call->retry_busy ? ngx_http_ddbm_tx_busy(&call->error) : NULL;
+
+        /*
+         * nothing written, and nothing wrong with the request: the same
+         * body again (its ClientRequestToken with it) after a backoff
+         */
+        throttled = busy && ngx_strcmp(busy, "ThrottlingException") == 0;
+
+        if (busy != NULL
+            && ngx_http_ddbm_retry(call, throttled
+                                   ? "transaction cancelled: throttled"
+                                   : "transaction cancelled: conflict",
+                                   "TransactionCanceledException", throttled))
+        {
+            return NGX_AGAIN;
+        }
+
         call->result = NGX_HTTP_DDBM_CALL_CANCELED;
         ngx_http_ddbm_metrics_error(call, "TransactionCanceledException",
                                     0, 0);
@@ -1136,6 +1154,40 @@ ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call, ngx_msec_t delay)
     }
 
     return 1;
+}
+
+
+const char *
+ngx_http_ddbm_tx_busy(dm_ddb_answer_t *error)
+{
+    size_t       i;
+    const char  *busy;
+
+    busy = NULL;
+
+    for (i = 0; i < error->ncancel; i++) {
+        switch (error->cancel[i]) {
+
+        case DM_CANCEL_NONE:
+            break;
+
+        case DM_CANCEL_THROTTLED:
+            busy = "ThrottlingException";
+            break;
+
+        case DM_CANCEL_CONFLICT:
+            if (busy == NULL) {
+                busy = "TransactionConflictException";
+            }
+
+            break;
+
+        default:
+            return NULL;
+        }
+    }
+
+    return busy;
 }
 
 

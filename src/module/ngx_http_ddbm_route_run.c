@@ -1458,45 +1458,14 @@ ngx_http_ddbm_reader_attr(void *data, const char *name, size_t name_len,
 }
 
 
-/*
- * A transaction cancelled because DynamoDB throttled one of its actions,
- * no condition having failed: the database is busy, not the request in
- * conflict, so it is answered as a ThrottlingException would be
- */
-static ngx_uint_t
-ngx_http_ddbm_tx_throttled(ngx_http_ddbm_call_t *call)
-{
-    size_t      i;
-    ngx_uint_t  throttled;
-
-    if (call->result != NGX_HTTP_DDBM_CALL_CANCELED) {
-        return 0;
-    }
-
-    throttled = 0;
-
-    for (i = 0; i < call->error.ncancel; i++) {
-        if (call->error.cancel[i] == DM_CANCEL_CONDITION) {
-            return 0;
-        }
-
-        if (call->error.cancel[i] == DM_CANCEL_THROTTLED) {
-            throttled = 1;
-        }
-    }
-
-    return throttled;
-}
-
-
 /* a route's own mapping of DynamoDB's error, if it has one: answered */
 static ngx_int_t
 ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
 {
     char                       *code;
-    const char                 *type;
-    ngx_uint_t                  i, throttled;
+    const char                 *type, *busy;
+    ngx_uint_t                  i;
     ngx_http_ddbm_error_map_t  *e;
 
     if (call->result == NGX_HTTP_DDBM_CALL_OK
@@ -1506,10 +1475,17 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
     }
 
     type = call->error.error_type;
-    throttled = ngx_http_ddbm_tx_throttled(call);
 
-    if (throttled) {
-        type = "ThrottlingException";
+    /*
+     * cancelled by a busy database, not by the request (the engine has
+     * retried it already): answered as that, never as the route's
+     * conflict, since the transaction wrote nothing and was not refused
+     */
+    busy = call->result == NGX_HTTP_DDBM_CALL_CANCELED
+           ? ngx_http_ddbm_tx_busy(&call->error) : NULL;
+
+    if (busy) {
+        type = busy;
     }
 
     e = route->errors ? route->errors->elts : NULL;
@@ -1534,9 +1510,15 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
         }
     }
 
-    if (throttled) {
+    if (busy && ngx_strcmp(busy, "ThrottlingException") == 0) {
         return ngx_http_ddbm_respond_unavailable(ctx, "dynamodb_throttled",
                                                  "the database call failed");
+    }
+
+    if (busy) {
+        return ngx_http_ddbm_respond_unavailable(ctx, "transaction_conflict",
+                                                 "another request was "
+                                                 "changing the same items");
     }
 
     if (dm_ddb_is_error(&call->error, "ConditionalCheckFailedException")
@@ -1923,6 +1905,7 @@ ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         return NGX_ERROR;
     }
 
+    call->retry_busy = 1;
     st->call = call;
 
     return NGX_OK;

@@ -23,6 +23,8 @@ package DdbmFake;
 #   throttle, e500, condition, validation     DynamoDB errors
 #   txthrottle  a transaction canceled by throttling (ThrottlingError)
 #               of its GRPMETA# put; txthrottle1: of its first action
+#   txconflict1 a transaction canceled because another one held its first
+#               action's item (TransactionConflict)
 #   throttle-ra a ThrottlingException with x-amz-retry-after: 150 (ms)
 #   commit-e500 relayed to DynamoDB Local (so it is applied), but
 #               answered 500: the answer lost on its way back
@@ -191,6 +193,8 @@ sub tx_canceled {
             push @reasons, { Code => $code, Message =>
                 $code eq 'ValidationError'
                 ? 'One or more parameter values were invalid'
+                : $code eq 'TransactionConflict'
+                ? 'Transaction is ongoing for the item'
                 : $code eq 'ThrottlingError'
                 ? 'Throughput exceeds the current capacity for one or more '
                   . 'global secondary indexes'
@@ -275,6 +279,8 @@ sub action_answer {
     return tx_canceled($req, 'ThrottlingError') if $action eq 'txthrottle';
     return tx_canceled($req, 'ThrottlingError', 1)
         if $action eq 'txthrottle1';
+    return tx_canceled($req, 'TransactionConflict', 1)
+        if $action eq 'txconflict1';
     if ($action eq 'throttle-ra') {
         my ($status, $body) = ddb_error(400, 'ThrottlingException',
                                         'Rate of requests exceeds the '
