@@ -100,6 +100,23 @@ for my $d ('ddbm_identity $http_x unsafe;',
          '... and says why') or diag($out);
 }
 
+# the read patterns that are declared routes now: refused with the way on
+for my $name ('list_conversations', 'list_messages', 'user_short') {
+    my ($rc, $out) = nginx_t_route('', <<"_EOC_");
+        location = /x {
+            ddbm_pattern $name;
+        }
+_EOC_
+    isnt($rc, 0, "nginx -t refuses \"ddbm_pattern $name\"");
+    like($out, qr/ddbm_pattern: "$name" is a declared route now: copy the "ddbm_route $name" block of nginx\.conf\.example/,
+         '... and says what replaces it') or diag($out);
+}
+{
+    my ($rc, $out) = nginx_t_route('', "        location = /x { ddbm_pattern list; }\n");
+    like($out, qr/ddbm_pattern: unknown pattern "list"/,
+         'an unknown pattern is still just unknown') or diag($out);
+}
+
 # set at http level, with its flag, for every location
 {
     my ($rc, $out) = nginx_t('ddbm_identity $http_x unsafe_client_supplied;',

@@ -318,6 +318,20 @@ refused('a #name bound but not used', $http,
         qr/step "rows": "#m" is bound but no/,
         'step rows Query conversation_row');
 
+refused('a :value named as the engine names its own', $http,
+        edit($server, $lc_rows, $lc_rows
+             . "                    filter \"user_handle = :ddbmk0\";  fill;\n"
+             . "                    value :ddbmk0 handle arg:h;\n"),
+        qr/step "rows": ":ddbmk0": names that start with ":ddbm" are the engine's own/,
+        'value :ddbmk0');
+
+refused('a #name named as the engine names its own', $http,
+        edit($server, $lc_rows, $lc_rows
+             . "                    filter \"#DDBMp0 = :h\";  fill;\n"
+             . "                    value :h handle arg:h;  name \"#DDBMp0\" user_handle;\n"),
+        qr/step "rows": "#DDBMp0": names that start with "#ddbm" are the engine's own/,
+        'name "#DDBMp0"');
+
 # 3. a key template that does not cover the table's or the index's key
 refused('a GetItem without its partition key', $http,
         edit($server, 'key group=path:group;  consistent on;  cache membership;',

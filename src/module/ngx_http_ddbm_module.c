@@ -39,6 +39,15 @@ static ngx_conf_num_bounds_t  ngx_http_ddbm_write_retries_bounds = {
 };
 
 
+/* patterns that were C once and are ddbm_route blocks now */
+static ngx_str_t  ngx_http_ddbm_declared_now[] = {
+    ngx_string("list_conversations"),
+    ngx_string("list_messages"),
+    ngx_string("user_short"),
+    ngx_null_string
+};
+
+
 ngx_http_ddbm_pattern_t  *ngx_http_ddbm_patterns[] = {
     &ngx_http_ddbm_pattern_health,
     &ngx_http_ddbm_pattern_post_message,
@@ -505,6 +514,21 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (ngx_http_ddbm_patterns[i] == NULL) {
+        for (i = 0; ngx_http_ddbm_declared_now[i].len; i++) {
+            if (ngx_http_ddbm_declared_now[i].len == value[1].len
+                && ngx_strncmp(ngx_http_ddbm_declared_now[i].data,
+                               value[1].data, value[1].len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "ddbm_pattern: \"%V\" is a declared "
+                                   "route now: copy the \"ddbm_route %V\" "
+                                   "block of nginx.conf.example (see "
+                                   "docs/declared-routes.md)",
+                                   &value[1], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "ddbm_pattern: unknown pattern \"%V\"", &value[1]);
         return NGX_CONF_ERROR;

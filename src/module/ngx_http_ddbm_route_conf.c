@@ -2898,6 +2898,19 @@ ngx_http_ddbm_expr(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc, ngx_str_t *text,
 }
 
 
+/*
+ * #ddbm... and :ddbm... are the names the engine gives its own
+ * placeholders (the projection's, the key condition's): a route's own
+ * would collide with them in one request
+ */
+static ngx_uint_t
+ngx_http_ddbm_engine_placeholder(ngx_str_t *name)
+{
+    return name->len >= 5
+           && ngx_strncasecmp(name->data + 1, (u_char *) "ddbm", 4) == 0;
+}
+
+
 /* an attribute name of the step's item: declared, or the table's key */
 static ngx_int_t
 ngx_http_ddbm_known_attr(ngx_http_ddbm_step_t *step, ngx_str_t *name)
@@ -3344,6 +3357,13 @@ ngx_http_ddbm_step_line(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (ngx_http_ddbm_engine_placeholder(&value[1])) {
+            ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": \"%V\": names "
+                                 "that start with \":ddbm\" are the "
+                                 "engine's own", &step->name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
         b = step->values.elts;
 
         for (j = 0; j < step->values.nelts; j++) {
@@ -3381,6 +3401,13 @@ ngx_http_ddbm_step_line(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len < 2 || value[1].data[0] != '#') {
         ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": \"%V\" is no #name",
+                             &step->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_ddbm_engine_placeholder(&value[1])) {
+        ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": \"%V\": names that "
+                             "start with \"#ddbm\" are the engine's own",
                              &step->name, &value[1]);
         return NGX_CONF_ERROR;
     }
