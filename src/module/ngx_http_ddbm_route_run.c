@@ -1611,6 +1611,7 @@ ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     h.item_begin = ngx_http_ddbm_reader_begin;
     h.item_attr = ngx_http_ddbm_reader_attr;
     h.item_end = NULL;
+    h.key_attr = NULL;
     h.ctx = &rd;
 
     st->nitems = 0;
