@@ -31,8 +31,9 @@ package DdbmFake;
 #               down) relayed to DynamoDB Local, the rest answered in
 #               UnprocessedKeys, as DynamoDB does when it is busy
 #   unprocessed-all   a BatchGetItem with every key unprocessed
-#   reversed    a BatchGetItem relayed whole, its items answered last
-#               first (DynamoDB answers them in no particular order)
+#   reversed    a BatchGetItem relayed whole, its items answered in the
+#               reverse of the order of their keys in the request
+#               (DynamoDB answers them in no particular order)
 # With $ENV{DDBM_FAKE_REQUESTS} set, the body of every BatchGetItem the
 # fake receives is appended to that file, one per line.
 #   hang, stall, truncated, garbage, cut-json, json-array, not-http
@@ -293,14 +294,22 @@ sub batch_unprocessed {
     my @left = @keys[$n .. $#keys];
     my $items = [];
     if (@done) {
-        my $b = $JSON->encode({ RequestItems => {
+        my $part = $JSON->encode({ RequestItems => {
             $table => { %$ask, Keys => \@done } } });
-        (my $h = $head) =~ s/(\r\nContent-Length:\s*)\d+/$1 . length $b/ie;
+        (my $h = $head) =~ s/(\r\nContent-Length:\s*)\d+/$1 . length $part/ie;
         my $answer = eval { JSON::PP::decode_json(
-            http_body(forward_real($h, $b))) }
+            http_body(forward_real($h, $part))) }
             or return (502, 'fake: DynamoDB Local answered no JSON');
         $items = $answer->{Responses}{$table} || [];
-        $items = [reverse @$items] if $reverse;
+        if ($reverse) {
+            my %at;
+            @at{ map { $_->{pk}{S} . "\0" . ($_->{sk}{S} // '') } @done }
+                = 0 .. $#done;
+            $items = [sort {
+                $at{ $b->{pk}{S} . "\0" . ($b->{sk}{S} // '') }
+                <=> $at{ $a->{pk}{S} . "\0" . ($a->{sk}{S} // '') }
+            } @$items];
+        }
     }
     return (200, $JSON->encode({
         Responses => { $table => $items },
