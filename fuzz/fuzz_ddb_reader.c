@@ -13,6 +13,7 @@
 
 typedef struct {
     size_t  begins, attrs, ends;
+    size_t  keys;                   /* unprocessed keys: 1 + highest index */
     size_t  sum;
     int     stop_at;
 } fuzz_items_t;
@@ -70,6 +71,21 @@ fuzz_end(void *ctx, size_t i)
 }
 
 
+/* BatchGetItem's UnprocessedKeys: an index the reader has counted */
+static int
+fuzz_key(void *ctx, size_t index, const char *name, size_t nl, char type,
+    const unsigned char *v, size_t vl)
+{
+    fuzz_items_t  *c = ctx;
+
+    if (index + 1 > c->keys) {
+        c->keys = index + 1;
+    }
+
+    return fuzz_attr(ctx, name, nl, type, v, vl);
+}
+
+
 static void *
 fuzz_malloc(void *ctx, size_t size)
 {
@@ -113,6 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h.item_begin = fuzz_begin;
     h.item_attr = fuzz_attr;
     h.item_end = fuzz_end;
+    h.key_attr = fuzz_key;
     h.ctx = &c;
 
     rc = dm_ddb_read_with(data, size, &h, &a, &al);
@@ -125,6 +142,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0) {
         fuzz_assert(c.begins == c.ends && c.begins == a.nitems);
     }
+
+    fuzz_assert(c.keys <= a.nunprocessed);
 
     (void) dm_ddb_read(data, size, NULL, &a);
 

@@ -541,11 +541,128 @@ refused('a step reading a transaction', $http,
         qr/"user_uuid": step "tx" is a TransactWriteItems: it reads no item/,
         'key group=tx.user_uuid;');
 
-refused('a BatchGetItem', $http,
-        us_step('                step bg BatchGetItem {',
-                '                }'),
-        qr/step "bg": BatchGetItem is not supported yet/,
-        'step bg BatchGetItem');
+# BatchGetItem: one key per item of an earlier Query (the authors of a
+# page of messages), at most 100, answered as an array in that order
+my $bg = <<'_EOC_';
+        location ~ ^/api/authors/(?<group>[^/]+)$ {
+            ddbm_route authors GET {
+                validate path:group uuid *=conversation_not_found@404;
+                validate arg:limit  page_size optional *=invalid_limit@400;
+                step page Query message {
+                    key group=path:group;
+                    order desc;  limit arg:limit|20;
+                }
+                step users BatchGetItem user_by_handle {
+                    key handle=page[].user_handle;
+                    project user_uuid user_display_name;
+                    consistent on;
+                }
+                check found users else 404 no_author;
+                check one_of page.user_uuid users[].user_uuid else 403;
+                answer users {
+                    array;
+                    field uuid user_uuid;
+                    field display_name user_display_name;
+                }
+            }
+        }
+_EOC_
+my $bg_key = 'key handle=page[].user_handle;';
+my $bg_step = 'step users BatchGetItem user_by_handle {';
+
+($rc, $out) = nginx_t_route($http, $server . $bg);
+is($rc, 0, 'nginx -t accepts a BatchGetItem of the keys a Query found')
+    or diag($out);
+
+for my $line ('limit 5;', 'sort_key = lit:x;', 'order asc;',
+              'filter "attribute_exists(pk)";',
+              'condition "attribute_exists(pk)";',
+              'update "SET user_uuid = :u";', 'set user_uuid=path:group;',
+              'cache directory;', 'index message-group-sk-index;',
+              'when missing page;', 'fill;')
+{
+    my ($name) = $line =~ /^(\w+)/;
+    refused("\"$name\" in a BatchGetItem", $http,
+            $server . edit($bg, $bg_key, "$bg_key\n                    $line"),
+            qr/step "users": "$name" is not allowed in a BatchGetItem step/,
+            [$bg_step, $line]);
+}
+
+refused('a BatchGetItem with no list in its key', $http,
+        $server . edit($bg, $bg_key, 'key handle=lit:bob;'),
+        qr/step "users": a BatchGetItem asks one key per item of an earlier Query: bind a slot of its key to STEP\[\]\.attr/,
+        $bg_step);
+
+refused('a BatchGetItem\'s key not covering the table\'s key', $http,
+        $server . edit($bg, "$bg_step\n                    $bg_key",
+                       "step users BatchGetItem message {\n"
+                       . "                    key group=page[].group;"),
+        qr/step "users": the key does not cover the table's key: slot "at" of the sk template "\{at:time\}" of item "message" is not bound/,
+        'step users BatchGetItem message {');
+
+refused('a BatchGetItem\'s keys from a GetItem', $http,
+        $server . edit(edit($bg, $bg_key, 'key handle=one[].user_handle;'),
+                       "                $bg_step",
+                       "                step one GetItem user_by_sub {\n"
+                       . "                    key sub=identity;\n"
+                       . "                }\n"
+                       . "                $bg_step"),
+        qr/"one\[\]\.user_handle": step "one" is a GetItem, not a Query: it has no items to read with \[\]/,
+        'key handle=one[].user_handle;');
+
+refused('a BatchGetItem\'s keys from another BatchGetItem', $http,
+        $server . edit($bg, "                check found users",
+                       "                step again BatchGetItem user_by_handle {\n"
+                       . "                    key handle=users[].handle;\n"
+                       . "                }\n"
+                       . "                check found users"),
+        qr/step "again": "users\[\]\.handle": step "users" is a BatchGetItem: a BatchGetItem's keys come from the items of an earlier Query/,
+        'step again BatchGetItem');
+
+refused('a BatchGetItem\'s keys from a later step', $http,
+        $server . edit($bg, $bg_key, 'key handle=later[].user_handle;'),
+        qr/"later\[\]\.user_handle": "later" is not a step written before this line/,
+        'key handle=later[].user_handle;');
+
+refused('a BatchGetItem\'s keys from two Queries', $http,
+        $server . edit(edit($bg, "$bg_step\n                    $bg_key",
+                            "step users BatchGetItem message {\n"
+                            . "                    key group=page[].group at=page2[].at;"),
+                       "                step users",
+                       "                step page2 Query message {\n"
+                       . "                    key group=path:group;  limit 5;\n"
+                       . "                }\n"
+                       . "                step users"),
+        qr/step "users": "page\[\]\.group" and "page2\[\]\.at" are lists of two steps/,
+        'step users BatchGetItem message {');
+
+refused('a BatchGetItem of a Query with no limit', $http,
+        $server . edit($bg, 'order desc;  limit arg:limit|20;', 'order desc;'),
+        qr/step "users": its keys are one per item of Query "page", which has no limit: a BatchGetItem takes at most 100 keys/,
+        $bg_step);
+
+refused('a BatchGetItem of a Query whose limit may pass 100', $http,
+        $server . edit($bg, 'limit arg:limit|20;', 'limit 101;'),
+        qr/step "users": its keys are one per item of Query "page", which may answer more: a BatchGetItem takes at most 100 keys/,
+        $bg_step);
+
+refused('a BatchGetItem read as one item', $http,
+        $server . edit($bg, 'check one_of page.user_uuid users[].user_uuid',
+                       'check one_of page.user_uuid users.user_uuid'),
+        qr/"users\.user_uuid": step "users" is a BatchGetItem: its items are a list, read as users\[\]\.user_uuid/,
+        'check one_of page.user_uuid users.user_uuid');
+
+refused('a BatchGetItem answered as an object', $http,
+        $server . edit($bg, "                    array;\n",
+                       "                    object;\n"),
+        qr/answer: step "users" is a BatchGetItem: a list of items, an array/,
+        [$bg_step, 'object;']);
+
+refused('a BatchGetItem answered with a cursor', $http,
+        $server . edit($bg, "                    array;\n",
+                       "                    array;  cursor header X-Next sk;\n"),
+        qr/answer: a BatchGetItem answers every key it is given: it has no cursor/,
+        [$bg_step, 'cursor header X-Next sk;']);
 
 # 7. limit with a filter, unless fill
 refused('limit with filter and no fill', $http,

@@ -140,6 +140,26 @@ my $server = <<'_EOC_';
             }
         }
 
+        location ~ ^/notes/(?<owner>[^/]+)/latest$ {
+            ddbm_table batch-notes;
+            ddbm_route notes_latest GET {
+                step recent Query note {
+                    index by-author;
+                    key author=path:owner;
+                    order desc;  limit 5;
+                }
+                step full BatchGetItem note {
+                    key owner=path:owner at=recent[].at;
+                    project body rev;
+                    consistent on;
+                }
+                answer full {
+                    array;
+                    field text body;
+                }
+            }
+        }
+
         location ~ ^/notes/(?<owner>[^/]+)/move$ {
             ddbm_table tx-notes;
             ddbm_route notes_move POST {
@@ -275,6 +295,22 @@ for my $want (
     . "      sk = {at:time <- arg:at}\n"
     . "    ConditionExpression attribute_exists(pk)\n"
     . "    keeps body (what its first put writes)\n",
+    "  step 2 full: BatchGetItem note\n"
+    . "    after recent\n"
+    . "    RequestItems batch-notes\n"
+    . "    Keys, one per item of recent, in its order, each once "
+    . "(none: no call)\n"
+    . "      pk = \"NOTE#\" + {owner:uuid <- path:owner}\n"
+    . "      sk = {at:time <- recent[].at}\n"
+    . "    ProjectionExpression #ddbmp0, #ddbmp1, #ddbmp2, #ddbmp3\n"
+    . "    ConsistentRead true\n"
+    . "    ExpressionAttributeNames\n      #ddbmp0 = body\n"
+    . "      #ddbmp1 = rev\n      #ddbmp2 = pk\n      #ddbmp3 = sk\n"
+    . "    keeps pk, sk, body\n"
+    . "    items in the order of the keys; UnprocessedKeys asked again "
+    . "after a backoff, at most ddbm_retries times, then answered as "
+    . "ProvisionedThroughputExceededException\n"
+    . "  answer full: array, status 200\n    text <- body as text\n",
     "pattern post_message\n  location = /api/messages\n"
     . "  table cruddur-messages, region us-east-1\n",
     "pattern health\n  location = /health\n",
@@ -306,6 +342,13 @@ my $want_policy = sub {
               Action => [map { "dynamodb:$_" }
                          qw(DeleteItem GetItem PutItem Query UpdateItem)],
               Resource => sprintf($arn, 'us-east-1', 'app-notes') },
+            # notes_latest: the index's Query, then a BatchGetItem of
+            # the table
+            { Effect => 'Allow', Action => ['dynamodb:BatchGetItem'],
+              Resource => sprintf($arn, 'us-east-1', 'batch-notes') },
+            { Effect => 'Allow', Action => ['dynamodb:Query'],
+              Resource => sprintf($arn, 'us-east-1',
+                                  'batch-notes/index/by-author') },
             # post_message: GetItem, TransactWriteItems of Put and Delete;
             # health: DescribeTable
             { Effect => 'Allow',

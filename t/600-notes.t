@@ -7,7 +7,9 @@
 # ... unsafe_client_supplied).  Data: alice has five notes (ids in
 # ascending order, for paging), bob one, carol two (for update and
 # delete); dave and erin start with none and create theirs here; fred
-# and gina create notes with slugs (a TransactWriteItems).
+# and gina create notes with slugs (a TransactWriteItems); ivan has four
+# notes updated at four times (GET /notes/recent: a Query on a keys-only
+# index, then a BatchGetItem), judy none.
 
 use Test::Nginx::Socket 'no_plan';
 use Test::More;
@@ -16,6 +18,7 @@ use DdbmTest qw(:DEFAULT slurp);
 use DdbmModule;
 use DdbmFake;
 use JSON::PP ();
+use File::Temp ();
 
 our %U = (
     alice => '3f1d2a90-6c4b-4e8a-9b1c-0d2e4f6a8b01',
@@ -26,7 +29,15 @@ our %U = (
     fred  => 'ce627f45-b190-4d3f-8061-5c7d9e1f3056',
     gina  => 'df738056-c2a1-4e40-9172-6d8eaf204167',
     hank  => 'e0849167-d3b2-4f51-a283-7e9fb0315278',
+    ivan  => 'f195a278-e4c3-4a62-b394-8fa0c1426389',
+    judy  => '02a6b389-f5d4-4b73-84a5-90b1d253749a',
+    zed   => '13b7c49a-06e5-4c84-95b6-a1c2e364850b',
 );
+
+# the BatchGetItem bodies the fake receives (one a line), checked below
+our $BATCH_LOG = File::Temp->new(TEMPLATE => 'ddbm-t600-batch-XXXXXX',
+                                 TMPDIR => 1);
+$ENV{DDBM_FAKE_REQUESTS} = $BATCH_LOG->filename;
 
 # the scripted fake DynamoDB, for a transaction whose answer is lost
 DdbmFake::start();
@@ -46,6 +57,19 @@ our $C2 = 'c2d4a3c9-f584-4be2-a395-80ab2c436478';    # carol's, to delete
 
 our $T0 = '2026-03-01T09:00:00.000000+00:00';
 our $T1 = '2026-03-02T17:30:00.000000+00:00';
+
+# ivan's notes: [id, title, tag, updated at HH:00 on 2026-03-05]; newest
+# first they are 1, 2, 0, 3 (not their ids' order, nor the order written)
+our @I = (
+    ['e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a51', 'Ivan one', 'work', 10],
+    ['1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c52', 'Ivan two', 'home', 12],
+    ['c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e53', 'Ivan three', 'ideas', 11],
+    ['5d6e7f80-9a1b-4c2d-9e3f-4a5b6c7d8e54', 'Ivan four', 'general', 9],
+);
+# a row that names ivan as its owner in another partition (no route
+# writes one): the index lists it, ivan's partition has no such note
+our $STRAY = 'f7a8b9c0-d1e2-4f3a-8b4c-5d6e7f8a9b55';
+sub ivan_time { sprintf '2026-03-05T%02d:00:00.000000+00:00', $_[0] }
 
 our $NOTES = Cwd::abs_path('examples/notes')
     or die "600-notes.t: run from the repository's top directory\n";
@@ -78,6 +102,33 @@ put_note($U{alice}, $_->[0], $_->[1], "about: $_->[1]", $_->[2], 1) for @A;
 put_note($U{bob}, $B1, "Bob's standup", 'not for alice', 'work', 1);
 put_note($U{carol}, $C1, 'Draft', 'first words', 'draft', 3);
 put_note($U{carol}, $C2, 'Scratch', 'to be deleted', 'draft', 1);
+
+sub put_row {
+    my ($pk_owner, $owner, $id, $title, $tag, $updated) = @_;
+    ddbm_ddb('PutItem', { TableName => $TABLE, Item => {
+        pk => { S => "USER#$pk_owner" }, sk => { S => $id },
+        owner_id => { S => $owner }, title => { S => $title },
+        body => { S => "about: $title" }, tag => { S => $tag },
+        version => { N => '1' },
+        created_at => { S => $T0 }, updated_at => { S => $updated },
+    } });
+}
+
+put_row($U{ivan}, $U{ivan}, $_->[0], $_->[1], $_->[2], ivan_time($_->[3]))
+    for @I;
+# the newest row of the index: no note of ivan's
+put_row($U{zed}, $U{ivan}, $STRAY, 'Not ivan\'s', 'work', ivan_time(13));
+# the oldest: the id of ivan's third note, asked once
+put_row($U{zed}, $U{ivan}, $I[2][0], 'Not ivan\'s either', 'work',
+        ivan_time(8));
+
+# ivan's notes as GET /notes/recent answers them, by index into @I
+sub ivan_recent {
+    return '[' . join(',', map {
+        qq({"id":"$I[$_][0]","title":"$I[$_][1]","body":"about: $I[$_][1]",)
+      . qq("tag":"$I[$_][2]","version":1,"updated_at":")
+      . ivan_time($I[$_][3]) . '"}' } @_) . ']';
+}
 
 # the answers' shapes: every field, and the list's (projected) fields
 sub note_json {
@@ -175,6 +226,31 @@ is(scalar @hank, 2, 'hank: no note of the throttled or ever-conflicting '
                     . 'transactions');
 ok(!grep({ $_->{pk}{S} =~ /^SLUG#/ && exists $_->{owner_id} } @{ $scan->{Items} }),
    'slug rows have no owner_id: never in the notes-by-tag index');
+
+# GET /notes/recent's BatchGetItem requests, as the fake received them
+# (TESTS 36 and 37, in that order): typed keys, every one in ivan's
+# partition, the projection and ConsistentRead; the second call of TEST
+# 36 asks only what the first left unprocessed
+my @batch = map { JSON::PP::decode_json($_) }
+            grep { /\S/ } split /\n/, slurp($BATCH_LOG->filename);
+my @asked = map { [ map { $_->{sk}{S} } @{ $_->{RequestItems}{$TABLE}{Keys} } ] }
+            @batch;
+my @ids = ($STRAY, map { $I[$_][0] } 1, 2, 0, 3);
+is(scalar @batch, 6, 'the fake: 2 BatchGetItem calls, then 4');
+is_deeply($asked[0], \@ids, 'recent: the keys in the Query\'s order, '
+                            . 'each once');
+is_deeply($asked[1], [@ids[2 .. 4]], 'recent: the second call asks the '
+                                    . 'three keys left unprocessed');
+is_deeply($asked[$_], \@ids, "throttled: call $_ asks every key again")
+    for 2 .. 5;
+my $first = $batch[0]{RequestItems}{$TABLE} // {};
+is(scalar(grep { $_->{pk}{S} ne "USER#$U{ivan}" } @{ $first->{Keys} }), 0,
+   'recent: every key in the caller\'s partition');
+is(join(',', map { $first->{ExpressionAttributeNames}{$_} }
+             split /, /, $first->{ProjectionExpression} // ''),
+   'sk,title,body,tag,version,updated_at,pk',
+   'recent: the projection, and pk to match items to keys');
+ok($first->{ConsistentRead}, 'recent: ConsistentRead');
 
 __DATA__
 
@@ -616,7 +692,113 @@ Retry-After: 1
 
 
 
-=== TEST 32: slugs: a transaction cancelled by a conflict with another one is sent again: 201, one note
+
+=== TEST 32: recent: ivan's notes, whole, newest first (the Query's order, not the BatchGetItem's); a note the index names under another partition is absent, one it names twice is answered once; 2 calls
+--- config
+    add_header X-Calls $ddbm_calls always;
+    include $TEST_NGINX_NOTES_DIR/notes-locations.conf;
+--- request
+GET /notes/recent
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 200
+--- response_headers
+X-Calls: 2
+--- response_body eval
+main::ivan_recent(1, 2, 0, 3)
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: recent: limit=2: the two newest rows of the index, one of them no note of ivan's: one note
+--- config
+    add_header X-Calls $ddbm_calls always;
+    include $TEST_NGINX_NOTES_DIR/notes-locations.conf;
+--- request
+GET /notes/recent?limit=2
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 200
+--- response_headers
+X-Calls: 2
+--- response_body eval
+main::ivan_recent(1)
+
+
+
+=== TEST 34: recent: judy has no note: [], the Query alone (no BatchGetItem of no key)
+--- config
+    add_header X-Calls $ddbm_calls always;
+    include $TEST_NGINX_NOTES_DIR/notes-locations.conf;
+--- request
+GET /notes/recent
+--- more_headers
+X-Test-Sub: 02a6b389-f5d4-4b73-84a5-90b1d253749a
+--- error_code: 200
+--- response_headers
+X-Calls: 1
+--- response_body: []
+
+
+
+=== TEST 35: recent: a limit over 100 (what one BatchGetItem takes) is 400
+--- request
+GET /notes/recent?limit=101
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 400
+--- response_body_like: "error":"invalid_limit"
+
+
+
+=== TEST 36: recent: DynamoDB leaves three keys unprocessed: they are asked again, the answer is whole and in order; 3 calls
+The fake relays the first two keys to DynamoDB Local and answers the
+other three in UnprocessedKeys; the second BatchGetItem is relayed whole
+and its items answered last first: the answer keeps the Query's order.
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/batchreal/unprocessed-half,reversed/t600-36;\n"
+. "    add_header X-Calls \$ddbm_calls always;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+GET /notes/recent
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 200
+--- response_headers
+X-Calls: 3
+--- response_body eval
+main::ivan_recent(1, 2, 0, 3)
+--- error_log eval
+[qr/\[warn\] .* ddbm: DynamoDB BatchGetItem: 3 of 5 key\(s\) unprocessed, asked again in \d+ms/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 37: recent: keys still unprocessed after ddbm_retries (3) more calls: 503 with Retry-After, never a partial list
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/batchreal/unprocessed-all/t600-37;\n"
+. "    add_header X-Calls \$ddbm_calls always;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+--- request
+GET /notes/recent
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 503
+--- response_headers
+Retry-After: 1
+X-Calls: 5
+--- response_body eval
+'{"error":"dynamodb_throttled","message":"the database call failed"}'
+--- error_log eval
+[qr/\[error\] .* ddbm: DynamoDB BatchGetItem: 5 of 5 key\(s\) still unprocessed after 4 call\(s\): answered as throttled/]
+
+
+
+=== TEST 38: slugs: a transaction cancelled by a conflict with another one is sent again: 201, one note
 DynamoDB cancels it with TransactionConflict (another transaction held
 the note's item) and no failed condition: nothing was written and the
 request is not at fault, so the engine sends the same body again, which
@@ -624,7 +806,7 @@ DynamoDB Local applies.  Before, this answered the route's 409
 slug_taken for a slug nobody had.
 --- config eval
 $main::FAKE
-. "    ddbm_backend /_fake/TransactWriteItems/txconflict1,real/t600-32;\n"
+. "    ddbm_backend /_fake/TransactWriteItems/txconflict1,real/t600-38;\n"
 . "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
 --- request
 POST /notes/slugs
@@ -639,8 +821,8 @@ DdbmModule::json_re('{"id":"<UUID>","slug":"contended","title":"Contended","body
 
 
 
-=== TEST 33: slugs: the retried transaction wrote one note, and its slug is taken now
-hank lists his notes: the ones of TEST 30 and TEST 32, once each; the
+=== TEST 39: slugs: the retried transaction wrote one note, and its slug is taken now
+hank lists his notes: the ones of TEST 30 and TEST 38, once each; the
 slug of TEST 32 again is the route's 409 (a condition failed, not a
 conflict: never retried).
 --- config eval
@@ -661,10 +843,10 @@ X-Test-Sub: e0849167-d3b2-4f51-a283-7e9fb0315278
 
 
 
-=== TEST 34: slugs: a conflict that outlasts the retries is 503 transaction_conflict, not a taken slug
+=== TEST 40: slugs: a conflict that outlasts the retries is 503 transaction_conflict, not a taken slug
 --- config eval
 $main::FAKE
-. "    ddbm_backend /_fake/TransactWriteItems/txconflict1/t600-34;\n"
+. "    ddbm_backend /_fake/TransactWriteItems/txconflict1/t600-40;\n"
 . "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
 --- request
 POST /notes/slugs

@@ -212,6 +212,7 @@ ddbm_read_call(ddbm_client_t *c, const char *operation, dm_buf_t *body,
         h.item_begin = ddbm_rows_begin;
         h.item_attr = ddbm_rows_attr;
         h.item_end = ddbm_rows_end;
+        h.key_attr = NULL;
         h.ctx = rows;
 
         rc = dm_ddb_read(answer.data, answer.len, &h, a);

@@ -107,19 +107,26 @@ typedef struct {
     char            last_sk[64];    /* LastEvaluatedKey.sk, "" when none */
     int             has_last_key;
     int             last_sk_truncated;  /* longer than last_sk holds */
+    /* BatchGetItem: the keys of "UnprocessedKeys" (items: "Responses") */
+    size_t          nunprocessed;
 } dm_ddb_answer_t;
 
 /*
- * Called for each item of "Items" (or for "Item").  Attribute values of
- * type S, N, BOOL (value "true"/"false") and NULL (value "") are reported;
- * lists, maps, sets and binaries are skipped.  A non-zero return stops the
- * parse with an error.
+ * Called for each item of "Items" (or for "Item", or of BatchGetItem's
+ * "Responses").  Attribute values of type S, N, BOOL (value
+ * "true"/"false") and NULL (value "") are reported; lists, maps, sets and
+ * binaries are skipped.  key_attr is called for each attribute of each
+ * key of BatchGetItem's "UnprocessedKeys" (index: the key's, from 0).  A
+ * non-zero return stops the parse with an error.  Any may be NULL.
  */
 typedef struct {
     int   (*item_begin)(void *ctx, size_t index);
     int   (*item_attr)(void *ctx, const char *name, size_t name_len,
               char type, const unsigned char *value, size_t value_len);
     int   (*item_end)(void *ctx, size_t index);
+    int   (*key_attr)(void *ctx, size_t index, const char *name,
+              size_t name_len, char type, const unsigned char *value,
+              size_t value_len);
     void   *ctx;
 } dm_item_handler_t;
 

@@ -1,7 +1,8 @@
 /*
  * One streaming pass (yajl SAX) over DynamoDB answers: items, error type
- * and message, cancellation reasons, Count and LastEvaluatedKey.sk.  No
- * tree is built; strings are reported while the parser holds them.
+ * and message, cancellation reasons, Count and LastEvaluatedKey.sk, and
+ * BatchGetItem's Responses (items) and UnprocessedKeys (keys).  No tree
+ * is built; strings are reported while the parser holds them.
  */
 
 #include <stdlib.h>
@@ -27,6 +28,10 @@ typedef enum {
     DM_ST_CANCEL,               /* in "CancellationReasons": [ ... ] */
     DM_ST_CANCEL_OBJ,
     DM_ST_CANCEL_CODE,
+    DM_ST_RESP,                 /* in "Responses": table names, arrays */
+    DM_ST_UNPROC,               /* in "UnprocessedKeys": table names */
+    DM_ST_UNPROC_TABLE,         /* in a table's: "Keys", others skipped */
+    DM_ST_UNPROC_KEYS,          /* in "Keys": [ ... ], each read as an item */
     DM_ST_DONE
 } dm_state_e;
 
@@ -38,7 +43,9 @@ typedef enum {
     DM_TOP_LEK,
     DM_TOP_TYPE,
     DM_TOP_MESSAGE,
-    DM_TOP_CANCEL
+    DM_TOP_CANCEL,
+    DM_TOP_RESPONSES,
+    DM_TOP_UNPROCESSED
 } dm_top_key_e;
 
 
@@ -48,6 +55,9 @@ typedef struct {
     dm_state_e                state;
     dm_top_key_e              top_key;
     int                       single_item;  /* "Item", not "Items" */
+    int                       in_responses; /* Items of a Responses table */
+    int                       in_key;       /* an unprocessed key, not an
+                                               item */
     unsigned                  skip;         /* depth of a skipped value */
     int                       skip_next;    /* the next value is skipped */
     size_t                    attr_name_len;
@@ -173,12 +183,25 @@ dm_scalar(dm_reader_t *rd, char type, const unsigned char *v, size_t len)
         return 1;
 
     case DM_ST_ATTR_VALUE:
-        if (rd->attr_wanted && rd->handler && rd->handler->item_attr) {
-            if (rd->attr_type == 0) {
-                v = (const unsigned char *) "";
-                len = 0;
+        if (rd->attr_type == 0) {
+            v = (const unsigned char *) "";
+            len = 0;
+        }
+
+        if (rd->in_key) {
+            if (rd->attr_wanted && rd->handler && rd->handler->key_attr
+                && rd->handler->key_attr(rd->handler->ctx,
+                                         a->nunprocessed - 1, rd->attr_name,
+                                         rd->attr_name_len, rd->attr_type,
+                                         v, len) != 0)
+            {
+                dm_stop(rd, "key handler refused an attribute");
+                return 0;
             }
 
+        } else if (rd->attr_wanted && rd->handler
+                   && rd->handler->item_attr)
+        {
             if (rd->handler->item_attr(rd->handler->ctx, rd->attr_name,
                                        rd->attr_name_len, rd->attr_type,
                                        v, len) != 0)
@@ -309,6 +332,16 @@ dm_start_container(dm_reader_t *rd, int is_map)
             return 1;
         }
 
+        if (rd->top_key == DM_TOP_RESPONSES && is_map) {
+            rd->state = DM_ST_RESP;
+            return 1;
+        }
+
+        if (rd->top_key == DM_TOP_UNPROCESSED && is_map) {
+            rd->state = DM_ST_UNPROC;
+            return 1;
+        }
+
         /* a value of a shape we do not read */
         rd->skip = 1;
         return 1;
@@ -330,6 +363,40 @@ dm_start_container(dm_reader_t *rd, int is_map)
             dm_stop(rd, "item handler refused an item");
             return 0;
         }
+        return 1;
+
+    case DM_ST_RESP:
+        /* a table's items: read as a Query's */
+        if (is_map) {
+            break;
+        }
+        rd->state = DM_ST_ITEMS;
+        rd->in_responses = 1;
+        rd->single_item = 0;
+        return 1;
+
+    case DM_ST_UNPROC:
+        if (!is_map) {
+            break;
+        }
+        rd->state = DM_ST_UNPROC_TABLE;
+        return 1;
+
+    case DM_ST_UNPROC_TABLE:
+        /* only "Keys" gets here: the table's other members are skipped */
+        if (is_map) {
+            break;
+        }
+        rd->state = DM_ST_UNPROC_KEYS;
+        return 1;
+
+    case DM_ST_UNPROC_KEYS:
+        if (!is_map) {
+            break;
+        }
+        rd->state = DM_ST_ITEM;
+        rd->in_key = 1;
+        rd->answer->nunprocessed++;
         return 1;
 
     case DM_ST_ITEM:
@@ -393,12 +460,35 @@ dm_end_container(dm_reader_t *rd)
         return 1;
 
     case DM_ST_ITEMS:
-    case DM_ST_LEK:
-    case DM_ST_CANCEL:
+        rd->state = rd->in_responses ? DM_ST_RESP : DM_ST_TOP;
+        return 1;
+
+    case DM_ST_RESP:
+        rd->in_responses = 0;
         rd->state = DM_ST_TOP;
         return 1;
 
+    case DM_ST_LEK:
+    case DM_ST_CANCEL:
+    case DM_ST_UNPROC:
+        rd->state = DM_ST_TOP;
+        return 1;
+
+    case DM_ST_UNPROC_TABLE:
+        rd->state = DM_ST_UNPROC;
+        return 1;
+
+    case DM_ST_UNPROC_KEYS:
+        rd->state = DM_ST_UNPROC_TABLE;
+        return 1;
+
     case DM_ST_ITEM:
+        if (rd->in_key) {
+            rd->in_key = 0;
+            rd->state = DM_ST_UNPROC_KEYS;
+            return 1;
+        }
+
         if (rd->handler && rd->handler->item_end
             && rd->handler->item_end(rd->handler->ctx, a->nitems - 1) != 0)
         {
@@ -491,6 +581,10 @@ dm_on_map_key(void *ctx, const unsigned char *k, size_t len)
             rd->top_key = DM_TOP_MESSAGE;
         } else if (dm_key_is(k, len, "CancellationReasons")) {
             rd->top_key = DM_TOP_CANCEL;
+        } else if (dm_key_is(k, len, "Responses")) {
+            rd->top_key = DM_TOP_RESPONSES;
+        } else if (dm_key_is(k, len, "UnprocessedKeys")) {
+            rd->top_key = DM_TOP_UNPROCESSED;
         } else {
             rd->top_key = DM_TOP_OTHER;
             rd->skip_next = 1;
@@ -533,6 +627,17 @@ dm_on_map_key(void *ctx, const unsigned char *k, size_t len)
 
     case DM_ST_LEK:
         rd->lek_is_sk = dm_key_is(k, len, "sk");
+        return 1;
+
+    case DM_ST_RESP:
+    case DM_ST_UNPROC:
+        /* a table's name: the request names one table */
+        return 1;
+
+    case DM_ST_UNPROC_TABLE:
+        if (!dm_key_is(k, len, "Keys")) {
+            rd->skip_next = 1;
+        }
         return 1;
 
     case DM_ST_LEK_ATTR:
@@ -887,6 +992,7 @@ dm_ddb_rewrite_items(const unsigned char *body, size_t len,
     h.item_begin = dm_rewrite_item_begin;
     h.item_attr = dm_rewrite_item_attr;
     h.item_end = dm_rewrite_item_end;
+    h.key_attr = NULL;
     h.ctx = rw;
 
     base = out->len;

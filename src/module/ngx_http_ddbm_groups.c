@@ -315,6 +315,7 @@ ngx_http_ddbm_read_group(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     h.item_begin = item_begin;
     h.item_attr = item_attr;
     h.item_end = item_end;
+    h.key_attr = NULL;
     h.ctx = &gr;
 
     return ngx_http_ddbm_read_answer(ctx, tag, &h, answer);

@@ -166,6 +166,13 @@ typedef struct {
     unsigned                    fill:1;
     ngx_int_t                   when_missing;  /* step index, or -1 */
 
+    /*
+     * BatchGetItem: the earlier Query whose items give its keys (the key
+     * binds that are STEP[].attr read it, the others are the same for
+     * every key), or -1
+     */
+    ngx_int_t                   keys_of;
+
     unsigned                    consistent:1;
     ngx_array_t                *project;       /* ngx_str_t; NULL: all */
 

@@ -28,6 +28,9 @@
                    | OPB(NGX_HTTP_DDBM_OP_DELETE) | OPB(NGX_HTTP_DDBM_OP_CHECK))
 #define OP_ANY    (OP_READ | OP_WRITE)
 #define OP_EXPR   (OPB(NGX_HTTP_DDBM_OP_QUERY) | OP_WRITE)
+#define OP_BATCH  OPB(NGX_HTTP_DDBM_OP_BATCH_GET)
+/* the steps that read items: what STEP.attr, found, when missing name */
+#define OP_FINDS  (OP_READ | OP_BATCH)
 
 
 /* a "key SLOT=SOURCE" as written, bound to its slot when the step ends */
@@ -99,12 +102,15 @@ static ngx_int_t ngx_http_ddbm_step_ask(ngx_conf_t *cf,
     ngx_http_ddbm_route_t *route, ngx_http_ddbm_step_t *step);
 static ngx_int_t ngx_http_ddbm_step_identity(ngx_conf_t *cf,
     ngx_http_ddbm_step_t *step);
+static ngx_uint_t ngx_http_ddbm_in_list(ngx_array_t *list, ngx_str_t *s);
 
 static char *ngx_http_ddbm_route_validate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_ddbm_step_done(ngx_conf_t *cf,
+    ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *step);
+static ngx_int_t ngx_http_ddbm_batch_done(ngx_conf_t *cf,
     ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *step);
 static ngx_int_t ngx_http_ddbm_step_init(ngx_conf_t *cf,
     ngx_http_ddbm_rconf_t *rc, ngx_http_ddbm_step_t *step, ngx_str_t *name,
@@ -200,7 +206,7 @@ static ngx_command_t  ngx_http_ddbm_step_commands[] = {
 
     { ngx_string("key"),
       NGX_HTTP_DDBM_RCONF|NGX_CONF_1MORE,
-      ngx_http_ddbm_step_line, 0, OP_ANY, NULL },
+      ngx_http_ddbm_step_line, 0, OP_ANY | OP_BATCH, NULL },
 
     { ngx_string("index"),
       NGX_HTTP_DDBM_RCONF|NGX_CONF_TAKE1,
@@ -228,11 +234,11 @@ static ngx_command_t  ngx_http_ddbm_step_commands[] = {
 
     { ngx_string("consistent"),
       NGX_HTTP_DDBM_RCONF|NGX_CONF_TAKE1,
-      ngx_http_ddbm_step_line, 0, OP_READ, NULL },
+      ngx_http_ddbm_step_line, 0, OP_READ | OP_BATCH, NULL },
 
     { ngx_string("project"),
       NGX_HTTP_DDBM_RCONF|NGX_CONF_1MORE,
-      ngx_http_ddbm_step_line, 0, OP_READ, NULL },
+      ngx_http_ddbm_step_line, 0, OP_READ | OP_BATCH, NULL },
 
     { ngx_string("cache"),
       NGX_HTTP_DDBM_RCONF|NGX_CONF_TAKE12,
@@ -1250,11 +1256,22 @@ ngx_http_ddbm_source(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
     }
 
     if (src->kind == NGX_HTTP_DDBM_SRC_STEP_ALL
-        && step->op != NGX_HTTP_DDBM_OP_QUERY)
+        && step->op != NGX_HTTP_DDBM_OP_QUERY
+        && step->op != NGX_HTTP_DDBM_OP_BATCH_GET)
     {
         ngx_http_ddbm_rerror(cf, rc, 0, "\"%V\": step \"%V\" is a %s, not a "
                              "Query: it has no items to read with []", text,
                              &var, ngx_http_ddbm_op_names[step->op]);
+        return NGX_ERROR;
+    }
+
+    if (src->kind == NGX_HTTP_DDBM_SRC_STEP
+        && step->op == NGX_HTTP_DDBM_OP_BATCH_GET)
+    {
+        /* which of its items would it be: none is first */
+        ngx_http_ddbm_rerror(cf, rc, 0, "\"%V\": step \"%V\" is a "
+                             "BatchGetItem: its items are a list, read as "
+                             "%V[].%V", text, &var, &var, &src->name);
         return NGX_ERROR;
     }
 
@@ -1297,7 +1314,7 @@ ngx_http_ddbm_step_attr(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
     item = step->item;
 
     /* an UpdateItem reads the item it wrote: ReturnValues ALL_NEW */
-    if (!(OPB(step->op) & (OP_READ | OPB(NGX_HTTP_DDBM_OP_UPDATE)))) {
+    if (!(OPB(step->op) & (OP_FINDS | OPB(NGX_HTTP_DDBM_OP_UPDATE)))) {
         ngx_http_ddbm_rerror(cf, rc, 0, "\"%V\": step \"%V\" is a %s: it "
                              "reads no item", attr, &step->name,
                              ngx_http_ddbm_op_names[step->op]);
@@ -1363,7 +1380,14 @@ ngx_http_ddbm_step_attr(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
         return NGX_ERROR;
     }
 
-    if (step->project) {
+    /* a BatchGetItem asks its key whatever its projection (step_ask) */
+    if (step->project
+        && !(step->op == NGX_HTTP_DDBM_OP_BATCH_GET
+             && ((sk->len && stored->len == sk->len
+                  && ngx_strncmp(stored->data, sk->data, sk->len) == 0)
+                 || (stored->len == pk->len
+                     && ngx_strncmp(stored->data, pk->data, pk->len) == 0))))
+    {
         s = step->project->elts;
 
         for (i = 0; i < step->project->nelts; i++) {
@@ -1443,7 +1467,8 @@ ngx_http_ddbm_bind_check(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
         return NGX_ERROR;
     }
 
-    if (src->kind == NGX_HTTP_DDBM_SRC_STEP_ALL) {
+    /* key 2: a BatchGetItem's key, one per item of the list */
+    if (src->kind == NGX_HTTP_DDBM_SRC_STEP_ALL && key != 2) {
         ngx_http_ddbm_rerror(cf, rc, line, "\"%V\" is a list: \"%V\" takes "
                              "one value", &src->text, &b->name);
         return NGX_ERROR;
@@ -1495,9 +1520,41 @@ ngx_http_ddbm_step_ask(ngx_conf_t *cf, ngx_http_ddbm_route_t *route,
 
     step->ask = NULL;
 
-    if (step->op != NGX_HTTP_DDBM_OP_GET
-        && step->op != NGX_HTTP_DDBM_OP_QUERY)
-    {
+    if (!(OPB(step->op) & OP_FINDS)) {
+        return NGX_OK;
+    }
+
+    if (step->project && step->op == NGX_HTTP_DDBM_OP_BATCH_GET) {
+        /* the key too, whatever the projection: items matched to keys */
+        step->ask = ngx_array_create(cf->pool, step->project->nelts + 2,
+                                     sizeof(ngx_str_t));
+        if (step->ask == NULL) {
+            return NGX_ERROR;
+        }
+
+        a = step->project->elts;
+
+        for (i = 0; i < step->project->nelts + 2; i++) {
+            attr = (i < step->project->nelts)
+                   ? a[i]
+                   : (i == step->project->nelts) ? step->item->schema->pk
+                                                 : step->item->schema->sk;
+
+            if (attr.len == 0
+                || (i >= step->project->nelts
+                    && ngx_http_ddbm_in_list(step->project, &attr)))
+            {
+                continue;
+            }
+
+            p = ngx_array_push(step->ask);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            *p = attr;
+        }
+
         return NGX_OK;
     }
 
@@ -1559,6 +1616,25 @@ ngx_http_ddbm_step_ask(ngx_conf_t *cf, ngx_http_ddbm_route_t *route,
     }
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_ddbm_in_list(ngx_array_t *list, ngx_str_t *s)
+{
+    ngx_str_t   *x;
+    ngx_uint_t   i;
+
+    x = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (x[i].len == s->len && ngx_memcmp(x[i].data, s->data, s->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1915,7 +1991,8 @@ ngx_http_ddbm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      * the rewrite's pass is the only one over DynamoDB's answer
      */
     if (route->answer.map && !step[route->answer.step].cache
-        && step[route->answer.step].when_missing < 0)
+        && step[route->answer.step].when_missing < 0
+        && step[route->answer.step].op != NGX_HTTP_DDBM_OP_BATCH_GET)
     {
         deps = 0;
 
@@ -2188,14 +2265,8 @@ ngx_http_ddbm_route_step(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": unknown operation "
                              "\"%V\" (GetItem Query PutItem UpdateItem "
-                             "DeleteItem TransactWriteItems)", &value[1],
-                             &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (op == NGX_HTTP_DDBM_OP_BATCH_GET) {
-        ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": %V is not supported "
-                             "yet", &value[1], &value[2]);
+                             "DeleteItem BatchGetItem TransactWriteItems)",
+                             &value[1], &value[2]);
         return NGX_CONF_ERROR;
     }
 
@@ -2302,6 +2373,7 @@ ngx_http_ddbm_step_init(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
     step->item = item;
     step->forward = 1;
     step->when_missing = -1;
+    step->keys_of = -1;
     step->file = cf->conf_file->file.name;
     step->line = cf->conf_file->line;
     /* every check written before it */
@@ -2584,7 +2656,11 @@ ngx_http_ddbm_bind_slots(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
         b->type = part->type;
         b->source = rk->source;
 
-        if (ngx_http_ddbm_bind_check(cf, rc, rk->line, b, 1) != NGX_OK) {
+        if (ngx_http_ddbm_bind_check(cf, rc, rk->line, b,
+                                     step->op == NGX_HTTP_DDBM_OP_BATCH_GET
+                                     ? 2 : 1)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }
@@ -2645,6 +2721,105 @@ ngx_http_ddbm_sk_type(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
     name->data = (u_char *) part->name;
     name->len = ngx_strlen(part->name);
     *type = part->type;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A BatchGetItem's keys: one per item of an earlier Query (its key binds
+ * that are STEP[].attr, all of one Query), at most BatchGetItem's 100,
+ * which the Query's limit must guarantee
+ */
+static ngx_int_t
+ngx_http_ddbm_batch_done(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
+    ngx_http_ddbm_step_t *step)
+{
+    int64_t                max;
+    ngx_int_t              n;
+    ngx_uint_t             i;
+    ngx_http_ddbm_bind_t  *b, *first;
+    ngx_http_ddbm_step_t  *q;
+
+    b = step->key.elts;
+    first = NULL;
+
+    for (i = 0; i < step->key.nelts; i++) {
+        if (b[i].source.kind != NGX_HTTP_DDBM_SRC_STEP_ALL) {
+            continue;
+        }
+
+        if (first == NULL) {
+            first = &b[i];
+
+        } else if (b[i].source.step != first->source.step) {
+            ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": \"%V\" "
+                                 "and \"%V\" are lists of two steps: a "
+                                 "BatchGetItem's keys are one per item of one "
+                                 "Query", &step->name, &first->source.text,
+                                 &b[i].source.text);
+            return NGX_ERROR;
+        }
+    }
+
+    if (first == NULL) {
+        ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": a "
+                             "BatchGetItem asks one key per item of an "
+                             "earlier Query: bind a slot of its key to "
+                             "STEP[].attr (a GetItem asks one key)",
+                             &step->name);
+        return NGX_ERROR;
+    }
+
+    q = &((ngx_http_ddbm_step_t *) rc->route->steps.elts)
+        [first->source.step];
+
+    if (q->op != NGX_HTTP_DDBM_OP_QUERY) {
+        ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": \"%V\": step "
+                             "\"%V\" is a %s: a BatchGetItem's keys come from "
+                             "the items of an earlier Query", &step->name,
+                             &first->source.text, &q->name,
+                             ngx_http_ddbm_op_names[q->op]);
+        return NGX_ERROR;
+    }
+
+    /* the most items the Query can answer: its limit's literal or type */
+    max = -1;
+
+    if (q->limit.source.kind == NGX_HTTP_DDBM_SRC_LITERAL) {
+        n = ngx_atoi(q->limit.source.literal.data,
+                     q->limit.source.literal.len);
+        max = (n == NGX_ERROR) ? INT64_MAX : n;
+
+    } else if (q->limit.source.kind != NGX_HTTP_DDBM_SRC_NONE) {
+        /* a default passed this type when its line was read */
+        max = q->limit.type->max;
+    }
+
+    if (max < 0 || max > NGX_HTTP_DDBM_ROUTE_ITEMS) {
+        ngx_http_ddbm_rerror(cf, rc, step->line, "step \"%V\": its keys are "
+                             "one per item of Query \"%V\", which %s: a "
+                             "BatchGetItem takes at most %d keys; give the "
+                             "Query a limit of at most %d (a number, or a "
+                             "value of an int type of range ..%d)",
+                             &step->name, &q->name,
+                             max < 0 ? "has no limit" : "may answer more",
+                             NGX_HTTP_DDBM_ROUTE_ITEMS,
+                             NGX_HTTP_DDBM_ROUTE_ITEMS,
+                             NGX_HTTP_DDBM_ROUTE_ITEMS);
+        return NGX_ERROR;
+    }
+
+    step->keys_of = q->index;
+
+    /* its answer, in no order, is matched back to the keys asked */
+    if (ngx_http_ddbm_step_keep(step, &step->item->schema->pk) != NGX_OK
+        || (step->item->schema->sk.len
+            && ngx_http_ddbm_step_keep(step, &step->item->schema->sk)
+               != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -2763,6 +2938,12 @@ ngx_http_ddbm_step_done(ngx_conf_t *cf, ngx_http_ddbm_rconf_t *rc,
                                  step->ddb_index ? " nor of the index's" : "");
             return NGX_ERROR;
         }
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_BATCH_GET
+        && ngx_http_ddbm_batch_done(cf, rc, step) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     /* a Query's sort key condition */
@@ -3178,7 +3359,7 @@ ngx_http_ddbm_step_line(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (!(OPB(other->op) & OP_READ)) {
+        if (!(OPB(other->op) & OP_FINDS)) {
             ngx_http_ddbm_rerror(cf, rc, 0, "step \"%V\": when missing "
                                  "\"%V\": a %s finds no item", &step->name,
                                  &value[2],
@@ -3549,7 +3730,7 @@ ngx_http_ddbm_route_check(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                     return NGX_CONF_ERROR;
                 }
 
-                if (!(OPB(step->op) & OP_READ)) {
+                if (!(OPB(step->op) & OP_FINDS)) {
                     ngx_http_ddbm_rerror(cf, rc, 0, "check found: step "
                                          "\"%V\" is a %s: it finds no item",
                                          &s, ngx_http_ddbm_op_names[step->op]);
@@ -3702,12 +3883,21 @@ ngx_http_ddbm_route_answer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (!rc->shape_set) {
-        answer->object = (step->op != NGX_HTTP_DDBM_OP_QUERY);
+        answer->object = !(OPB(step->op) & (OPB(NGX_HTTP_DDBM_OP_QUERY)
+                                            | OP_BATCH));
 
-    } else if (!answer->object && step->op != NGX_HTTP_DDBM_OP_QUERY) {
+    } else if (!answer->object
+               && !(OPB(step->op) & (OPB(NGX_HTTP_DDBM_OP_QUERY) | OP_BATCH)))
+    {
         ngx_http_ddbm_rerror(cf, rc, rc->shape_line, "answer: step \"%V\" is "
                              "a %s: one item, an object", &step->name,
                              ngx_http_ddbm_op_names[step->op]);
+        return NGX_CONF_ERROR;
+
+    } else if (answer->object && step->op == NGX_HTTP_DDBM_OP_BATCH_GET) {
+        ngx_http_ddbm_rerror(cf, rc, rc->shape_line, "answer: step \"%V\" is "
+                             "a BatchGetItem: a list of items, an array",
+                             &step->name);
         return NGX_CONF_ERROR;
     }
 
@@ -3812,6 +4002,13 @@ ngx_http_ddbm_answer_line(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         sk = &rc->step->item->schema->sk;
+
+        if (rc->step->op == NGX_HTTP_DDBM_OP_BATCH_GET) {
+            ngx_http_ddbm_rerror(cf, rc, 0, "answer: a BatchGetItem answers "
+                                 "every key it is given: it has no cursor "
+                                 "(page its Query)");
+            return NGX_CONF_ERROR;
+        }
 
         if (rc->step->op != NGX_HTTP_DDBM_OP_QUERY || sk->len == 0
             || value[3].len != sk->len

@@ -856,7 +856,10 @@ ngx_http_ddbm_plan_step(ngx_http_ddbm_plan_t *pl,
 
 request:
 
-    ngx_http_ddbm_plan_printf(pl, "    TableName %V\n", &loc->dlcf->table);
+    ngx_http_ddbm_plan_printf(pl, "    %s %V\n",
+                              step->op == NGX_HTTP_DDBM_OP_BATCH_GET
+                              ? "RequestItems" : "TableName",
+                              &loc->dlcf->table);
 
     kpk = NULL;
     ksk = NULL;
@@ -945,7 +948,15 @@ request:
         ngx_http_ddbm_plan_printf(pl, "\n");
 
     } else {
-        ngx_http_ddbm_plan_printf(pl, "    Key\n      %V = ", &schema->pk);
+        if (step->op == NGX_HTTP_DDBM_OP_BATCH_GET) {
+            ngx_http_ddbm_plan_printf(pl, "    Keys, one per item of %V, in "
+                                      "its order, each once (none: no "
+                                      "call)", &steps[step->keys_of].name);
+        } else {
+            ngx_http_ddbm_plan_printf(pl, "    Key");
+        }
+
+        ngx_http_ddbm_plan_printf(pl, "\n      %V = ", &schema->pk);
         ngx_http_ddbm_plan_tmpl(pl, &step->item->pk, step, &k);
 
         if (schema->sk.len) {
@@ -960,7 +971,8 @@ request:
     project = step->ask;
 
     if (step->op == NGX_HTTP_DDBM_OP_GET
-        || step->op == NGX_HTTP_DDBM_OP_QUERY)
+        || step->op == NGX_HTTP_DDBM_OP_QUERY
+        || step->op == NGX_HTTP_DDBM_OP_BATCH_GET)
     {
         if (project) {
             ngx_http_ddbm_plan_printf(pl, "    ProjectionExpression");
@@ -1092,6 +1104,14 @@ request:
         }
 
         ngx_http_ddbm_plan_printf(pl, "\n");
+    }
+
+    if (step->op == NGX_HTTP_DDBM_OP_BATCH_GET) {
+        ngx_http_ddbm_plan_printf(pl, "    items in the order of the keys; "
+                                  "UnprocessedKeys asked again after a "
+                                  "backoff, at most ddbm_retries times, "
+                                  "then answered as "
+                                  "ProvisionedThroughputExceededException\n");
     }
 
     /* the permission it needs */

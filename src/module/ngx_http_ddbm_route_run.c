@@ -32,6 +32,18 @@ typedef struct {
     unsigned                    from_cache:1;
     /* LastEvaluatedKey's sort key when it was read, for a cursor */
     ngx_str_t                   last_sk;
+    /*
+     * BatchGetItem: the keys asked (pk, sk: two strings a key), in the
+     * order of its Query's items, and those DynamoDB left unprocessed,
+     * asked again after a pause
+     */
+    ngx_str_t                  *keys;
+    ngx_uint_t                  nkeys;
+    ngx_str_t                  *unprocessed;
+    ngx_uint_t                  nunprocessed;
+    ngx_uint_t                  calls;
+    ngx_msec_t                  delay;
+    unsigned                    again:1;
 } ngx_http_ddbm_step_state_t;
 
 typedef struct {
@@ -49,6 +61,7 @@ typedef struct {
     ngx_http_ddbm_ctx_t        *ctx;
     ngx_http_ddbm_step_t       *step;
     ngx_http_ddbm_step_state_t *st;
+    ngx_uint_t                  base;          /* items read before */
     ngx_uint_t                  max;
 } ngx_http_ddbm_reader_t;
 
@@ -59,6 +72,8 @@ static ngx_int_t ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
     ngx_http_ddbm_run_t *run);
 static ngx_int_t ngx_http_ddbm_last_sk(ngx_http_ddbm_ctx_t *ctx,
     dm_ddb_answer_t *answer, ngx_str_t *out);
+static ngx_int_t ngx_http_ddbm_route_error_type(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_route_t *route, const char *type);
 
 
 #define ngx_http_ddbm_run_route(ctx)                                         \
@@ -322,18 +337,21 @@ ngx_http_ddbm_source_get(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 }
 
 
-/* a source bound to a type: DM_RBIND_OK with *val, or why not */
+/*
+ * A source bound to a type, for one item of a list (STEP[].attr; 0
+ * otherwise): DM_RBIND_OK with *val, or why not
+ */
 static ngx_int_t
-ngx_http_ddbm_bind(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_source_t *src, const dm_rtype_t *type, dm_rval_t *val,
-    dm_rbind_e *why)
+ngx_http_ddbm_bind_item(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_source_t *src, ngx_uint_t item, const dm_rtype_t *type,
+    dm_rval_t *val, dm_rbind_e *why)
 {
     char       *buf;
     size_t      size;
     ngx_int_t   rc;
     ngx_str_t   v;
 
-    rc = ngx_http_ddbm_source_get(ctx, run, src, 0, &v);
+    rc = ngx_http_ddbm_source_get(ctx, run, src, item, &v);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -359,6 +377,15 @@ ngx_http_ddbm_bind(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     *why = dm_rtype_bind(type, (const char *) v.data, v.len, buf, size, val);
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ddbm_bind(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_source_t *src, const dm_rtype_t *type, dm_rval_t *val,
+    dm_rbind_e *why)
+{
+    return ngx_http_ddbm_bind_item(ctx, run, src, 0, type, val, why);
 }
 
 
@@ -521,26 +548,45 @@ ngx_http_ddbm_json_attr(dm_buf_t *b, ngx_str_t *name, const char *type,
 
 /*
  * The key's templates rendered from the step's key binds (pk's slots,
- * then sk's): NGX_OK, or answered (a value not of its slot's type)
+ * then sk's), those that are STEP[].attr from that step's item "item":
+ * NGX_OK, answered (a value not of its slot's type), or NGX_DECLINED (a
+ * BatchGetItem's: that item gives no key)
  */
 static ngx_int_t
 ngx_http_ddbm_render_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
-    ngx_http_ddbm_step_t *step, ngx_str_t *pk, ngx_str_t *sk)
+    ngx_http_ddbm_step_t *step, ngx_uint_t item, ngx_str_t *pk,
+    ngx_str_t *sk)
 {
     size_t                 len, npk;
     dm_rval_t              vals[2 * DM_RTMPL_PARTS_MAX];
     ngx_int_t              rc;
     dm_rbind_e             why;
-    ngx_uint_t             i;
+    ngx_uint_t             i, level;
     ngx_http_ddbm_bind_t  *key;
 
     key = step->key.elts;
 
     for (i = 0; i < step->key.nelts && i < 2 * DM_RTMPL_PARTS_MAX; i++) {
-        rc = ngx_http_ddbm_bind(ctx, run, &key[i].source, key[i].type,
-                                &vals[i], &why);
+        rc = ngx_http_ddbm_bind_item(ctx, run, &key[i].source, item,
+                                     key[i].type, &vals[i], &why);
         if (rc != NGX_OK) {
             return rc;
+        }
+
+        if (why != DM_RBIND_OK
+            && key[i].source.kind == NGX_HTTP_DDBM_SRC_STEP_ALL)
+        {
+            /*
+             * an item of the Query without that value (or with one the
+             * schema does not allow): it names no item of this family
+             */
+            level = (why == DM_RBIND_MISSING) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+            ngx_log_error(level, ctx->request->connection->log, 0,
+                          "ddbm: step \"%V\": item %ui of \"%V\" is %s: "
+                          "no key asked for it", &step->name, item,
+                          &key[i].source.text, dm_rbind_name(why));
+            return NGX_DECLINED;
         }
 
         if (why != DM_RBIND_OK) {
@@ -584,12 +630,12 @@ ngx_http_ddbm_render_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 }
 
 
-/* "Key":{...} of GetItem, UpdateItem, DeleteItem */
+/* a key: {"pk":{"S":...},"sk":{"S":...}} */
 static void
-ngx_http_ddbm_json_key(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
+ngx_http_ddbm_json_key_object(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
     ngx_str_t *pk, ngx_str_t *sk)
 {
-    dm_buf_append_str(b, "\"Key\":{");
+    dm_buf_append_str(b, "{");
     ngx_http_ddbm_json_attr(b, &schema->pk, "S", pk->data, pk->len);
 
     if (schema->sk.len) {
@@ -598,6 +644,16 @@ ngx_http_ddbm_json_key(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
     }
 
     dm_buf_append_str(b, "}");
+}
+
+
+/* "Key":{...} of GetItem, UpdateItem, DeleteItem */
+static void
+ngx_http_ddbm_json_key(dm_buf_t *b, ngx_http_ddbm_schema_t *schema,
+    ngx_str_t *pk, ngx_str_t *sk)
+{
+    dm_buf_append_str(b, "\"Key\":");
+    ngx_http_ddbm_json_key_object(b, schema, pk, sk);
 }
 
 
@@ -703,7 +759,7 @@ ngx_http_ddbm_bind_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     bd->limit = 0;
 
     if (step->op != NGX_HTTP_DDBM_OP_QUERY) {
-        return ngx_http_ddbm_render_key(ctx, run, step, &bd->pk, &bd->sk);
+        return ngx_http_ddbm_render_key(ctx, run, step, 0, &bd->pk, &bd->sk);
     }
 
     if (step->ddb_index) {
@@ -721,7 +777,7 @@ ngx_http_ddbm_bind_key(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         }
 
     } else {
-        rc = ngx_http_ddbm_render_key(ctx, run, step, &bd->pk, &bd->sk);
+        rc = ngx_http_ddbm_render_key(ctx, run, step, 0, &bd->pk, &bd->sk);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -1409,11 +1465,11 @@ ngx_http_ddbm_reader_begin(void *data, size_t index)
 {
     ngx_http_ddbm_reader_t  *rd = data;
 
-    if (index >= rd->max) {
+    if (rd->base + index >= rd->max) {
         return -1;
     }
 
-    rd->st->nitems = index + 1;
+    rd->st->nitems = rd->base + index + 1;
 
     return 0;
 }
@@ -1458,35 +1514,14 @@ ngx_http_ddbm_reader_attr(void *data, const char *name, size_t name_len,
 }
 
 
-/* a route's own mapping of DynamoDB's error, if it has one: answered */
+/* the route's ddbm_errors line for this error type: answered, or DECLINED */
 static ngx_int_t
-ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
-    ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
+ngx_http_ddbm_route_error_type(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_route_t *route, const char *type)
 {
     char                       *code;
-    const char                 *type, *busy;
     ngx_uint_t                  i;
     ngx_http_ddbm_error_map_t  *e;
-
-    if (call->result == NGX_HTTP_DDBM_CALL_OK
-        || call->error.error_type[0] == '\0')
-    {
-        return NGX_DECLINED;
-    }
-
-    type = call->error.error_type;
-
-    /*
-     * cancelled by a busy database, not by the request (the engine has
-     * retried it already): answered as that, never as the route's
-     * conflict, since the transaction wrote nothing and was not refused
-     */
-    busy = call->result == NGX_HTTP_DDBM_CALL_CANCELED
-           ? ngx_http_ddbm_tx_busy(&call->error) : NULL;
-
-    if (busy) {
-        type = busy;
-    }
 
     e = route->errors ? route->errors->elts : NULL;
 
@@ -1508,6 +1543,43 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
                                                "the database refused the "
                                                "request");
         }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* a route's own mapping of DynamoDB's error, if it has one: answered */
+static ngx_int_t
+ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
+    ngx_http_ddbm_route_t *route, ngx_http_ddbm_call_t *call)
+{
+    ngx_int_t    rc;
+    const char  *type, *busy;
+
+    if (call->result == NGX_HTTP_DDBM_CALL_OK
+        || call->error.error_type[0] == '\0')
+    {
+        return NGX_DECLINED;
+    }
+
+    type = call->error.error_type;
+
+    /*
+     * cancelled by a busy database, not by the request (the engine has
+     * retried it already): answered as that, never as the route's
+     * conflict, since the transaction wrote nothing and was not refused
+     */
+    busy = call->result == NGX_HTTP_DDBM_CALL_CANCELED
+           ? ngx_http_ddbm_tx_busy(&call->error) : NULL;
+
+    if (busy) {
+        type = busy;
+    }
+
+    rc = ngx_http_ddbm_route_error_type(ctx, route, type);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (busy && ngx_strcmp(busy, "ThrottlingException") == 0) {
@@ -1587,12 +1659,14 @@ ngx_http_ddbm_step_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     rd.ctx = ctx;
     rd.step = step;
     rd.st = st;
+    rd.base = 0;
     rd.max = (step->op == NGX_HTTP_DDBM_OP_QUERY)
              ? NGX_HTTP_DDBM_ROUTE_ITEMS : 1;
 
     h.item_begin = ngx_http_ddbm_reader_begin;
     h.item_attr = ngx_http_ddbm_reader_attr;
     h.item_end = NULL;
+    h.key_attr = NULL;
     h.ctx = &rd;
 
     st->nitems = 0;
@@ -1815,7 +1889,7 @@ ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
         dm_buf_append_str(&ib, "{\"TableName\":");
         dm_buf_json_string(&ib, table->data, table->len);
 
-        rc = ngx_http_ddbm_render_key(ctx, run, &a[i], &pk, &sk);
+        rc = ngx_http_ddbm_render_key(ctx, run, &a[i], 0, &pk, &sk);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -1913,6 +1987,379 @@ ngx_http_ddbm_tx_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
 
 
 
+/* ---- BatchGetItem ------------------------------------------------------ */
+
+/*
+ * A BatchGetItem of these keys (pk, sk: two strings a key) on the
+ * location's table, its projection and ConsistentRead as a GetItem's;
+ * issued after delay ms (0: at once).  NGX_OK, or NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_ddbm_batch_call(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step, ngx_str_t *keys, ngx_uint_t n,
+    ngx_msec_t delay)
+{
+    dm_buf_t                     b;
+    ngx_str_t                   *table;
+    ngx_uint_t                   i;
+    ngx_http_ddbm_call_t        *call;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    table = &ctx->conf->table;
+
+    ngx_http_ddbm_buf_init(&b, ctx->request->pool);
+
+    dm_buf_append_str(&b, "{\"RequestItems\":{");
+    dm_buf_json_string(&b, table->data, table->len);
+    dm_buf_append_str(&b, ":{\"Keys\":[");
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            dm_buf_append_str(&b, ",");
+        }
+
+        ngx_http_ddbm_json_key_object(&b, step->item->schema, &keys[2 * i],
+                                      &keys[2 * i + 1]);
+    }
+
+    dm_buf_append_str(&b, "]");
+
+    if (step->ask) {
+        ngx_http_ddbm_json_projection(&b, step->ask);
+        ngx_http_ddbm_json_names(&b, step, step->ask, NULL, NULL);
+    }
+
+    if (step->consistent) {
+        dm_buf_append_str(&b, ",\"ConsistentRead\":true");
+    }
+
+    dm_buf_append_str(&b, "}}}");
+
+    call = delay ? ngx_http_ddbm_call_after(ctx, step->index, "BatchGetItem",
+                                            &b, delay)
+                 : ngx_http_ddbm_call(ctx, step->index, "BatchGetItem", &b);
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    st->call = call;
+    st->calls++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A BatchGetItem's keys: one per item of its Query, in that order, each
+ * asked once (BatchGetItem refuses a key asked twice); none, no call and
+ * nothing found.  NGX_OK, or answered.
+ */
+static ngx_int_t
+ngx_http_ddbm_batch_issue(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step)
+{
+    size_t                       size;
+    ngx_int_t                    rc;
+    ngx_str_t                    pk, sk, *k;
+    ngx_uint_t                   i, j, n, nreads;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    st->issued = 1;
+    nreads = step->reads.nelts ? step->reads.nelts : 1;
+    size = NGX_HTTP_DDBM_ROUTE_ITEMS;
+
+    st->values = ngx_pcalloc(ctx->request->pool,
+                             nreads * size * sizeof(ngx_str_t));
+    st->types = ngx_pcalloc(ctx->request->pool, nreads * size);
+    st->keys = ngx_palloc(ctx->request->pool, 2 * size * sizeof(ngx_str_t));
+    st->unprocessed = ngx_palloc(ctx->request->pool,
+                                 2 * size * sizeof(ngx_str_t));
+    if (st->values == NULL || st->types == NULL || st->keys == NULL
+        || st->unprocessed == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    /* at most 100: the compiler bounds the Query's limit to that */
+    n = ngx_min(run->step[step->keys_of].nitems, size);
+
+    for (i = 0; i < n; i++) {
+        rc = ngx_http_ddbm_render_key(ctx, run, step, i, &pk, &sk);
+        if (rc == NGX_DECLINED) {
+            continue;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        k = st->keys;
+
+        for (j = 0; j < st->nkeys; j++) {
+            if (ngx_http_ddbm_same(&k[2 * j], &pk)
+                && ngx_http_ddbm_same(&k[2 * j + 1], &sk))
+            {
+                break;
+            }
+        }
+
+        if (j < st->nkeys) {
+            continue;               /* asked once, answered in its place */
+        }
+
+        k[2 * st->nkeys] = pk;
+        k[2 * st->nkeys + 1] = sk;
+        st->nkeys++;
+    }
+
+    if (st->nkeys == 0) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "ddbm: step \"%V\": no key, no call", &step->name);
+        st->done = 1;
+        st->nitems = 0;
+        return NGX_OK;
+    }
+
+    return ngx_http_ddbm_batch_call(ctx, run, step, st->keys, st->nkeys, 0);
+}
+
+
+/* an attribute of a key DynamoDB left unprocessed: its pk or its sk */
+static int
+ngx_http_ddbm_reader_key(void *data, size_t index, const char *name,
+    size_t name_len, char type, const unsigned char *value, size_t value_len)
+{
+    ngx_http_ddbm_reader_t  *rd = data;
+
+    u_char                  *p;
+    ngx_str_t                attr, *slot;
+    ngx_uint_t               i;
+    ngx_http_ddbm_schema_t  *schema;
+
+    schema = rd->step->item->schema;
+
+    /* no more keys than asked, each pk and sk a string, as asked */
+    if (index >= rd->st->nkeys || type != 'S') {
+        return -1;
+    }
+
+    for (i = rd->st->nunprocessed; i <= index; i++) {
+        ngx_str_null(&rd->st->unprocessed[2 * i]);
+        ngx_str_null(&rd->st->unprocessed[2 * i + 1]);
+    }
+
+    rd->st->nunprocessed = ngx_max(rd->st->nunprocessed, index + 1);
+
+    attr.data = (u_char *) name;
+    attr.len = name_len;
+
+    if (ngx_http_ddbm_same(&attr, &schema->pk)) {
+        slot = &rd->st->unprocessed[2 * index];
+
+    } else if (schema->sk.len && ngx_http_ddbm_same(&attr, &schema->sk)) {
+        slot = &rd->st->unprocessed[2 * index + 1];
+
+    } else {
+        return -1;
+    }
+
+    p = ngx_pnalloc(rd->ctx->request->pool, value_len ? value_len : 1);
+    if (p == NULL) {
+        return -1;
+    }
+
+    ngx_memcpy(p, value, value_len);
+    slot->data = p;
+    slot->len = value_len;
+
+    return 0;
+}
+
+
+/*
+ * DynamoDB answers a BatchGetItem's items in no order: each item is put
+ * back in the place of its key, so that the answer keeps the Query's
+ * order; a key without its item (none stored) is left out
+ */
+static ngx_int_t
+ngx_http_ddbm_batch_order(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_step_t *step,
+    ngx_http_ddbm_step_state_t *st)
+{
+    u_char      *types;
+    ngx_int_t    kpk, ksk;
+    ngx_str_t   *values, *row;
+    ngx_uint_t   i, j, n, nreads;
+
+    nreads = step->reads.nelts;
+    kpk = ngx_http_ddbm_read_index(step, &step->item->schema->pk);
+    ksk = step->item->schema->sk.len
+          ? ngx_http_ddbm_read_index(step, &step->item->schema->sk) : -1;
+
+    if (kpk < 0 || st->nitems == 0) {
+        return NGX_OK;
+    }
+
+    values = ngx_pcalloc(ctx->request->pool,
+                         st->nitems * nreads * sizeof(ngx_str_t));
+    types = ngx_pcalloc(ctx->request->pool, st->nitems * nreads);
+    if (values == NULL || types == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < st->nkeys && n < st->nitems; i++) {
+        for (j = 0; j < st->nitems; j++) {
+            row = &st->values[j * nreads];
+
+            if (row[kpk].data != NULL
+                && ngx_http_ddbm_same(&row[kpk], &st->keys[2 * i])
+                && (ksk < 0
+                    || (row[ksk].data != NULL
+                        && ngx_http_ddbm_same(&row[ksk],
+                                              &st->keys[2 * i + 1]))))
+            {
+                break;
+            }
+        }
+
+        if (j == st->nitems) {
+            continue;               /* not stored: absent from the answer */
+        }
+
+        ngx_memcpy(&values[n * nreads], &st->values[j * nreads],
+                   nreads * sizeof(ngx_str_t));
+        ngx_memcpy(&types[n * nreads], &st->types[j * nreads], nreads);
+        n++;
+    }
+
+    if (n != st->nitems) {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "ddbm: step \"%V\": %ui item(s) of DynamoDB's "
+                      "BatchGetItem answer match no key asked, left out",
+                      &step->name, st->nitems - n);
+    }
+
+    st->values = values;
+    st->types = types;
+    st->nitems = n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A BatchGetItem's answer: its items kept after those of its earlier
+ * calls; the keys DynamoDB left unprocessed are asked again after a
+ * backoff (ngx_http_ddbm_route_resume issues it), at most ddbm_retries
+ * times and within ddbm_request_timeout; keys still unprocessed then are
+ * answered as throttling (the route's ddbm_errors line for
+ * ProvisionedThroughputExceededException, else 503), never as a partial
+ * list.  NGX_OK (st->done unless asked again), or answered.
+ */
+static ngx_int_t
+ngx_http_ddbm_batch_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
+    ngx_http_ddbm_step_t *step)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                   *u;
+    ngx_msec_t                   delay;
+    ngx_uint_t                   i, j;
+    dm_ddb_answer_t              answer;
+    dm_item_handler_t            h;
+    ngx_http_ddbm_reader_t       rd;
+    ngx_http_ddbm_loc_conf_t    *dlcf;
+    ngx_http_ddbm_step_state_t  *st;
+
+    st = &run->step[step->index];
+    dlcf = ctx->conf;
+
+    rc = ngx_http_ddbm_route_error(ctx, run->route, st->call);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rd.ctx = ctx;
+    rd.step = step;
+    rd.st = st;
+    rd.base = st->nitems;
+    rd.max = NGX_HTTP_DDBM_ROUTE_ITEMS;
+
+    h.item_begin = ngx_http_ddbm_reader_begin;
+    h.item_attr = ngx_http_ddbm_reader_attr;
+    h.item_end = NULL;
+    h.key_attr = ngx_http_ddbm_reader_key;
+    h.ctx = &rd;
+
+    st->nunprocessed = 0;
+
+    rc = ngx_http_ddbm_read_answer(ctx, step->index, &h, &answer);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* every key left unprocessed is whole and one of those asked */
+    u = st->unprocessed;
+
+    for (i = 0; i < st->nunprocessed; i++) {
+        for (j = 0; j < st->nkeys; j++) {
+            if (u[2 * i].data && ngx_http_ddbm_same(&u[2 * i], &st->keys[2 * j])
+                && (u[2 * i + 1].data || !step->item->schema->sk.len)
+                && ngx_http_ddbm_same(&u[2 * i + 1], &st->keys[2 * j + 1]))
+            {
+                break;
+            }
+        }
+
+        if (j == st->nkeys) {
+            return ngx_http_ddbm_respond_unreadable(ctx, st->call,
+                                                    "an unprocessed key that "
+                                                    "was not asked");
+        }
+    }
+
+    if (st->nunprocessed == 0) {
+        st->done = 1;
+        return ngx_http_ddbm_batch_order(ctx, step, st);
+    }
+
+    delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
+                                  st->calls);
+
+    if (st->calls > dlcf->retries
+        || ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS
+        || (ngx_msec_int_t) (ngx_current_msec + delay - ctx->deadline) > 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                      "ddbm: DynamoDB BatchGetItem: %ui of %ui key(s) still "
+                      "unprocessed after %ui call(s): answered as throttled",
+                      st->nunprocessed, st->nkeys, st->calls);
+
+        rc = ngx_http_ddbm_route_error_type(ctx, run->route,
+                                   "ProvisionedThroughputExceededException");
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        return ngx_http_ddbm_respond_unavailable(ctx, "dynamodb_throttled",
+                                                 "the database call failed");
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                  "ddbm: DynamoDB BatchGetItem: %ui of %ui key(s) "
+                  "unprocessed, asked again in %Mms", st->nunprocessed,
+                  st->nkeys, delay);
+
+    st->again = 1;
+    st->delay = delay ? delay : 1;
+    st->call = NULL;
+
+    return NGX_OK;
+}
+
+
 /* ---- the rounds -------------------------------------------------------- */
 
 static ngx_int_t
@@ -1980,6 +2427,8 @@ ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
 
             rc = (steps[i].op == NGX_HTTP_DDBM_OP_TRANSACT)
                  ? ngx_http_ddbm_tx_issue(ctx, run, &steps[i])
+                 : (steps[i].op == NGX_HTTP_DDBM_OP_BATCH_GET)
+                 ? ngx_http_ddbm_batch_issue(ctx, run, &steps[i])
                  : ngx_http_ddbm_step_issue(ctx, run, &steps[i]);
             if (rc != NGX_OK) {
                 return rc;
@@ -1993,6 +2442,11 @@ ngx_http_ddbm_route_advance(ngx_http_ddbm_ctx_t *ctx,
             } else {
                 issued = 1;
             }
+        }
+
+        /* a BatchGetItem asking its unprocessed keys again, meanwhile */
+        for (i = 0; i < nsteps && !issued; i++) {
+            issued = run->step[i].issued && !run->step[i].done;
         }
 
         if (issued) {
@@ -2080,15 +2534,37 @@ ngx_http_ddbm_route_resume(ngx_http_ddbm_ctx_t *ctx)
             continue;
         }
 
-        rc = ngx_http_ddbm_step_read(ctx, run, &steps[i]);
+        rc = (steps[i].op == NGX_HTTP_DDBM_OP_BATCH_GET)
+             ? ngx_http_ddbm_batch_read(ctx, run, &steps[i])
+             : ngx_http_ddbm_step_read(ctx, run, &steps[i]);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        run->steps_done |= 1u << i;
+        if (run->step[i].done) {
+            run->steps_done |= 1u << i;
+        }
     }
 
     ngx_http_ddbm_reset_calls(ctx);
+
+    /* the keys a BatchGetItem left unprocessed, in a call of their own */
+    for (i = 0; i < run->route->steps.nelts; i++) {
+        if (!run->step[i].again) {
+            continue;
+        }
+
+        run->step[i].again = 0;
+
+        if (ngx_http_ddbm_batch_call(ctx, run, &steps[i],
+                                     run->step[i].unprocessed,
+                                     run->step[i].nunprocessed,
+                                     run->step[i].delay)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     return ngx_http_ddbm_route_advance(ctx, run);
 }
@@ -2149,11 +2625,13 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
     ngx_uint_t                   i, k, status;
     dm_allocator_t               a;
     dm_ddb_answer_t              answer;
+    ngx_http_ddbm_step_t        *steps;
     ngx_http_ddbm_answer_t      *ans;
     ngx_http_ddbm_step_state_t  *st;
 
     ans = &run->route->answer;
     st = &run->step[ans->step];
+    steps = run->route->steps.elts;
     status = ans->status ? ans->status : NGX_HTTP_OK;
 
     ngx_http_ddbm_buf_init(&b, ctx->request->pool);
@@ -2163,7 +2641,9 @@ ngx_http_ddbm_route_answer(ngx_http_ddbm_ctx_t *ctx,
         return ngx_http_ddbm_respond(ctx, status, (u_char *) "", 0);
     }
 
-    if (!ans->object && ans->map && st->call) {
+    if (!ans->object && ans->map && st->call
+        && steps[ans->step].op != NGX_HTTP_DDBM_OP_BATCH_GET)
+    {
         /* a flat page: one streaming pass from DynamoDB's answer */
         ngx_http_ddbm_allocator(&a, ctx->request->pool);
 

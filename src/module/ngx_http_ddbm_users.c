@@ -161,6 +161,7 @@ ngx_http_ddbm_read_user(ngx_http_ddbm_ctx_t *ctx, ngx_uint_t tag,
     h.item_begin = NULL;
     h.item_attr = ngx_http_ddbm_user_attr;
     h.item_end = NULL;
+    h.key_attr = NULL;
     h.ctx = &ur;
 
     rc = ngx_http_ddbm_read_answer(ctx, tag, &h, &answer);

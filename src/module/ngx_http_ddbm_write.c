@@ -179,6 +179,7 @@ ngx_http_ddbm_receipt_replay(ngx_http_ddbm_ctx_t *ctx,
     h.item_begin = NULL;
     h.item_attr = ngx_http_ddbm_idem_attr;
     h.item_end = NULL;
+    h.key_attr = NULL;
     h.ctx = &ir;
 
     rc = ngx_http_ddbm_read_answer(ctx, NGX_HTTP_DDBM_TAG_REPLAY, &h,

@@ -12,7 +12,8 @@ package DdbmFake;
 #
 # <mode> is "all" (every call of the path takes the next action), "tx"
 # (only TransactWriteItems does; the other calls get canned answers),
-# "txreal" (likewise, but the other calls are relayed to DynamoDB Local), or
+# "txreal" (likewise, but the other calls are relayed to DynamoDB Local),
+# "batchreal" (only BatchGetItem does, the others are relayed), or
 # an operation (GetItem, Query, DescribeTable, TransactWriteItems): only
 # its calls do, the others are canned (calls made in parallel reach the
 # fake in no fixed order, so "all" cannot single one of them out).
@@ -28,6 +29,15 @@ package DdbmFake;
 #   throttle-ra a ThrottlingException with x-amz-retry-after: 150 (ms)
 #   commit-e500 relayed to DynamoDB Local (so it is applied), but
 #               answered 500: the answer lost on its way back
+#   unprocessed-half  a BatchGetItem: its first half of keys (rounded
+#               down) relayed to DynamoDB Local, the rest answered in
+#               UnprocessedKeys, as DynamoDB does when it is busy
+#   unprocessed-all   a BatchGetItem with every key unprocessed
+#   reversed    a BatchGetItem relayed whole, its items answered in the
+#               reverse of the order of their keys in the request
+#               (DynamoDB answers them in no particular order)
+# With $ENV{DDBM_FAKE_REQUESTS} set, the body of every BatchGetItem the
+# fake receives is appended to that file, one per line.
 #   hang, stall, truncated, garbage, cut-json, json-array, not-http
 #               broken answers (see fake_answer())
 # An action may carry how its answer travels, after a colon, joined by
@@ -259,6 +269,58 @@ sub forward_real {
     return $out;
 }
 
+# the body of an HTTP answer (Content-Length or chunked)
+sub http_body {
+    my ($raw) = @_;
+    my ($head, $body) = $raw =~ /\A(.*?\r\n\r\n)(.*)\z/s or return '';
+    return $body if $head !~ /\r\nTransfer-Encoding:\s*chunked/i;
+    my $out = '';
+    while ($body =~ s/\A([0-9a-fA-F]+)[^\r]*\r\n//) {
+        my $n = hex $1;
+        last if !$n;
+        $out .= substr($body, 0, $n, '');
+        $body =~ s/\A\r\n//;
+    }
+    return $out;
+}
+
+# A BatchGetItem whose first $n keys DynamoDB Local answers (the request
+# sent again with those keys only), its items reversed if told, and whose
+# other keys are unprocessed
+sub batch_unprocessed {
+    my ($req, $head, $n, $reverse) = @_;
+    my ($table) = keys %{ $req->{RequestItems} || {} };
+    return (400, 'fake: no RequestItems') if !defined $table;
+    my $ask = $req->{RequestItems}{$table};
+    my @keys = @{ $ask->{Keys} || [] };
+    $n = @keys if $n > @keys;
+    my @done = @keys[0 .. $n - 1];
+    my @left = @keys[$n .. $#keys];
+    my $items = [];
+    if (@done) {
+        my $part = $JSON->encode({ RequestItems => {
+            $table => { %$ask, Keys => \@done } } });
+        (my $h = $head) =~ s/(\r\nContent-Length:\s*)\d+/$1 . length $part/ie;
+        my $answer = eval { JSON::PP::decode_json(
+            http_body(forward_real($h, $part))) }
+            or return (502, 'fake: DynamoDB Local answered no JSON');
+        $items = $answer->{Responses}{$table} || [];
+        if ($reverse) {
+            my %at;
+            @at{ map { $_->{pk}{S} . "\0" . ($_->{sk}{S} // '') } @done }
+                = 0 .. $#done;
+            $items = [sort {
+                $at{ $b->{pk}{S} . "\0" . ($b->{sk}{S} // '') }
+                <=> $at{ $a->{pk}{S} . "\0" . ($a->{sk}{S} // '') }
+            } @$items];
+        }
+    }
+    return (200, $JSON->encode({
+        Responses => { $table => $items },
+        UnprocessedKeys => @left ? { $table => { %$ask, Keys => \@left } }
+                                 : {} }));
+}
+
 # what the action answers: (status, body) of a well-formed answer, or
 # [raw bytes, close after them] for the ones broken at the HTTP level
 my %Seen;
@@ -289,6 +351,12 @@ sub action_answer {
         $raw =~ s/\r\n\r\n/\r\nx-amz-retry-after: 150\r\n\r\n/;
         return [$raw, 1];
     }
+    return batch_unprocessed($req, $head,
+                             int(@{ (values %{ $req->{RequestItems} || {} })[0]
+                                    ->{Keys} || [] } / 2))
+        if $action eq 'unprocessed-half';
+    return batch_unprocessed($req, $head, 0) if $action eq 'unprocessed-all';
+    return batch_unprocessed($req, $head, 1e9, 1) if $action eq 'reversed';
     if ($action eq 'commit-e500') {
         forward_real($head, $body);
         return ddb_error(500, 'InternalServerError', 'Internal server error');
@@ -407,12 +475,20 @@ sub fake_answer {
     my ($path, $target, $head, $body) = @_;
     return random_answer($path, $target, $head, $body)
         if $path =~ m{^/random/};
-    my ($mode, $list) = $path =~ m{^/(all|tx|txreal|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
+    my ($mode, $list) = $path =~ m{^/(all|tx|txreal|batchreal|GetItem|Query|DescribeTable|TransactWriteItems)/([^/]+)} or
         return ([[http_answer(404, "fake: bad path $path"), 0]], 1);
     my $req = eval { JSON::PP::decode_json($body) } || {};
 
-    my $spec = $mode eq 'txreal' ? 'real' : 'canned';
+    if ($target eq 'BatchGetItem' && $ENV{DDBM_FAKE_REQUESTS}
+        && open my $rq, '>>', $ENV{DDBM_FAKE_REQUESTS})
+    {
+        print $rq "$body\n";
+        close $rq;
+    }
+
+    my $spec = $mode =~ /real$/ ? 'real' : 'canned';
     $mode = 'TransactWriteItems' if $mode eq 'tx' || $mode eq 'txreal';
+    $mode = 'BatchGetItem' if $mode eq 'batchreal';
     if ($mode eq 'all' || $mode eq $target) {
         my @actions = split /,/, $list;
         $spec = $actions[ $Seen{"$path $mode"}++ % @actions ];

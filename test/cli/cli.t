@@ -499,11 +499,20 @@ is(decode($out, 'describe')->{Table}{TableStatus}, 'ACTIVE',
          'and says the table is ACTIVE');
 
     my ($status, $d) = ddb_call('DescribeTable', { TableName => $notes });
-    my ($gsi) = @{ $d->{Table}{GlobalSecondaryIndexes} || [] };
-    is($gsi && $gsi->{IndexName}, 'notes-by-tag', 'with the file\'s index');
+    my %gsi = map { $_->{IndexName} => $_ }
+              @{ $d->{Table}{GlobalSecondaryIndexes} || [] };
+    is(join(',', sort keys %gsi), 'notes-by-tag,notes-by-update',
+       'with the file\'s indexes');
+    my $gsi = $gsi{'notes-by-tag'};
     is($gsi && join(',', map { "$_->{AttributeName}:$_->{KeyType}" }
                           @{ $gsi->{KeySchema} }),
        'owner_id:HASH,tag:RANGE', 'keyed as the file says');
+    $gsi = $gsi{'notes-by-update'};
+    is($gsi && join(',', map { "$_->{AttributeName}:$_->{KeyType}" }
+                          @{ $gsi->{KeySchema} }),
+       'owner_id:HASH,updated_at:RANGE', 'the second keyed as the file says');
+    is($gsi && $gsi->{Projection}{ProjectionType}, 'KEYS_ONLY',
+       'the second holds the keys only');
 
     ($nrc, $nout, $nerr) = run({ raw => 1 }, '--endpoint', $endpoint,
                                '--table', $notes, 'create-table', $file);

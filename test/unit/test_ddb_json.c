@@ -68,6 +68,21 @@ on_end(void *ctx, size_t i)
 }
 
 
+/* an unprocessed key's attribute: "#index name=value;" */
+static int
+on_key(void *ctx, size_t index, const char *name, size_t nl, char type,
+    const unsigned char *v, size_t vl)
+{
+    collect_t  *c = ctx;
+    char        n[24];
+
+    snprintf(n, sizeof(n), "#%zu ", index);
+    strcat(c->seen, n);
+
+    return on_attr(ctx, name, nl, type, v, vl);
+}
+
+
 static int
 refuse(void *ctx, size_t i)
 {
@@ -225,6 +240,7 @@ main(void)
     h.item_begin = on_begin;
     h.item_attr = on_attr;
     h.item_end = on_end;
+    h.key_attr = NULL;
     h.ctx = &c;
     rc = dm_ddb_read((const unsigned char *) query_answer,
                      strlen(query_answer), &h, &a);
@@ -366,6 +382,47 @@ main(void)
            "\"z\":null}]",
            "JSON numbers and booleans verbatim, anything else quoted");
     dm_buf_free_malloc(&b);
+
+    /* BatchGetItem: Responses' items, UnprocessedKeys' keys */
+    h.item_begin = on_begin;
+    h.key_attr = on_key;
+    memset(&c, 0, sizeof(c));
+    s = "{\"Responses\":{\"t\":[{\"pk\":{\"S\":\"U#1\"},"
+        "\"sk\":{\"S\":\"b\"},\"l\":{\"L\":[]}},"
+        "{\"sk\":{\"S\":\"a\"},\"v\":{\"N\":\"2\"}}]},"
+        "\"UnprocessedKeys\":{\"t\":{\"Keys\":[{\"pk\":{\"S\":\"U#1\"},"
+        "\"sk\":{\"S\":\"c\"}},{\"sk\":{\"S\":\"d\"}}],"
+        "\"ProjectionExpression\":\"#p0\",\"ExpressionAttributeNames\":"
+        "{\"#p0\":\"v\"},\"ConsistentRead\":true}},"
+        "\"ConsumedCapacity\":[{\"TableName\":\"t\"}]}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), &h, &a);
+    ok(rc == 0 && a.nitems == 2 && c.begins == 2 && c.ends == 2,
+       "BatchGetItem: Responses' two items");
+    ok(a.nunprocessed == 2, "BatchGetItem: two unprocessed keys");
+    is_str(c.seen,
+           "pk:S=U#1;sk:S=b;sk:S=a;v:N=2;#0 pk:S=U#1;#0 sk:S=c;#1 sk:S=d;",
+           "BatchGetItem: items, then the keys by index, other members "
+           "skipped");
+
+    memset(&c, 0, sizeof(c));
+    s = "{\"UnprocessedKeys\":{},\"Responses\":{\"t\":[]}}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), &h, &a);
+    ok(rc == 0 && a.nitems == 0 && a.nunprocessed == 0 && c.seen[0] == '\0',
+       "BatchGetItem: nothing found, nothing left");
+
+    s = "{\"Responses\":{\"t\":{\"pk\":{\"S\":\"x\"}}}}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), &h, &a);
+    ok(rc == -1, "BatchGetItem: a table's items not in an array is an error");
+
+    s = "{\"UnprocessedKeys\":{\"t\":{\"Keys\":{}}}}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), &h, &a);
+    ok(rc == -1, "BatchGetItem: Keys not an array is an error");
+
+    s = "{\"Items\":[{\"a\":{\"S\":\"1\"}}],\"UnprocessedKeys\":"
+        "{\"t\":{\"Keys\":[{\"a\":{\"S\":\"1\"}}]}}}";
+    rc = dm_ddb_read((const unsigned char *) s, strlen(s), NULL, &a);
+    ok(rc == 0 && a.nitems == 1 && a.nunprocessed == 1,
+       "BatchGetItem: keys counted without a handler");
 
     /* found by fuzz/fuzz_ddb_reader (UBSan): a Count past long long */
     s = "{\"Count\":123456789012345678901234567890,\"Items\":[]}";
