@@ -1597,9 +1597,9 @@ ngx_http_ddbm_route_error(ngx_http_ddbm_ctx_t *ctx,
         || call->result == NGX_HTTP_DDBM_CALL_CANCELED)
     {
         /*
-         * a declared condition that did not hold (or, in a transaction,
-         * a conflict with another one): the route's conflict, and a
-         * cancelled transaction wrote nothing
+         * a declared condition that did not hold (or a transaction
+         * DynamoDB refused for another reason of the request's own):
+         * the route's conflict, and a cancelled transaction wrote nothing
          */
         return ngx_http_ddbm_respond_error(ctx, NGX_HTTP_CONFLICT,
                                            "conflict",
