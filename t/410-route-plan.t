@@ -235,6 +235,21 @@ my $conf = write_conf('nginx.conf', 1);
 my ($rc, $out, $err) = plan_of($conf);
 is($rc, 0, 'ddbm plan: exit 0') or diag($err);
 
+# a relative CONF is read from where the command runs, as a user expects
+# (nginx alone would read it from the prefix: CONF's directory again)
+{
+    require Cwd;
+    my $cwd = Cwd::getcwd();
+    my $saved = $cli;
+    $cli = Cwd::abs_path($cli);
+    chdir $dir or die "$dir: $!";
+    my ($rrc, $rout, $rerr) = plan_of('nginx.conf');
+    chdir $cwd or die "$cwd: $!";
+    $cli = $saved;
+    is($rrc, 0, 'ddbm plan with a relative CONF: exit 0') or diag($rerr);
+    is($rout, $out, '... and the same plan as with its absolute path');
+}
+
 my ($text, $json) = $out =~ /\A(.*)^# IAM policy\n(\{.*\})\n\z/ms;
 ok(defined $json, 'the plan text, then the policy after "# IAM policy"')
     or diag($out);

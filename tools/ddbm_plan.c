@@ -22,24 +22,29 @@ static const char  ddbm_plan_usage[] =
     "[--account ID] [--policy-only] [-p PREFIX] [-g DIRECTIVES] CONF";
 
 
-/* the directory of conf, with a trailing '/': nginx's default prefix */
+/*
+ * conf's absolute path (nginx would read a relative -c from the prefix,
+ * not from where the user stands), and its directory with a trailing
+ * '/': nginx's default prefix
+ */
 static int
-ddbm_plan_prefix(const char *conf, char *out, size_t size)
+ddbm_plan_paths(const char *conf, char *path, char *dir, size_t size)
 {
-    char   path[PATH_MAX], *slash;
+    char  *slash;
 
+    /* PATH_MAX bytes: what realpath() may write */
     if (realpath(conf, path) == NULL) {
         ddbm_error("plan: %s: %s", conf, strerror(errno));
         return -1;
     }
 
-    slash = strrchr(path, '/');
-    slash[1] = '\0';
-
-    if ((size_t) snprintf(out, size, "%s", path) >= size) {
+    if ((size_t) snprintf(dir, size, "%s", path) >= size) {
         ddbm_error("plan: %s: path too long", conf);
         return -1;
     }
+
+    slash = strrchr(dir, '/');
+    slash[1] = '\0';
 
     return 0;
 }
@@ -73,6 +78,7 @@ ddbm_cmd_plan(ddbm_options_t *opts, ddbm_args_t *args)
     int                  rc, status, policy_only;
     char                 dir[] = "/tmp/ddbm-plan.XXXXXX";
     char                 file[sizeof(dir) + 8], prefix[PATH_MAX];
+    char                 path[PATH_MAX];
     pid_t                pid;
     const char          *conf, *account, *pfx, *globals, *nginx, *argv[12];
     const ddbm_option_t  options[] = {
@@ -93,11 +99,11 @@ ddbm_cmd_plan(ddbm_options_t *opts, ddbm_args_t *args)
         return DDBM_USAGE;
     }
 
-    if (pfx == NULL) {
-        if (ddbm_plan_prefix(conf, prefix, sizeof(prefix)) != 0) {
-            return DDBM_ERROR;
-        }
+    if (ddbm_plan_paths(conf, path, prefix, sizeof(prefix)) != 0) {
+        return DDBM_ERROR;
+    }
 
+    if (pfx == NULL) {
         pfx = prefix;
     }
 
@@ -146,7 +152,7 @@ ddbm_cmd_plan(ddbm_options_t *opts, ddbm_args_t *args)
         argv[rc++] = "-p";
         argv[rc++] = pfx;
         argv[rc++] = "-c";
-        argv[rc++] = conf;
+        argv[rc++] = path;
 
         if (globals) {
             argv[rc++] = "-g";
