@@ -228,7 +228,7 @@ ok(!grep({ $_->{pk}{S} =~ /^SLUG#/ && exists $_->{owner_id} } @{ $scan->{Items} 
    'slug rows have no owner_id: never in the notes-by-tag index');
 
 # GET /notes/recent's BatchGetItem requests, as the fake received them
-# (TESTS 36 and 37, in that order): typed keys, every one in ivan's
+# (TESTS 36, 37 and 37b, in that order): typed keys, every one in ivan's
 # partition, the projection and ConsistentRead; the second call of TEST
 # 36 asks only what the first left unprocessed
 my @batch = map { JSON::PP::decode_json($_) }
@@ -236,13 +236,15 @@ my @batch = map { JSON::PP::decode_json($_) }
 my @asked = map { [ map { $_->{sk}{S} } @{ $_->{RequestItems}{$TABLE}{Keys} } ] }
             @batch;
 my @ids = ($STRAY, map { $I[$_][0] } 1, 2, 0, 3);
-is(scalar @batch, 6, 'the fake: 2 BatchGetItem calls, then 4');
+is(scalar @batch, 8, 'the fake: 2 BatchGetItem calls, then 4, then 2');
 is_deeply($asked[0], \@ids, 'recent: the keys in the Query\'s order, '
                             . 'each once');
 is_deeply($asked[1], [@ids[2 .. 4]], 'recent: the second call asks the '
                                     . 'three keys left unprocessed');
 is_deeply($asked[$_], \@ids, "throttled: call $_ asks every key again")
     for 2 .. 5;
+is_deeply([ @asked[6, 7] ], [ \@ids, [@ids[2 .. 4]] ],
+          'metrics: the same two calls as TEST 36');
 my $first = $batch[0]{RequestItems}{$TABLE} // {};
 is(scalar(grep { $_->{pk}{S} ne "USER#$U{ivan}" } @{ $first->{Keys} }), 0,
    'recent: every key in the caller\'s partition');
@@ -795,6 +797,24 @@ X-Calls: 5
 '{"error":"dynamodb_throttled","message":"the database call failed"}'
 --- error_log eval
 [qr/\[error\] .* ddbm: DynamoDB BatchGetItem: 5 of 5 key\(s\) still unprocessed after 4 call\(s\): answered as throttled/]
+
+
+
+=== TEST 37b: recent: the metrics count the BatchGetItem's two attempts under its own name, the second a retry of unprocessed keys
+--- config eval
+$main::FAKE
+. "    ddbm_backend /_fake/batchreal/unprocessed-half,reversed/t600-37b;\n"
+. "    include \$TEST_NGINX_NOTES_DIR/notes-locations.conf;\n"
+. "    location = /_status { ddbm_status; }\n"
+--- pipelined_requests eval
+['GET /notes/recent', 'GET /_status']
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+[main::exact_re(main::ivan_recent(1, 2, 0, 3)),
+ qr/(?=.*^ddbm_dynamodb_attempts_total\{operation="BatchGetItem",table="\Q$main::TABLE\E"\} 2$)(?=.*^ddbm_dynamodb_retries_total\{operation="BatchGetItem",table="\Q$main::TABLE\E"\} 1$)(?=.*^ddbm_dynamodb_errors_total\{operation="BatchGetItem",table="\Q$main::TABLE\E",type="unprocessed_keys"\} 1$)(?=.*^ddbm_dynamodb_attempts_total\{operation="Query",table="\Q$main::TABLE\E"\} 1$)(?=.*^ddbm_dynamodb_attempts_total\{operation="other",table="\Q$main::TABLE\E"\} 0$)/ms]
 
 
 

@@ -299,6 +299,12 @@ ngx_int_t ngx_http_ddbm_read_answer(ngx_http_ddbm_ctx_t *ctx,
  * error it is answered as; else NULL (the request is in conflict)
  */
 const char *ngx_http_ddbm_tx_busy(dm_ddb_answer_t *error);
+/*
+ * whether the call may be made again after delay: within the request's
+ * deadline, and a token of the shared retry quota taken; 1, or 0 (said)
+ */
+ngx_uint_t ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call,
+    ngx_msec_t delay);
 /* full jitter, capped: the pause before retry number n (1, 2, ...) */
 ngx_msec_t ngx_http_ddbm_backoff(ngx_msec_t base, ngx_msec_t cap,
     ngx_uint_t n);

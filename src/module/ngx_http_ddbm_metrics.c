@@ -38,7 +38,8 @@
 
 
 static const char  *ngx_http_ddbm_operations[] = {
-    "GetItem", "Query", "TransactWriteItems", "DescribeTable", "other"
+    "GetItem", "Query", "TransactWriteItems", "DescribeTable",
+    "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "other"
 };
 
 #define NGX_HTTP_DDBM_OPS                                                    \
@@ -66,7 +67,8 @@ static const char  *ngx_http_ddbm_error_types[] = {
     "unreachable",
     "unreadable",
     "too_large",
-    "cut_short"
+    "cut_short",
+    "unprocessed_keys"                     /* a BatchGetItem's, asked again */
 };
 
 #define NGX_HTTP_DDBM_ERRORS                                                 \

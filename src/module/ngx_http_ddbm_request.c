@@ -41,8 +41,6 @@ static ngx_int_t ngx_http_ddbm_transient(ngx_http_ddbm_call_t *call,
     const char *kind);
 static ngx_uint_t ngx_http_ddbm_retry(ngx_http_ddbm_call_t *call,
     const char *what, const char *kind, ngx_uint_t throttled);
-static ngx_uint_t ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call,
-    ngx_msec_t delay);
 static ngx_uint_t ngx_http_ddbm_answer_sound(ngx_http_ddbm_call_t *call);
 static void ngx_http_ddbm_pending(ngx_http_ddbm_ctx_t *ctx, ngx_int_t n);
 static void ngx_http_ddbm_keep_headers(ngx_http_ddbm_call_t *call,
@@ -1129,7 +1127,7 @@ ngx_http_ddbm_retry(ngx_http_ddbm_call_t *call, const char *what,
 
 
 /* no retry past the request's deadline, nor beyond the shared quota */
-static ngx_uint_t
+ngx_uint_t
 ngx_http_ddbm_retry_allowed(ngx_http_ddbm_call_t *call, ngx_msec_t delay)
 {
     ngx_http_ddbm_ctx_t  *ctx;

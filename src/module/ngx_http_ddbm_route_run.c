@@ -2328,9 +2328,10 @@ ngx_http_ddbm_batch_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
     delay = ngx_http_ddbm_backoff(dlcf->retry_base, dlcf->retry_cap,
                                   st->calls);
 
+    /* a retry as any other: bounded, within the deadline, from the quota */
     if (st->calls > dlcf->retries
         || ctx->attempts >= NGX_HTTP_DDBM_MAX_ATTEMPTS
-        || (ngx_msec_int_t) (ngx_current_msec + delay - ctx->deadline) > 0)
+        || !ngx_http_ddbm_retry_allowed(st->call, delay))
     {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "ddbm: DynamoDB BatchGetItem: %ui of %ui key(s) still "
@@ -2351,6 +2352,9 @@ ngx_http_ddbm_batch_read(ngx_http_ddbm_ctx_t *ctx, ngx_http_ddbm_run_t *run,
                   "ddbm: DynamoDB BatchGetItem: %ui of %ui key(s) "
                   "unprocessed, asked again in %Mms", st->nunprocessed,
                   st->nkeys, delay);
+
+    ngx_http_ddbm_metrics_error(st->call, "unprocessed_keys", 0, 1);
+    ctx->retries++;
 
     st->again = 1;
     st->delay = delay ? delay : 1;
