@@ -130,6 +130,52 @@ sub ivan_recent {
       . ivan_time($I[$_][3]) . '"}' } @_) . ']';
 }
 
+sub ivan_tags {
+    return '[' . join(',', map { qq({"id":"$I[$_][0]","tag":"$I[$_][2]"}) }
+                           @_) . ']';
+}
+
+# TESTS 41-44: "when missing" naming a BatchGetItem, and one_of over its
+# items and over the fallback's.  The route is the suite's own, not the
+# example's: the notes the keys-only index names, else (the BatchGetItem
+# found none) the caller's partition; the tag asked must be one of theirs
+our $RECENT_TAG = <<'_EOC_';
+    add_header X-Calls $ddbm_calls always;
+    location = /t600/recent-tag {
+        ddbm_table  ddbm-notes;
+        ddbm_route recent_tag GET {
+            validate arg:limit note_page optional *=invalid_limit@400;
+            validate arg:tag   note_tag  *=invalid_tag@400;
+
+            step recent Query note {
+                index  notes-by-update;
+                key    owner_id=identity;
+                order  desc;
+                limit  arg:limit|10;
+            }
+            step full BatchGetItem note {
+                key      user=identity id=recent[].id;
+                project  sk tag;
+            }
+            step mine Query note {
+                when missing full;
+                key      user=identity;
+                limit    10;
+                project  sk tag;
+            }
+            check found full|mine else 404 no_notes "no note at all";
+            check one_of arg:tag full[].tag mine[].tag
+                  else 404 tag_not_found "no such tag among the notes";
+
+            answer full {
+                array;
+                field id sk;
+                field tag tag;
+            }
+        }
+    }
+_EOC_
+
 # the answers' shapes: every field, and the list's (projected) fields
 sub note_json {
     my ($id, $title, $body, $tag, $version, $created, $updated) = @_;
@@ -881,3 +927,73 @@ Retry-After: 1
 --- error_log eval
 [qr/transaction cancelled: conflict, retry 1 in/,
  qr/transaction cancelled: conflict, retry 2 in/]
+
+
+
+=== TEST 41: when missing, one_of: a BatchGetItem that found items skips the Query that stands in for it; its items are one_of's candidates: 2 calls
+An engine route of this suite's own (not the example's): the notes of
+the keys-only index, else (when the BatchGetItem finds none) the
+caller's partition; the tag asked must be one of theirs.  ivan's
+newest notes are found, so "mine" never runs; "general" is the tag of
+the last of them, so every item is a candidate, not the first only.
+--- config eval
+$main::RECENT_TAG
+--- request
+GET /t600/recent-tag?tag=general
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 200
+--- response_headers
+X-Calls: 2
+--- response_body eval
+main::ivan_tags(1, 2, 0, 3)
+--- no_error_log
+[error]
+
+
+
+=== TEST 42: one_of over a BatchGetItem's items: a tag none of them has is the check's 404, after the same 2 calls
+--- config eval
+$main::RECENT_TAG
+--- request
+GET /t600/recent-tag?tag=draft
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code: 404
+--- response_headers
+X-Calls: 2
+--- response_body eval
+'{"error":"tag_not_found","message":"no such tag among the notes"}'
+
+
+
+=== TEST 43: when missing a BatchGetItem: it found nothing (the index's newest row is no note of ivan's), so "mine" runs and its items are the candidates: 3 calls
+--- config eval
+$main::RECENT_TAG
+--- pipelined_requests eval
+['GET /t600/recent-tag?limit=1&tag=general',
+ 'GET /t600/recent-tag?limit=1&tag=draft']
+--- more_headers
+X-Test-Sub: f195a278-e4c3-4a62-b394-8fa0c1426389
+--- error_code eval
+[200, 404]
+--- response_headers eval
+['X-Calls: 3', 'X-Calls: 3']
+--- response_body eval
+['[]',
+ '{"error":"tag_not_found","message":"no such tag among the notes"}']
+
+
+
+=== TEST 44: when missing a BatchGetItem of no key: judy's index is empty (no BatchGetItem call), "mine" runs and finds nothing: 404 no_notes, 2 calls
+--- config eval
+$main::RECENT_TAG
+--- request
+GET /t600/recent-tag?tag=work
+--- more_headers
+X-Test-Sub: 02a6b389-f5d4-4b73-84a5-90b1d253749a
+--- error_code: 404
+--- response_headers
+X-Calls: 2
+--- response_body eval
+'{"error":"no_notes","message":"no note at all"}'
