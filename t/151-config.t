@@ -117,6 +117,17 @@ _EOC_
          'an unknown pattern is still just unknown') or diag($out);
 }
 
+# ddbm_page_size went with them: refused at every level, with the way on
+for my $at ('http', 'location') {
+    my ($rc, $out) = $at eq 'http'
+        ? nginx_t('ddbm_page_size 20 100;', '', '')
+        : nginx_t_route('', "        location = /x { ddbm_page_size 20 100; }\n");
+    isnt($rc, 0, "nginx -t refuses ddbm_page_size at $at level");
+    like($out, qr/"ddbm_page_size" is gone: a declared route's Query sets its page size in its own "limit" line.* in \S+:\d+/,
+         '... and says what replaces it, with the file and line')
+        or diag($out);
+}
+
 # set at http level, with its flag, for every location
 {
     my ($rc, $out) = nginx_t('ddbm_identity $http_x unsafe_client_supplied;',

@@ -15,6 +15,8 @@ static char *ngx_http_ddbm_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_ddbm_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_ddbm_retries(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -133,6 +135,14 @@ static ngx_command_t  ngx_http_ddbm_commands[] = {
       ngx_http_ddbm_identity,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_ddbm_loc_conf_t, identity),
+      NULL },
+
+    /* removed with the C read patterns: kept to say what replaces it */
+    { ngx_string("ddbm_page_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_ddbm_page_size,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("ddbm_body_max"),
@@ -546,6 +556,20 @@ ngx_http_ddbm_pattern(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_ddbm_page_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"ddbm_page_size\" is gone: a declared route's "
+                       "Query sets its page size in its own \"limit\" "
+                       "line, a default and a typed maximum (\"limit "
+                       "arg:limit|20;\" with \"validate arg:limit TYPE\", "
+                       "see docs/declared-routes.md)");
+
+    return NGX_CONF_ERROR;
 }
 
 
