@@ -744,6 +744,24 @@ refused('a duplicate type',
         $server, qr/ddbm_type "handle" is already declared/,
         'ddbm_type  handle');
 
+# a type whose values could never be given, or whose regex would make
+# regcomp() exhaust memory (nginx -t killed) or match in exponential time
+refused('an enum value "lower" folds away',
+        "    ddbm_type order enum lower values=asc|DESC;\n" . $http,
+        $server, qr/ddbm_type "order": type "order": "lower" with an upper-case value "DESC" \(it could never match\)/,
+        'ddbm_type order');
+
+refused('a regex too large once its repetitions are expanded',
+        "    ddbm_type code string \"regex=^((a{1,255}){1,255}){1,255}\$\";\n"
+        . $http,
+        $server, qr/ddbm_type "code": type "code": regex: over 1024 atoms once its repetitions are expanded/,
+        'ddbm_type code');
+
+refused('a regex with a back-reference',
+        "    ddbm_type code string regex=^(a*)*b\\1\$;\n" . $http,
+        $server, qr/ddbm_type "code": type "code": regex: a back-reference/,
+        'ddbm_type code');
+
 refused('a line a route does not know', $http,
         edit($server, "answer user {\n                    object;",
              "step more GetItem user_by_sub {\n                    key sub=identity;\n                }\n                answer_none user {\n                    object;"),

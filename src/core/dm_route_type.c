@@ -19,6 +19,7 @@ static int dm_rtype_range(dm_rstr_t v, int64_t *min, int64_t *max);
 static int dm_rtype_charset(dm_rtype_t *t, dm_rstr_t v);
 static int dm_rtype_enums(dm_rtype_t *t, dm_rstr_t v, dm_rerr_t *err);
 static int dm_rtype_int(const char *s, size_t len, int64_t *v);
+static int dm_rtype_regex_size(const char *re, size_t len, size_t *size);
 
 
 static const dm_rtype_t  dm_rtype_uuid = {
@@ -32,6 +33,10 @@ static const dm_rtype_t  dm_rtype_time = {
 static const dm_rtype_t  dm_rtype_int64 = {
     .name = "int", .kind = DM_RTYPE_INT, .min = INT64_MIN, .max = INT64_MAX
 };
+
+/* what one ddbm_type regex= may cost regcomp(): see dm_rtype_regex_size */
+#define DM_RTYPE_REGEX_ATOMS  1024
+#define DM_RTYPE_REGEX_DEPTH  16
 
 enum {
     DM_OPT_RANGE = 1,
@@ -132,6 +137,31 @@ dm_rtype_compile(dm_rtype_t *t, dm_rstr_t name, const dm_rstr_t *args,
                        "values=a|b|...", t->name);
     }
 
+    /*
+     * after every option, whatever their order: a value that binding
+     * could never give back ("lower" folds first; UTF-8 is checked first)
+     */
+    for (i = 0; i < t->nenum; i++) {
+        if (dm_rutf8_chars((const unsigned char *) t->enums[i],
+                           strlen(t->enums[i])) == (size_t) -1)
+        {
+            dm_rerr(err, DM_RERR_NOPOS, "type \"%s\": enum value %zu is "
+                    "not valid UTF-8", t->name, i + 1);
+            dm_rtype_free(t);
+            return -1;
+        }
+
+        if (t->lower
+            && strpbrk(t->enums[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL)
+        {
+            dm_rerr(err, DM_RERR_NOPOS, "type \"%s\": \"lower\" with an "
+                    "upper-case value \"%s\" (it could never match)",
+                    t->name, t->enums[i]);
+            dm_rtype_free(t);
+            return -1;
+        }
+    }
+
     return 0;
 }
 
@@ -226,6 +256,20 @@ dm_rtype_option(dm_rtype_t *t, dm_rstr_t a, unsigned *seen, dm_rerr_t *err)
                            "1 to %d characters", t->name,
                            (int) sizeof(re) - 1);
         }
+        rc = dm_rtype_regex_size(v.data, v.len, &klen);
+        if (rc != 0 || klen > DM_RTYPE_REGEX_ATOMS) {
+            return dm_rerr(err, DM_RERR_NOPOS, "type \"%s\": regex: %s",
+                           t->name,
+                           rc == -1 ? "a repetition of a repetition "
+                                      "(\"a+*\", \"a{2}{3}\"), which POSIX "
+                                      "leaves undefined"
+                           : rc == -2 ? "groups nested too deep"
+                           : rc == -3 ? "a back-reference (\\1), whose "
+                                        "matching may take exponential time"
+                           : "over 1024 atoms once its repetitions are "
+                             "expanded (regcomp() copies an atom for each: "
+                             "for a length, use chars=)");
+        }
         memcpy(re, v.data, v.len);
         re[v.len] = '\0';
         rc = regcomp(&t->regex, re, REG_EXTENDED|REG_NOSUB);
@@ -240,14 +284,8 @@ dm_rtype_option(dm_rtype_t *t, dm_rstr_t a, unsigned *seen, dm_rerr_t *err)
     case DM_OPT_VALUES:
         return dm_rtype_enums(t, v, err);
 
-    default: /* DM_OPT_LOWER */
+    default: /* DM_OPT_LOWER: its enum values are checked at the end */
         t->lower = 1;
-        for (klen = 0; klen < t->nenum; klen++) {
-            if (strpbrk(t->enums[klen], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
-                return dm_rerr(err, DM_RERR_NOPOS, "type \"%s\": \"lower\" "
-                               "with an upper-case value", t->name);
-            }
-        }
         break;
     }
 
@@ -273,6 +311,174 @@ dm_rtype_range(dm_rstr_t v, int64_t *min, int64_t *max)
     {
         return -1;
     }
+
+    return 0;
+}
+
+
+/*
+ * Roughly what regcomp() builds for an ERE: one node per atom, and a
+ * repetition copies its atom, {m,n} n times (m + 1 when unbounded), "+"
+ * twice.  Nested repetitions multiply: "((a{1,255}){1,255}){1,255}" asks
+ * glibc for gigabytes, so nginx -t would die on one line of a type.
+ * Returns 0 and the size (capped just over DM_RTYPE_REGEX_ATOMS), -1 for
+ * a repetition of a repetition, -2 for groups nested too deep, -3 for a
+ * back-reference (a request's value is matched against it).  What is
+ * not well formed is left for regcomp() to refuse.
+ */
+static int
+dm_rtype_regex_size(const char *re, size_t len, size_t *size)
+{
+    int     repeated;
+    size_t  i, j, depth, m, n, factor;
+    size_t  sum[DM_RTYPE_REGEX_DEPTH + 1], last[DM_RTYPE_REGEX_DEPTH + 1];
+
+#define DM_CAP(x)  ((x) > DM_RTYPE_REGEX_ATOMS ? DM_RTYPE_REGEX_ATOMS + 1 \
+                                               : (x))
+
+    depth = 0;
+    sum[0] = 0;
+    last[0] = 0;
+    repeated = 0;
+
+    for (i = 0; i < len; i++) {
+        factor = 0;
+
+        switch (re[i]) {
+
+        case '\\':
+            /*
+             * glibc takes \1 in an ERE, and matching it may take
+             * exponential time
+             */
+            if (i + 1 < len && re[i + 1] >= '1' && re[i + 1] <= '9') {
+                return -3;
+            }
+            i++;
+            break;
+
+        case '[':
+            /* one atom: "[]a]", "[^]a]", "[[:alpha:]_]" */
+            j = i + 1;
+            j += (j < len && re[j] == '^');
+            j += (j < len && re[j] == ']');
+
+            while (j < len && re[j] != ']') {
+                if (re[j] == '[' && j + 1 < len
+                    && (re[j + 1] == ':' || re[j + 1] == '='
+                        || re[j + 1] == '.'))
+                {
+                    /* up to its ":]" (or "=]", ".]") */
+                    for (j += 2; j + 1 < len; j++) {
+                        if ((re[j] == ':' || re[j] == '=' || re[j] == '.')
+                            && re[j + 1] == ']')
+                        {
+                            break;
+                        }
+                    }
+                    j += 2;
+                    continue;
+                }
+                j++;
+            }
+
+            i = j;
+            break;
+
+        case '(':
+            if (depth == DM_RTYPE_REGEX_DEPTH) {
+                return -2;
+            }
+            sum[depth] = DM_CAP(sum[depth] + last[depth]);
+            last[depth] = 0;
+            depth++;
+            sum[depth] = 0;
+            last[depth] = 0;
+            repeated = 0;
+            continue;
+
+        case ')':
+            if (depth == 0) {
+                break;
+            }
+            m = DM_CAP(sum[depth] + last[depth] + 1);
+            depth--;
+            sum[depth] = DM_CAP(sum[depth] + last[depth]);
+            last[depth] = m;
+            repeated = 0;
+            continue;
+
+        case '|':
+            sum[depth] = DM_CAP(sum[depth] + last[depth]);
+            last[depth] = 0;
+            repeated = 0;
+            continue;
+
+        case '*':
+        case '?':
+            factor = 1;
+            break;
+
+        case '+':
+            factor = 2;
+            break;
+
+        case '{':
+            /* {m}, {m,}, {m,n}, {,n}: anything else is a literal "{" */
+            m = 0;
+            n = 0;
+            for (j = i + 1; j < len && j < i + 7 && re[j] >= '0'
+                            && re[j] <= '9'; j++)
+            {
+                m = m * 10 + (re[j] - '0');
+            }
+            factor = m;
+            if (j < len && re[j] == ',') {
+                factor = m + 1;
+                for (j++; j < len && re[j] >= '0' && re[j] <= '9'
+                          && n < 1000000; j++)
+                {
+                    n = n * 10 + (re[j] - '0');
+                    factor = n;
+                }
+            }
+            if (j < len && re[j] == '}' && j > i + 1) {
+                i = j;
+                factor = factor ? factor : 1;
+            } else {
+                factor = 0;
+            }
+            break;
+
+        default:
+            break;
+        }
+
+        if (factor && last[depth]) {
+            if (repeated) {
+                return -1;
+            }
+            last[depth] = DM_CAP(last[depth] * DM_CAP(factor));
+            repeated = 1;
+            continue;
+        }
+
+        /* an atom */
+        sum[depth] = DM_CAP(sum[depth] + last[depth]);
+        last[depth] = 1;
+        repeated = 0;
+    }
+
+    while (depth > 0) {
+        m = DM_CAP(sum[depth] + last[depth]);
+        depth--;
+        sum[depth] = DM_CAP(sum[depth] + last[depth]);
+        last[depth] = m;
+    }
+
+    *size = DM_CAP(sum[0] + last[0]);
+
+#undef DM_CAP
 
     return 0;
 }
@@ -353,10 +559,13 @@ dm_rtype_enums(dm_rtype_t *t, dm_rstr_t v, dm_rerr_t *err)
                            "enum values", t->name, DM_RTYPE_ENUM_MAX);
         }
 
-        t->enums[t->nenum] = strndup(p, n);
+        /* not strndup(): the value need not be followed by a NUL */
+        t->enums[t->nenum] = malloc(n + 1);
         if (t->enums[t->nenum] == NULL) {
             return dm_rerr(err, DM_RERR_NOPOS, "out of memory");
         }
+        memcpy(t->enums[t->nenum], p, n);
+        t->enums[t->nenum][n] = '\0';
         t->nenum++;
 
         if (bar == NULL) {

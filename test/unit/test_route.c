@@ -124,8 +124,55 @@ test_types(void)
             "unknown option");
     refuses("lower with an upper-case enum value",
             compile(&t, "x", "enum values=A|b lower", &err), &err, "lower");
+    /* found by fuzz_route_decl: both compiled, and "A" never matched */
+    refuses("lower before an upper-case enum value",
+            compile(&t, "x", "enum lower values=a|B", &err), &err,
+            "upper-case value \"B\"");
+    refuses("an enum value that is not UTF-8",
+            compile(&t, "x", "enum values=a#\xe2|c", &err), &err,
+            "enum value 1 is not valid UTF-8");
     refuses("bad type name", compile(&t, "X-y", "uuid", &err), &err,
             "type name");
+
+    /*
+     * regex= that would make regcomp() exhaust memory (found by
+     * fuzz_route_decl: nginx -t was killed at 2 GB) is refused first
+     */
+    refuses("nested repetitions",
+            compile(&t, "x", "string regex=((a{1,255}){1,255}){1,255}",
+                    &err), &err, "over 1024 atoms");
+    refuses("a long bounded repetition",
+            compile(&t, "x", "string regex=^.{0,5000}$", &err), &err,
+            "use chars=");
+    refuses("a repetition of a repetition",
+            compile(&t, "x", "string regex=e+++++", &err), &err,
+            "repetition of a repetition");
+    refuses("a bound on a bound", compile(&t, "x", "string regex=a{2}{3}",
+            &err), &err, "repetition of a repetition");
+    refuses("a back-reference", compile(&t, "x", "string regex=(a*)*b\\1",
+            &err), &err, "back-reference");
+    refuses("groups nested too deep",
+            compile(&t, "x",
+                    "string regex=((((((((((((((((((a))))))))))))))))))",
+                    &err), &err, "nested too deep");
+    {
+        static const char  *fine[] = {
+            "string regex=^[a-z0-9_-]{1,64}$",
+            "string regex=^(ab|cd){2,4}[[:alpha:]]+$",
+            "string regex=^[]{}]+a{,3}b{2,}$",
+            "string regex=^[^]x]*\\{3}\\+\\*$",
+            "string regex=(a+)+b?",
+            "string regex=^.{0,1000}$",
+        };
+        size_t  i;
+
+        for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+            err.msg[0] = '\0';
+            ok(compile(&t, "x", fine[i], &err) == 0, "%s: compiles (%s)",
+               fine[i], err.msg);
+            dm_rtype_free(&t);
+        }
+    }
 
     /* '#' in key segments: decided from the type alone */
     ok(!dm_rtype_may_hold_hash(dm_rtype_builtin("uuid", 4)), "uuid: no '#'");
