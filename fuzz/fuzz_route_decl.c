@@ -138,7 +138,7 @@ fz_type(const char *s, size_t len)
 static void
 fz_keys(const char *s, size_t len)
 {
-    int               rc;
+    int               rc, bound;
     char              key[2][512], buf[DM_RTMPL_PARTS_MAX][128];
     size_t            n, i, k, nslots, klen[2];
     dm_rstr_t         line[FZ_LINES], back[DM_RTMPL_PARTS_MAX], table;
@@ -179,10 +179,7 @@ fz_keys(const char *s, size_t len)
     /* each slot bound from the next line, pk's slots then sk's */
     k = 2;
     nslots = tm[0].nslots + tm[1].nslots;
-
-    for (i = 0; i < 2; i++) {
-        klen[i] = 0;
-    }
+    bound = 1;
 
     for (i = 0; i < nslots; i++) {
         part = (i < tm[0].nslots) ? dm_rtmpl_slot(&tm[0], i)
@@ -193,13 +190,14 @@ fz_keys(const char *s, size_t len)
             || dm_rtype_bind(part->type, line[k].data, line[k].len, buf[i],
                              sizeof(buf[i]), &v[i]) != DM_RBIND_OK)
         {
-            nslots = 0;
+            bound = 0;
             break;
         }
         k++;
     }
 
-    if (nslots) {
+    /* a template without slots is a key too: rendered and matched */
+    if (bound) {
         klen[0] = dm_rtmpl_render(&tm[0], v, tm[0].nslots, key[0],
                                   sizeof(key[0]));
         klen[1] = dm_rtmpl_render(&tm[1], v + tm[0].nslots, tm[1].nslots,
